@@ -1,0 +1,807 @@
+//! Choreographies and their operators.
+//!
+//! A [`Choreography`] is one program for every role. Each participant runs the same body with
+//! its own [`Choreo`] handle; every operator acts according to the participant it runs as
+//! (computes, sends, receives, or skips): that is projection, done at run time. The same body
+//! also runs *centrally* (every role's local code in one place, no transport): the reference
+//! run whose outcome the projected runs must reproduce.
+//!
+//! Every operator takes its site from its caller (`#[track_caller]`), so frames name the line
+//! and column of the `ch.comm(..)` that sent them; `ch.at("label")` adds a stable label.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::census::{Census, Member, RoleSet, Subset};
+use crate::civ::{Lane, SessionId, Site};
+use crate::error::ChoreoError;
+use crate::located::{At, Faceted, Local, LocalMember, Shared};
+use crate::node::Node;
+use crate::observer::{Event, FrameEvent};
+use crate::role::{Family, Participant, ParticipantId, Role};
+use crate::session::Session;
+use crate::transport::{BoxFuture, NodeId};
+
+/// One program for every role of census `Self::Census`.
+///
+/// ```
+/// use rehearsal::{Choreo, ChoreoError, Choreography, Roles, roles};
+///
+/// roles!(Alice, Bob);
+///
+/// #[derive(Clone)]
+/// struct Greet;
+///
+/// impl Choreography for Greet {
+///     type Census = Roles![Alice, Bob];
+///     type Output = String;
+///     async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<String, ChoreoError> {
+///         let hello = ch.locally(Alice, |_| "hello".to_string()).await?;
+///         let hello = ch.comm(Alice, Bob, &hello).await?;
+///         let reply = ch.locally(Bob, |bob| format!("{}, Alice", bob.get(&hello))).await?;
+///         ch.broadcast(Bob, reply).await
+///     }
+/// }
+/// ```
+pub trait Choreography: Send + 'static {
+    /// The roles (and families) the choreography runs over.
+    type Census: RoleSet;
+    /// What the choreography returns at each participant.
+    type Output: Serialize + Send + 'static;
+
+    /// The body, run by every participant (and once centrally for the reference run).
+    fn run(
+        self,
+        ch: &Choreo<'_, Self::Census>,
+    ) -> impl Future<Output = Result<Self::Output, ChoreoError>> + Send;
+}
+
+/// Where a choreography body is being evaluated.
+pub(crate) enum Ctx {
+    /// As one participant, on a node.
+    Projected { node: Node, session: Arc<Session> },
+    /// As every role at once: the reference run.
+    Central {
+        session: SessionId,
+        census: Arc<Census>,
+        children: AtomicU64,
+    },
+}
+
+impl Ctx {
+    fn census(&self) -> &Arc<Census> {
+        match self {
+            Ctx::Projected { session, .. } => &session.census,
+            Ctx::Central { census, .. } => census,
+        }
+    }
+}
+
+/// The operator handle of one participant (or of the central reference run) for census `C`.
+///
+/// Cheap to copy around by reference; [`Choreo::at`] gives a handle whose next operators carry
+/// a stable label.
+pub struct Choreo<'s, C: RoleSet> {
+    ctx: &'s Ctx,
+    scope: Arc<[ParticipantId]>,
+    label: Option<&'static str>,
+    _census: PhantomData<fn() -> C>,
+}
+
+impl<C: RoleSet> Clone for Choreo<'_, C> {
+    fn clone(&self) -> Self {
+        Choreo {
+            ctx: self.ctx,
+            scope: self.scope.clone(),
+            label: self.label,
+            _census: PhantomData,
+        }
+    }
+}
+
+impl<'s, C: RoleSet> Choreo<'s, C> {
+    fn new(ctx: &'s Ctx, scope: Arc<[ParticipantId]>) -> Self {
+        Choreo {
+            ctx,
+            scope,
+            label: None,
+            _census: PhantomData,
+        }
+    }
+
+    fn sub<D: RoleSet>(&self, scope: Arc<[ParticipantId]>) -> Choreo<'s, D> {
+        Choreo::new(self.ctx, scope)
+    }
+
+    /// A handle whose operators carry the stable label `label` in their sites, so fault plans
+    /// and traces can name them independently of line numbers.
+    pub fn at(&self, label: &'static str) -> Choreo<'s, C> {
+        Choreo {
+            label: Some(label),
+            ..self.clone()
+        }
+    }
+
+    #[track_caller]
+    fn site(&self) -> Site {
+        Site::caller(self.label)
+    }
+
+    fn role_id(&self, name: &'static str) -> Result<ParticipantId, ChoreoError> {
+        self.ctx
+            .census()
+            .role_id(name)
+            .ok_or_else(|| ChoreoError::Census {
+                detail: format!("role `{name}` is not a participant of this session"),
+            })
+    }
+
+    fn me(&self) -> Option<ParticipantId> {
+        match self.ctx {
+            Ctx::Projected { session, .. } => Some(session.me),
+            Ctx::Central { .. } => None,
+        }
+    }
+
+    /// Records a failure detected here and tells the other participants.
+    fn fail(&self, error: ChoreoError, site: &Site) -> ChoreoError {
+        if let Ctx::Projected { node, session } = self.ctx {
+            node.fail_session(session, error.clone(), site.clone());
+        }
+        error
+    }
+
+    fn check_failed(&self) -> Result<(), ChoreoError> {
+        match self.ctx {
+            Ctx::Projected { session, .. } => session.failure().map_or(Ok(()), Err),
+            Ctx::Central { .. } => Ok(()),
+        }
+    }
+
+    fn encode<T: Serialize>(&self, value: &T, site: &Site) -> Result<Vec<u8>, ChoreoError> {
+        postcard::to_stdvec(value).map_err(|e| {
+            let me = self.me().map(|m| self.ctx.census().name(m));
+            self.fail(
+                ChoreoError::Codec {
+                    action: "encode".into(),
+                    site: site.clone(),
+                    sender: me.unwrap_or_else(|| "reference run".into()),
+                    detail: e.to_string(),
+                },
+                site,
+            )
+        })
+    }
+
+    fn decode<T: DeserializeOwned>(
+        &self,
+        bytes: &[u8],
+        from: ParticipantId,
+        site: &Site,
+    ) -> Result<T, ChoreoError> {
+        postcard::from_bytes(bytes).map_err(|e| {
+            self.fail(
+                ChoreoError::Codec {
+                    action: "decode".into(),
+                    site: site.clone(),
+                    sender: self.ctx.census().name(from),
+                    detail: e.to_string(),
+                },
+                site,
+            )
+        })
+    }
+
+    /// Passes a value through the wire format without a network (self-sends, reference run),
+    /// so every run sees exactly what a receiver would.
+    fn round_trip<T: Serialize + DeserializeOwned>(
+        &self,
+        value: &T,
+        from: ParticipantId,
+        site: &Site,
+    ) -> Result<T, ChoreoError> {
+        let bytes = self.encode(value, site)?;
+        self.decode(&bytes, from, site)
+    }
+
+    fn send_bytes(&self, to: ParticipantId, site: &Site, bytes: Vec<u8>) {
+        if let Ctx::Projected { node, session } = self.ctx {
+            node.send(session, to, Lane::Data, site.clone(), bytes);
+        }
+    }
+
+    async fn receive<T: DeserializeOwned>(
+        &self,
+        from: ParticipantId,
+        site: &Site,
+    ) -> Result<T, ChoreoError> {
+        let Ctx::Projected { node, session } = self.ctx else {
+            return Err(ChoreoError::Census {
+                detail: "the reference run does not receive".into(),
+            });
+        };
+        let seq = session.claim_receive(from);
+        let (civ, payload) = session.take(from, seq).await?;
+        if civ.site != *site {
+            let err = ChoreoError::Integrity {
+                session: session.id,
+                sender: session.name(from),
+                receiver: session.name(session.me),
+                seq,
+                expected: site.clone(),
+                got: civ.site.clone(),
+            };
+            return Err(self.fail(err, site));
+        }
+        node.observe(Event::Frame {
+            kind: FrameEvent::Receive,
+            civ: &civ,
+            census: Some(&session.census),
+            bytes: payload.len(),
+        });
+        self.decode(&payload, from, site)
+    }
+
+    fn present<'v, T, R: Role>(
+        &self,
+        value: &'v At<T, R>,
+        site: &Site,
+    ) -> Result<&'v T, ChoreoError> {
+        value.as_option().ok_or_else(|| {
+            self.fail(
+                ChoreoError::Census {
+                    detail: format!(
+                        "a value located at {} is missing there at {site}; expected a value \
+                         made by an operator of this session",
+                        R::NAME
+                    ),
+                },
+                site,
+            )
+        })
+    }
+
+    fn observe_local(&self, site: &Site) {
+        if let Ctx::Projected { node, session } = self.ctx {
+            if node.observer().is_some() {
+                node.observe(Event::Local {
+                    session: session.id,
+                    participant: session.participant(),
+                    site,
+                });
+            }
+        }
+    }
+
+    fn run_local<T>(
+        &self,
+        role: String,
+        site: &Site,
+        f: impl FnOnce() -> T,
+    ) -> Result<T, ChoreoError> {
+        self.check_failed()?;
+        self.observe_local(site);
+        std::panic::catch_unwind(AssertUnwindSafe(f)).map_err(|panic| {
+            let message = panic_message(panic.as_ref());
+            self.fail(
+                ChoreoError::Crashed {
+                    role,
+                    site: site.clone(),
+                    message,
+                },
+                site,
+            )
+        })
+    }
+
+    /// Runs `f` at role `R` only; elsewhere it is skipped. `f` reads values located at `R`
+    /// through its [`Local<R>`] argument. A panic in `f` is an application crash of `R`.
+    #[track_caller]
+    pub fn locally<T, R, I, F>(
+        &self,
+        _role: R,
+        f: F,
+    ) -> impl Future<Output = Result<At<T, R>, ChoreoError>> + Send
+    where
+        T: Send,
+        R: Role + Member<C, I>,
+        F: FnOnce(Local<'_, R>) -> T + Send,
+    {
+        let site = self.site();
+        async move {
+            let here = match self.ctx {
+                Ctx::Central { .. } => true,
+                Ctx::Projected { session, .. } => {
+                    session.participant() == Participant::role(R::NAME)
+                }
+            };
+            if !here {
+                return Ok(At::absent());
+            }
+            self.run_local(R::NAME.to_string(), &site, || f(Local::new()))
+                .map(At::present)
+        }
+    }
+
+    /// Sends a value located at `A` to `B`; the result is located at `B`.
+    #[track_caller]
+    pub fn comm<T, A, B, IA, IB>(
+        &self,
+        _from: A,
+        _to: B,
+        value: &At<T, A>,
+    ) -> impl Future<Output = Result<At<T, B>, ChoreoError>> + Send
+    where
+        T: Serialize + DeserializeOwned + Send + Sync,
+        A: Role + Member<C, IA>,
+        B: Role + Member<C, IB>,
+    {
+        let site = self.site();
+        async move {
+            self.check_failed()?;
+            let (a, b) = (self.role_id(A::NAME)?, self.role_id(B::NAME)?);
+            match self.me() {
+                None => {
+                    let v = self.present(value, &site)?;
+                    self.round_trip(v, a, &site).map(At::present)
+                }
+                Some(me) if me == a && me == b => {
+                    let v = self.present(value, &site)?;
+                    self.round_trip(v, a, &site).map(At::present)
+                }
+                Some(me) if me == a => {
+                    let bytes = self.encode(self.present(value, &site)?, &site)?;
+                    self.send_bytes(b, &site, bytes);
+                    Ok(At::absent())
+                }
+                Some(me) if me == b => self.receive(a, &site).await.map(At::present),
+                Some(_) => Ok(At::absent()),
+            }
+        }
+    }
+
+    /// Sends a value located at `A` to every participant of this (sub-)choreography; every
+    /// participant gets it as a plain value and may branch on it (knowledge of choice).
+    #[track_caller]
+    pub fn broadcast<T, A, IA>(
+        &self,
+        _from: A,
+        value: At<T, A>,
+    ) -> impl Future<Output = Result<T, ChoreoError>> + Send
+    where
+        T: Serialize + DeserializeOwned + Send,
+        A: Role + Member<C, IA>,
+    {
+        let site = self.site();
+        async move {
+            self.check_failed()?;
+            let a = self.role_id(A::NAME)?;
+            match self.me() {
+                Some(me) if me != a => self.receive(a, &site).await,
+                me => {
+                    self.present(&value, &site)?;
+                    let v = value.into_option().ok_or_else(|| ChoreoError::Census {
+                        detail: format!("broadcast value missing at {}", A::NAME),
+                    })?;
+                    if me.is_some() {
+                        let bytes = self.encode(&v, &site)?;
+                        for &p in self.scope.iter().filter(|&&p| p != a) {
+                            self.send_bytes(p, &site, bytes.clone());
+                        }
+                    }
+                    Ok(v)
+                }
+            }
+        }
+    }
+
+    /// Sends a value located at `A` to the roles of set `S` only; the result exists at them.
+    #[track_caller]
+    pub fn multicast<S, T, A, IA, IS>(
+        &self,
+        _from: A,
+        value: At<T, A>,
+    ) -> impl Future<Output = Result<Shared<T, S>, ChoreoError>> + Send
+    where
+        S: RoleSet + Subset<C, IS>,
+        T: Serialize + DeserializeOwned + Send,
+        A: Role + Member<C, IA>,
+    {
+        let site = self.site();
+        async move {
+            self.check_failed()?;
+            let a = self.role_id(A::NAME)?;
+            let to: Vec<ParticipantId> = self
+                .ctx
+                .census()
+                .ids_of_set::<S>()
+                .into_iter()
+                .filter(|p| self.scope.contains(p))
+                .collect();
+            match self.me() {
+                None => Ok(Shared::present(value.into_option().ok_or_else(|| {
+                    ChoreoError::Census {
+                        detail: format!("multicast value missing at {}", A::NAME),
+                    }
+                })?)),
+                Some(me) if me == a => {
+                    let v = self.present(&value, &site)?;
+                    let bytes = self.encode(v, &site)?;
+                    for &p in to.iter().filter(|&&p| p != a) {
+                        self.send_bytes(p, &site, bytes.clone());
+                    }
+                    Ok(if to.contains(&me) {
+                        Shared::present(value.into_option().ok_or_else(|| ChoreoError::Census {
+                            detail: "multicast value vanished".into(),
+                        })?)
+                    } else {
+                        Shared::absent()
+                    })
+                }
+                Some(me) if to.contains(&me) => self.receive(a, &site).await.map(Shared::present),
+                Some(_) => Ok(Shared::absent()),
+            }
+        }
+    }
+
+    /// Runs sub-choreography `sub` over its own, smaller census: only its roles take part
+    /// (so only they need to know its choices); the result exists at them.
+    #[track_caller]
+    pub fn enclave<Sub, I>(
+        &self,
+        sub: Sub,
+    ) -> impl Future<Output = Result<Shared<Sub::Output, Sub::Census>, ChoreoError>> + Send
+    where
+        Sub: Choreography,
+        Sub::Census: Subset<C, I>,
+    {
+        async move {
+            self.check_failed()?;
+            let members: Arc<[ParticipantId]> = self
+                .ctx
+                .census()
+                .ids_of_set::<Sub::Census>()
+                .into_iter()
+                .filter(|p| self.scope.contains(p))
+                .collect();
+            if let Some(me) = self.me() {
+                if !members.contains(&me) {
+                    return Ok(Shared::absent());
+                }
+            }
+            let ch = self.sub::<Sub::Census>(members);
+            let run: BoxFuture<'_, _> = Box::pin(sub.run(&ch));
+            run.await.map(Shared::present)
+        }
+    }
+
+    /// Runs sub-choreography `sub` over the same roles and returns its result. Boxed, so a
+    /// choreography may call itself recursively.
+    pub fn call<Sub, I, J>(
+        &self,
+        sub: Sub,
+    ) -> impl Future<Output = Result<Sub::Output, ChoreoError>> + Send
+    where
+        Sub: Choreography,
+        Sub::Census: Subset<C, I>,
+        C: Subset<Sub::Census, J>,
+    {
+        async move {
+            self.check_failed()?;
+            let ch = self.sub::<Sub::Census>(self.scope.clone());
+            let run: BoxFuture<'_, _> = Box::pin(sub.run(&ch));
+            run.await
+        }
+    }
+
+    /// Starts a nested session of `sub` over its roles (a subset of this census) and returns
+    /// at once; [`Spawned::join`] waits for its result. Sessions are isolated by their ids,
+    /// which every participant derives the same way, so many may run side by side.
+    #[track_caller]
+    pub fn spawn_session<Sub, I>(
+        &self,
+        sub: Sub,
+    ) -> Result<Spawned<Sub::Output, Sub::Census>, ChoreoError>
+    where
+        Sub: Choreography,
+        Sub::Census: Subset<C, I>,
+    {
+        self.check_failed()?;
+        let parent = self.ctx.census();
+        let members: Vec<ParticipantId> = parent
+            .ids_of_set::<Sub::Census>()
+            .into_iter()
+            .filter(|p| self.scope.contains(p))
+            .collect();
+        let census = Arc::new(Census::from_participants(
+            members
+                .iter()
+                .filter_map(|&p| parent.participant(p))
+                .collect(),
+        ));
+        match self.ctx {
+            Ctx::Central {
+                session, children, ..
+            } => {
+                let id = session.child(children.fetch_add(1, Ordering::Relaxed));
+                let task = tokio::spawn(run_central(sub, census, id));
+                Ok(Spawned::running(task))
+            }
+            Ctx::Projected { node, session } => {
+                let id = session.id.child(session.next_child());
+                let Some(me) = parent.participant(session.me).and_then(|p| census.id_of(p)) else {
+                    return Ok(Spawned::absent());
+                };
+                let placement: Arc<[NodeId]> = members
+                    .iter()
+                    .map(|p| session.placement[usize::from(p.0)])
+                    .collect();
+                let child = node.open_session(id, me, census, placement);
+                let task = tokio::spawn(run_projected(sub, node.clone(), child));
+                Ok(Spawned::running(task))
+            }
+        }
+    }
+
+    /// Number of members of family `F` taking part here.
+    pub fn family_size<F: Family + Member<C, I>, I>(&self, _family: F) -> u32 {
+        self.family_ids::<F>().len() as u32
+    }
+
+    fn family_ids<F: Family>(&self) -> Vec<ParticipantId> {
+        self.ctx
+            .census()
+            .family_ids(F::NAME)
+            .into_iter()
+            .filter(|p| self.scope.contains(p))
+            .collect()
+    }
+
+    fn my_index<F: Family>(&self) -> Option<u32> {
+        let me = self.me()?;
+        let p = self.ctx.census().participant(me)?;
+        (p.role == F::NAME).then_some(p.index).flatten()
+    }
+
+    /// Every member of family `F` runs `f` on its own; the results form a faceted value.
+    #[track_caller]
+    pub fn locally_each<T, F, I, G>(
+        &self,
+        _family: F,
+        f: G,
+    ) -> impl Future<Output = Result<Faceted<T, F>, ChoreoError>> + Send
+    where
+        T: Send,
+        F: Family + Member<C, I>,
+        G: Fn(LocalMember<'_, F>) -> T + Send + Sync,
+    {
+        let site = self.site();
+        async move {
+            let ids = self.family_ids::<F>();
+            let size = ids.len() as u32;
+            let census = self.ctx.census();
+            let indices: Vec<u32> = match self.me() {
+                None => ids
+                    .iter()
+                    .filter_map(|&p| census.participant(p).and_then(|p| p.index))
+                    .collect(),
+                Some(_) => self.my_index::<F>().into_iter().collect(),
+            };
+            let mut out = std::collections::BTreeMap::new();
+            for i in indices {
+                let name = Participant::member(F::NAME, i).to_string();
+                let v = self.run_local(name, &site, || f(LocalMember::new(i, size)))?;
+                out.insert(i, v);
+            }
+            Ok(Faceted::from_map(out))
+        }
+    }
+
+    /// `A` sends element `i` of its vector to `F[i]`. The vector must have one element per
+    /// member of `F`.
+    #[track_caller]
+    pub fn scatter<T, A, F, IA, IF>(
+        &self,
+        _from: A,
+        _to: F,
+        values: At<Vec<T>, A>,
+    ) -> impl Future<Output = Result<Faceted<T, F>, ChoreoError>> + Send
+    where
+        T: Serialize + DeserializeOwned + Send,
+        A: Role + Member<C, IA>,
+        F: Family + Member<C, IF>,
+    {
+        let site = self.site();
+        async move {
+            self.check_failed()?;
+            let a = self.role_id(A::NAME)?;
+            let ids = self.family_ids::<F>();
+            let me = self.me();
+            if me.is_none() || me == Some(a) {
+                let v = values.into_option().ok_or_else(|| ChoreoError::Census {
+                    detail: format!("scatter values missing at {}", A::NAME),
+                })?;
+                if v.len() != ids.len() {
+                    let err = ChoreoError::Census {
+                        detail: format!(
+                            "scatter at {site}: {} values for family {} of {} members; expected \
+                             one value per member",
+                            v.len(),
+                            F::NAME,
+                            ids.len()
+                        ),
+                    };
+                    return Err(self.fail(err, &site));
+                }
+                let mut out = std::collections::BTreeMap::new();
+                for (i, (value, &p)) in v.into_iter().zip(&ids).enumerate() {
+                    if me.is_some() {
+                        let bytes = self.encode(&value, &site)?;
+                        self.send_bytes(p, &site, bytes);
+                    } else {
+                        out.insert(i as u32, self.round_trip(&value, a, &site)?);
+                    }
+                }
+                return Ok(Faceted::from_map(out));
+            }
+            match self.my_index::<F>() {
+                Some(i) => {
+                    let v = self.receive(a, &site).await?;
+                    Ok(Faceted::from_map([(i, v)].into_iter().collect()))
+                }
+                None => Ok(Faceted::from_map(Default::default())),
+            }
+        }
+    }
+
+    /// Every member `F[i]` sends its facet to `A`, which gets them as a vector in index order.
+    #[track_caller]
+    pub fn gather<T, F, A, IF, IA>(
+        &self,
+        _from: F,
+        _to: A,
+        values: Faceted<T, F>,
+    ) -> impl Future<Output = Result<At<Vec<T>, A>, ChoreoError>> + Send
+    where
+        T: Serialize + DeserializeOwned + Send,
+        F: Family + Member<C, IF>,
+        A: Role + Member<C, IA>,
+    {
+        let site = self.site();
+        async move {
+            self.check_failed()?;
+            let a = self.role_id(A::NAME)?;
+            let ids = self.family_ids::<F>();
+            let mut values = values;
+            match self.me() {
+                None => {
+                    let mut out = Vec::with_capacity(ids.len());
+                    for i in 0..ids.len() as u32 {
+                        let v = values.take(i).ok_or_else(|| ChoreoError::Census {
+                            detail: format!("facet {}[{i}] missing in the reference run", F::NAME),
+                        })?;
+                        out.push(self.round_trip(&v, a, &site)?);
+                    }
+                    Ok(At::present(out))
+                }
+                Some(me) if me == a => {
+                    let mut out = Vec::with_capacity(ids.len());
+                    for &p in &ids {
+                        out.push(self.receive(p, &site).await?);
+                    }
+                    Ok(At::present(out))
+                }
+                Some(_) => {
+                    if let Some(i) = self.my_index::<F>() {
+                        let v = values.take(i).ok_or_else(|| ChoreoError::Census {
+                            detail: format!("facet {}[{i}] missing at its member", F::NAME),
+                        })?;
+                        let bytes = self.encode(&v, &site)?;
+                        self.send_bytes(a, &site, bytes);
+                    }
+                    Ok(At::absent())
+                }
+            }
+        }
+    }
+}
+
+/// A nested session started by [`Choreo::spawn_session`].
+pub struct Spawned<O, S: RoleSet> {
+    task: Option<tokio::task::JoinHandle<Result<O, ChoreoError>>>,
+    _set: PhantomData<fn() -> S>,
+}
+
+impl<O, S: RoleSet> Spawned<O, S> {
+    fn running(task: tokio::task::JoinHandle<Result<O, ChoreoError>>) -> Self {
+        Spawned {
+            task: Some(task),
+            _set: PhantomData,
+        }
+    }
+
+    fn absent() -> Self {
+        Spawned {
+            task: None,
+            _set: PhantomData,
+        }
+    }
+
+    /// Waits for the nested session to end here; its result exists at its roles.
+    pub async fn join(self) -> Result<Shared<O, S>, ChoreoError> {
+        match self.task {
+            None => Ok(Shared::absent()),
+            Some(task) => match task.await {
+                Ok(result) => result.map(Shared::present),
+                Err(e) => Err(ChoreoError::Crashed {
+                    role: "nested session".into(),
+                    site: Site::caller(None),
+                    message: e.to_string(),
+                }),
+            },
+        }
+    }
+}
+
+/// Runs `choreo` as participant `session.me` on `node` until it ends, then closes the session
+/// here. A failure detected here is sent to the other participants.
+pub(crate) async fn run_projected<Ch: Choreography>(
+    choreo: Ch,
+    node: Node,
+    session: Arc<Session>,
+) -> Result<Ch::Output, ChoreoError> {
+    let ctx = Ctx::Projected {
+        node: node.clone(),
+        session: session.clone(),
+    };
+    let scope: Arc<[ParticipantId]> = (0..session.census.len())
+        .map(|i| ParticipantId(i as u16))
+        .collect();
+    let result = {
+        let ch = Choreo::<Ch::Census>::new(&ctx, scope);
+        choreo.run(&ch).await
+    };
+    let result = match (result, session.failure()) {
+        (Ok(_), Some(failure)) => Err(failure),
+        (Err(e), None) => {
+            node.fail_session(&session, e.clone(), Site::caller(None));
+            Err(e)
+        }
+        (r, _) => r,
+    };
+    node.close_session(&session);
+    result
+}
+
+/// Runs `choreo` centrally: every role's local code, values passed through the codec, no
+/// transport. This is the reference run.
+pub(crate) async fn run_central<Ch: Choreography>(
+    choreo: Ch,
+    census: Arc<Census>,
+    session: SessionId,
+) -> Result<Ch::Output, ChoreoError> {
+    let scope: Arc<[ParticipantId]> = (0..census.len()).map(|i| ParticipantId(i as u16)).collect();
+    let ctx = Ctx::Central {
+        session,
+        census,
+        children: AtomicU64::new(0),
+    };
+    let ch = Choreo::<Ch::Census>::new(&ctx, scope);
+    choreo.run(&ch).await
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic with a non-text payload".to_string()
+    }
+}

@@ -1,0 +1,104 @@
+//! Errors of choreographies, transports and the wire format.
+
+use serde::{Deserialize, Serialize};
+
+use crate::civ::{SessionId, Site};
+
+/// Why a choreography operator, and with it the session at this participant, failed.
+///
+/// A failure at one participant is sent to every other participant of the session, so every
+/// role ends with the same error instead of waiting forever.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum ChoreoError {
+    /// Two roles' projections diverged: a frame arrived from a different site than the
+    /// receiver's code expected.
+    #[error(
+        "integrity violation in session {session}: {receiver} expected frame {seq} from {sender} \
+         for site {expected}, but it was sent at site {got} (the roles' projections diverged; \
+         is some control flow decided by a value that was not broadcast?)"
+    )]
+    Integrity {
+        /// The session.
+        session: SessionId,
+        /// The participant that sent the frame.
+        sender: String,
+        /// The participant that detected the mismatch.
+        receiver: String,
+        /// The frame's sequence number on its channel.
+        seq: u64,
+        /// The site the receiver was executing.
+        expected: Site,
+        /// The site the sender was executing.
+        got: Site,
+    },
+    /// A role's local code panicked (an application crash) and nothing rescued it.
+    #[error("{role} crashed at {site}: {message}")]
+    Crashed {
+        /// The participant that crashed.
+        role: String,
+        /// The operator whose local code crashed.
+        site: Site,
+        /// The panic message.
+        message: String,
+    },
+    /// A payload could not be encoded or decoded as the type the code names at its site.
+    #[error("cannot {action} the value at {site} (from {sender}): {detail}")]
+    Codec {
+        /// `encode` or `decode`.
+        action: String,
+        /// The site of the operator.
+        site: Site,
+        /// The sender of the value.
+        sender: String,
+        /// What the codec reported.
+        detail: String,
+    },
+    /// A census could not be built or an operator's shape does not fit it.
+    #[error("census: {detail}")]
+    Census {
+        /// What was wrong and what was expected.
+        detail: String,
+    },
+    /// The transport failed for good (not a lost frame, which the link layer repairs).
+    #[error("transport failed: {detail}")]
+    Transport {
+        /// What the transport reported.
+        detail: String,
+    },
+    /// The node hosting this participant shut down before the session finished.
+    #[error("session {session} was closed at {participant} before it finished")]
+    Closed {
+        /// The session.
+        session: SessionId,
+        /// The participant whose node closed.
+        participant: String,
+    },
+}
+
+/// A transport's failure to move a frame. Loss is not an error: transports may drop frames.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TransportError {
+    /// The transport was shut down.
+    #[error("transport closed")]
+    Closed,
+    /// No route to the node.
+    #[error("no route to node {0}")]
+    Unreachable(u32),
+    /// An I/O error, as text.
+    #[error("I/O: {0}")]
+    Io(String),
+}
+
+/// A frame from the wire could not be decoded.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "corrupt frame of {len} bytes from node {from}: {detail}; expected a postcard-encoded rehearsal packet"
+)]
+pub struct FrameError {
+    /// The node the bytes came from.
+    pub from: u32,
+    /// How many bytes arrived.
+    pub len: usize,
+    /// What the decoder reported.
+    pub detail: String,
+}

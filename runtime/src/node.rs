@@ -1,0 +1,433 @@
+//! Nodes: a process's share of the runtime.
+//!
+//! A [`Node`] owns one [`Transport`] endpoint and hosts any number of participants of any
+//! number of sessions. Its dispatcher task decodes arriving bytes, routes frames to the open
+//! session they name (storing before acknowledging), holds frames of sessions it has not
+//! opened yet, and drops (but acknowledges) frames of sessions that finished. Its
+//! retransmitter task resends unacknowledged frames with backoff. Corrupt bytes are counted
+//! and dropped, never a panic.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::census::Census;
+use crate::civ::{Civ, Lane, SessionId, Site};
+use crate::error::ChoreoError;
+use crate::link::{Control, FrameKey, LinkConfig, LinkTx, Packet, Unacked};
+use crate::observer::{Event, FrameEvent, Observer};
+use crate::role::ParticipantId;
+use crate::session::{Arrival, Session};
+use crate::transport::{NodeId, Transport, lock};
+
+/// How a node behaves.
+#[derive(Clone, Default)]
+pub struct NodeConfig {
+    /// Retransmission timing.
+    pub link: LinkConfig,
+    /// Sees every event of the node; `None` costs nothing.
+    pub observer: Option<Arc<dyn Observer>>,
+}
+
+/// Counters of a node.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NodeStats {
+    /// Frames sent for the first time.
+    pub frames_sent: u64,
+    /// Bytes of first sends.
+    pub bytes_sent: u64,
+    /// Retransmissions.
+    pub retransmitted: u64,
+    /// New frames accepted into an inbox.
+    pub delivered: u64,
+    /// Copies of frames already accepted.
+    pub duplicates: u64,
+    /// Acknowledgements sent.
+    pub acks_sent: u64,
+    /// Acknowledgements that retired an unacknowledged frame.
+    pub acks_received: u64,
+    /// Frames of finished sessions, dropped.
+    pub dropped_finished: u64,
+    /// Frames of sessions not open here, held until the session opens.
+    pub held_unknown: u64,
+    /// Frames of sessions not open here that did not fit the holding area, dropped.
+    pub dropped_unknown: u64,
+    /// Byte strings that did not decode as a packet.
+    pub corrupt: u64,
+    /// Frames still in an inbox when their session finished here.
+    pub unconsumed: u64,
+    /// Sends the transport refused (retried by retransmission).
+    pub send_errors: u64,
+}
+
+/// At most this many frames of not-yet-open sessions are held per node.
+const HOLD_CAPACITY: usize = 65_536;
+
+type SessionKey = (SessionId, ParticipantId);
+
+#[derive(Default)]
+struct Sessions {
+    open: BTreeMap<SessionKey, Arc<Session>>,
+    finished: BTreeSet<SessionKey>,
+    held: BTreeMap<SessionKey, Vec<(NodeId, Civ, Vec<u8>)>>,
+    held_len: usize,
+}
+
+struct NodeInner {
+    id: NodeId,
+    transport: Arc<dyn Transport>,
+    config: NodeConfig,
+    sessions: Mutex<Sessions>,
+    link: Mutex<LinkTx>,
+    link_wake: Notify,
+    stats: Mutex<NodeStats>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// A node: hosts participants of sessions over one transport endpoint.
+#[derive(Clone)]
+pub struct Node {
+    inner: Arc<NodeInner>,
+}
+
+impl Node {
+    /// Starts a node on `transport`: spawns its dispatcher and retransmitter on the current
+    /// runtime (in simulation: on the current simulated node).
+    pub fn start(id: NodeId, transport: Arc<dyn Transport>, config: NodeConfig) -> Node {
+        let inner = Arc::new(NodeInner {
+            id,
+            transport,
+            config,
+            sessions: Mutex::new(Sessions::default()),
+            link: Mutex::new(LinkTx::default()),
+            link_wake: Notify::new(),
+            stats: Mutex::new(NodeStats::default()),
+            tasks: Mutex::new(Vec::new()),
+        });
+        let dispatcher = tokio::spawn(dispatch(inner.clone()));
+        let retransmitter = tokio::spawn(retransmit(inner.clone()));
+        lock(&inner.tasks).extend([dispatcher, retransmitter]);
+        Node { inner }
+    }
+
+    /// This node's address.
+    pub fn id(&self) -> NodeId {
+        self.inner.id
+    }
+
+    /// The node's counters so far.
+    pub fn stats(&self) -> NodeStats {
+        *lock(&self.inner.stats)
+    }
+
+    /// Frames sent and not yet acknowledged.
+    pub fn in_flight(&self) -> usize {
+        lock(&self.inner.link).in_flight()
+    }
+
+    /// Stops the node's tasks; every session still open here fails with
+    /// [`ChoreoError::Closed`].
+    pub fn shutdown(&self) {
+        for t in lock(&self.inner.tasks).drain(..) {
+            t.abort();
+        }
+        let open: Vec<Arc<Session>> = lock(&self.inner.sessions).open.values().cloned().collect();
+        for s in open {
+            s.fail(ChoreoError::Closed {
+                session: s.id,
+                participant: s.participant().to_string(),
+            });
+        }
+    }
+
+    pub(crate) fn observer(&self) -> Option<&Arc<dyn Observer>> {
+        self.inner.config.observer.as_ref()
+    }
+
+    pub(crate) fn observe(&self, event: Event<'_>) {
+        if let Some(o) = &self.inner.config.observer {
+            o.on_event(self.inner.id, &event);
+        }
+    }
+
+    /// Opens `me`'s part of session `id` here and takes in any frames held for it.
+    pub(crate) fn open_session(
+        &self,
+        id: SessionId,
+        me: ParticipantId,
+        census: Arc<Census>,
+        placement: Arc<[NodeId]>,
+    ) -> Arc<Session> {
+        let session = Arc::new(Session::new(id, me, census, placement));
+        let held = {
+            let mut s = lock(&self.inner.sessions);
+            s.open.insert((id, me), session.clone());
+            let held = s.held.remove(&(id, me)).unwrap_or_default();
+            s.held_len -= held.len();
+            held
+        };
+        self.observe(Event::SessionStart {
+            session: id,
+            participant: session.participant(),
+        });
+        for (from, civ, payload) in held {
+            let bytes = payload.len();
+            self.inner.arrive(&session, from, civ, payload, bytes);
+        }
+        session
+    }
+
+    /// Closes `session` here: later frames for it are acknowledged and dropped.
+    pub(crate) fn close_session(&self, session: &Session) {
+        let key = (session.id, session.me);
+        let mut s = lock(&self.inner.sessions);
+        s.open.remove(&key);
+        s.finished.insert(key);
+        drop(s);
+        lock(&self.inner.stats).unconsumed += session.unconsumed() as u64;
+    }
+
+    /// Sends `payload` from `session`'s participant to `to` on `lane`, reliably.
+    pub(crate) fn send(
+        &self,
+        session: &Session,
+        to: ParticipantId,
+        lane: Lane,
+        site: Site,
+        payload: Vec<u8>,
+    ) {
+        let seq = session.next_send_seq(to, lane);
+        let civ = Civ {
+            session: session.id,
+            site,
+            from: session.me,
+            to,
+            lane,
+            seq,
+            epoch: 0,
+        };
+        let Some(&node) = session.placement.get(usize::from(to.0)) else {
+            // The census and placement are built together; a participant outside both is a
+            // bug in the caller, reported as a failed session rather than a panic.
+            session.fail(ChoreoError::Census {
+                detail: format!("no node hosts participant {to} of session {}", session.id),
+            });
+            return;
+        };
+        let packet = Packet::Frame { civ, payload };
+        let bytes = packet.encode();
+        let Packet::Frame { civ, .. } = packet else {
+            return;
+        };
+        {
+            let mut st = lock(&self.inner.stats);
+            st.frames_sent += 1;
+            st.bytes_sent += bytes.len() as u64;
+        }
+        self.observe(Event::Frame {
+            kind: FrameEvent::Send,
+            civ: &civ,
+            census: Some(&session.census),
+            bytes: bytes.len(),
+        });
+        let rto = self.inner.config.link.initial_rto;
+        let key = FrameKey::of(&civ);
+        let unacked = Unacked {
+            node,
+            civ,
+            bytes: bytes.clone(),
+            due: Instant::now() + rto,
+            rto,
+        };
+        if lock(&self.inner.link).track(key, unacked) {
+            self.inner.link_wake.notify_one();
+        }
+        self.inner.transmit(node, bytes);
+    }
+
+    /// Fails `session` here with `error` and, if this participant detected it, tells every
+    /// other participant so that no one waits forever.
+    pub(crate) fn fail_session(&self, session: &Session, error: ChoreoError, site: Site) {
+        if !session.fail(error.clone()) {
+            return;
+        }
+        self.observe(Event::Failure {
+            session: session.id,
+            participant: session.participant(),
+            error: &error,
+            remote: false,
+        });
+        let notice = postcard::to_stdvec(&Control::Abort(error)).unwrap_or_default();
+        for i in 0..session.census.len() {
+            let to = ParticipantId(i as u16);
+            if to != session.me {
+                self.send(session, to, Lane::Control, site.clone(), notice.clone());
+            }
+        }
+    }
+}
+
+impl NodeInner {
+    fn observe(&self, event: Event<'_>) {
+        if let Some(o) = &self.config.observer {
+            o.on_event(self.id, &event);
+        }
+    }
+
+    fn transmit(&self, node: NodeId, bytes: Vec<u8>) {
+        if self.transport.send(node, bytes).is_err() {
+            lock(&self.stats).send_errors += 1;
+        }
+    }
+
+    fn ack(&self, to: NodeId, key: FrameKey) {
+        lock(&self.stats).acks_sent += 1;
+        let ack = Packet::Ack { key };
+        self.transmit(to, ack.encode());
+    }
+
+    fn on_bytes(&self, from: NodeId, bytes: &[u8]) {
+        let packet = match Packet::decode(from, bytes) {
+            Ok(p) => p,
+            Err(e) => {
+                lock(&self.stats).corrupt += 1;
+                self.observe(Event::Corrupt {
+                    from,
+                    detail: &e.to_string(),
+                });
+                return;
+            }
+        };
+        match packet {
+            Packet::Ack { key } => {
+                if lock(&self.link).ack(&key) {
+                    lock(&self.stats).acks_received += 1;
+                }
+            }
+            Packet::Frame { civ, payload } => self.on_frame(from, civ, payload, bytes.len()),
+        }
+    }
+
+    fn on_frame(&self, from: NodeId, civ: Civ, payload: Vec<u8>, bytes: usize) {
+        let key = (civ.session, civ.to);
+        let open = {
+            let mut s = lock(&self.sessions);
+            if let Some(session) = s.open.get(&key) {
+                Some(session.clone())
+            } else if s.finished.contains(&key) {
+                None
+            } else {
+                let kind = if s.held_len < HOLD_CAPACITY {
+                    s.held_len += 1;
+                    s.held
+                        .entry(key)
+                        .or_default()
+                        .push((from, civ.clone(), payload));
+                    lock(&self.stats).held_unknown += 1;
+                    FrameEvent::HoldUnknown
+                } else {
+                    lock(&self.stats).dropped_unknown += 1;
+                    FrameEvent::HoldUnknown
+                };
+                drop(s);
+                self.observe(Event::Frame {
+                    kind,
+                    civ: &civ,
+                    census: None,
+                    bytes,
+                });
+                return;
+            }
+        };
+        match open {
+            Some(session) => self.arrive(&session, from, civ, payload, bytes),
+            None => {
+                lock(&self.stats).dropped_finished += 1;
+                self.observe(Event::Frame {
+                    kind: FrameEvent::DropFinished,
+                    civ: &civ,
+                    census: None,
+                    bytes,
+                });
+                self.ack(from, FrameKey::of(&civ));
+            }
+        }
+    }
+
+    fn arrive(&self, session: &Session, from: NodeId, civ: Civ, payload: Vec<u8>, bytes: usize) {
+        let observed = self.config.observer.is_some().then(|| civ.clone());
+        let ack_key = FrameKey::of(&civ);
+        let kind = match session.accept(civ, payload) {
+            Arrival::Stored => {
+                lock(&self.stats).delivered += 1;
+                FrameEvent::Deliver
+            }
+            Arrival::Duplicate => {
+                lock(&self.stats).duplicates += 1;
+                FrameEvent::Duplicate
+            }
+            Arrival::Control(bytes) => {
+                lock(&self.stats).delivered += 1;
+                if let Ok(Control::Abort(error)) = postcard::from_bytes::<Control>(&bytes) {
+                    if session.fail(error.clone()) {
+                        self.observe(Event::Failure {
+                            session: session.id,
+                            participant: session.participant(),
+                            error: &error,
+                            remote: true,
+                        });
+                    }
+                } else {
+                    lock(&self.stats).corrupt += 1;
+                }
+                FrameEvent::Deliver
+            }
+        };
+        if let Some(civ) = &observed {
+            self.observe(Event::Frame {
+                kind,
+                civ,
+                census: Some(&session.census),
+                bytes,
+            });
+        }
+        // Stored first, acknowledged second: an acknowledged frame is never lost here.
+        self.ack(from, ack_key);
+    }
+}
+
+async fn dispatch(inner: Arc<NodeInner>) {
+    let transport = inner.transport.clone();
+    while let Ok((from, bytes)) = transport.recv().await {
+        inner.on_bytes(from, &bytes);
+    }
+}
+
+async fn retransmit(inner: Arc<NodeInner>) {
+    loop {
+        let next = lock(&inner.link).next_due();
+        match next {
+            None => inner.link_wake.notified().await,
+            Some(due) => {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(due) => {}
+                    _ = inner.link_wake.notified() => {}
+                }
+            }
+        }
+        let due = lock(&inner.link).due(Instant::now(), &inner.config.link);
+        for (node, civ, bytes) in due {
+            lock(&inner.stats).retransmitted += 1;
+            inner.observe(Event::Frame {
+                kind: FrameEvent::Retransmit,
+                civ: &civ,
+                census: None,
+                bytes: bytes.len(),
+            });
+            inner.transmit(node, bytes);
+        }
+    }
+}

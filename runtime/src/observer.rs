@@ -1,0 +1,96 @@
+//! Observers: hooks that see every event of a node.
+//!
+//! The simulator uses them to build traces and to fire faults at sites. A node without an
+//! observer pays one branch per event and builds nothing.
+
+use crate::census::Census;
+use crate::civ::{Civ, SessionId, Site};
+use crate::error::ChoreoError;
+use crate::role::Participant;
+use crate::transport::NodeId;
+
+/// What happened to a frame.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum FrameEvent {
+    /// A frame was sent for the first time.
+    Send,
+    /// An unacknowledged frame was sent again.
+    Retransmit,
+    /// A new frame was accepted into the receiver's inbox (and acknowledged).
+    Deliver,
+    /// A copy of a frame already accepted arrived and was discarded (and acknowledged again).
+    Duplicate,
+    /// A choreography operator consumed the frame.
+    Receive,
+    /// The frame's session had already finished at the receiver: dropped.
+    DropFinished,
+    /// The frame's session is not open at the receiver (yet): held, not acknowledged.
+    HoldUnknown,
+    /// The frame came from an attempt that recovery abandoned: discarded.
+    DropStale,
+}
+
+/// One event of a node.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// A participant started running its projection of a session.
+    SessionStart {
+        /// The session.
+        session: SessionId,
+        /// The participant.
+        participant: Participant,
+    },
+    /// A participant finished its projection of a session.
+    SessionEnd {
+        /// The session.
+        session: SessionId,
+        /// The participant.
+        participant: Participant,
+        /// Its result: the outcome as JSON, or the error.
+        outcome: Result<&'a str, &'a ChoreoError>,
+    },
+    /// Something happened to a frame.
+    Frame {
+        /// What happened.
+        kind: FrameEvent,
+        /// The frame's token.
+        civ: &'a Civ,
+        /// The session's census at this node, when the session is known here.
+        census: Option<&'a Census>,
+        /// Encoded size of the frame.
+        bytes: usize,
+    },
+    /// A participant ran a local step.
+    Local {
+        /// The session.
+        session: SessionId,
+        /// The participant.
+        participant: Participant,
+        /// The operator's site.
+        site: &'a Site,
+    },
+    /// A session failed at a participant.
+    Failure {
+        /// The session.
+        session: SessionId,
+        /// The participant.
+        participant: Participant,
+        /// Why.
+        error: &'a ChoreoError,
+        /// Whether the failure was reported by a peer rather than detected here.
+        remote: bool,
+    },
+    /// Bytes that do not decode as a frame arrived and were dropped.
+    Corrupt {
+        /// The node they came from.
+        from: NodeId,
+        /// What the decoder reported.
+        detail: &'a str,
+    },
+}
+
+/// Sees every event of the nodes it is attached to.
+pub trait Observer: Send + Sync + 'static {
+    /// Called synchronously for each event at node `node`; must not block.
+    fn on_event(&self, node: NodeId, event: &Event<'_>);
+}

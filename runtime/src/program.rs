@@ -1,0 +1,242 @@
+//! Programs: choreographies with their census fixed, ready to run anywhere.
+//!
+//! A [`Program`] erases a choreography's types so harnesses (the in-process cluster, the
+//! simulator, real processes) can start any participant of it and compare [`Outcomes`]. A
+//! participant's outcome is the choreography's output serialized as JSON *as that participant
+//! sees it* (values located elsewhere are absent), so the central reference run and the
+//! projected runs compare participant by participant.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::census::{Census, FamilySizes};
+use crate::choreo::{Choreography, run_central, run_projected};
+use crate::civ::SessionId;
+use crate::error::ChoreoError;
+use crate::located::view_as;
+use crate::node::Node;
+use crate::observer::Event;
+use crate::role::{Participant, ParticipantId};
+use crate::transport::{BoxFuture, NodeId};
+
+/// One participant's result: its view of the output as JSON, or the error it ended with.
+pub type RoleOutcome = Result<String, ChoreoError>;
+
+/// Every participant's result, in census order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcomes {
+    entries: Vec<(Participant, RoleOutcome)>,
+}
+
+impl Outcomes {
+    /// Builds outcomes from per-participant results.
+    pub fn new(entries: Vec<(Participant, RoleOutcome)>) -> Self {
+        Outcomes { entries }
+    }
+
+    /// The results, in census order.
+    pub fn entries(&self) -> &[(Participant, RoleOutcome)] {
+        &self.entries
+    }
+
+    /// The result of `participant`.
+    pub fn get(&self, participant: &str) -> Option<&RoleOutcome> {
+        self.entries
+            .iter()
+            .find(|(p, _)| p.to_string() == participant)
+            .map(|(_, o)| o)
+    }
+
+    /// Whether every participant ended without error.
+    pub fn all_ok(&self) -> bool {
+        self.entries.iter().all(|(_, o)| o.is_ok())
+    }
+
+    /// The participants whose results differ from `expected`, with both results.
+    pub fn differences(&self, expected: &Outcomes) -> Vec<String> {
+        let mut out = Vec::new();
+        for (p, got) in &self.entries {
+            let want = expected
+                .entries
+                .iter()
+                .find(|(q, _)| q == p)
+                .map(|(_, o)| o);
+            match want {
+                Some(want) if want == got => {}
+                Some(want) => out.push(format!("{p}: expected {}, got {}", show(want), show(got))),
+                None => out.push(format!("{p}: not in the expected outcomes")),
+            }
+        }
+        for (p, _) in &expected.entries {
+            if !self.entries.iter().any(|(q, _)| q == p) {
+                out.push(format!("{p}: missing"));
+            }
+        }
+        out
+    }
+}
+
+fn show(o: &RoleOutcome) -> String {
+    match o {
+        Ok(v) => v.clone(),
+        Err(e) => format!("error: {e}"),
+    }
+}
+
+impl fmt::Display for Outcomes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (p, o) in &self.entries {
+            writeln!(f, "{p}: {}", show(o))?;
+        }
+        Ok(())
+    }
+}
+
+trait Erased: Send + Sync {
+    fn start(
+        &self,
+        node: &Node,
+        session: SessionId,
+        me: ParticipantId,
+        placement: Arc<[NodeId]>,
+    ) -> BoxFuture<'static, RoleOutcome>;
+    fn reference(&self, session: SessionId) -> BoxFuture<'static, Outcomes>;
+}
+
+struct Typed<Ch> {
+    choreo: Ch,
+    census: Arc<Census>,
+}
+
+fn view<O: Serialize>(participant: Participant, output: &O) -> RoleOutcome {
+    view_as(participant, || serde_json::to_string(output)).map_err(|e| ChoreoError::Codec {
+        action: "encode".into(),
+        site: crate::civ::Site::caller(Some("outcome")),
+        sender: participant.to_string(),
+        detail: e.to_string(),
+    })
+}
+
+impl<Ch: Choreography + Clone + Sync> Erased for Typed<Ch> {
+    fn start(
+        &self,
+        node: &Node,
+        session: SessionId,
+        me: ParticipantId,
+        placement: Arc<[NodeId]>,
+    ) -> BoxFuture<'static, RoleOutcome> {
+        let participant = self
+            .census
+            .participant(me)
+            .unwrap_or(Participant::role("?"));
+        let s = node.open_session(session, me, self.census.clone(), placement);
+        let choreo = self.choreo.clone();
+        let node = node.clone();
+        Box::pin(async move {
+            let result = run_projected(choreo, node.clone(), s)
+                .await
+                .and_then(|out| view(participant, &out));
+            node.observe(Event::SessionEnd {
+                session,
+                participant,
+                outcome: result.as_deref(),
+            });
+            result
+        })
+    }
+
+    fn reference(&self, session: SessionId) -> BoxFuture<'static, Outcomes> {
+        let choreo = self.choreo.clone();
+        let census = self.census.clone();
+        Box::pin(async move {
+            let result = run_central(choreo, census.clone(), session).await;
+            Outcomes::new(
+                census
+                    .participants()
+                    .iter()
+                    .map(|&p| {
+                        let o = match &result {
+                            Ok(out) => view(p, out),
+                            Err(e) => Err(e.clone()),
+                        };
+                        (p, o)
+                    })
+                    .collect(),
+            )
+        })
+    }
+}
+
+/// A choreography with its census fixed: what harnesses start and compare.
+///
+/// ```
+/// use rehearsal::{Choreo, ChoreoError, Choreography, FamilySizes, LocalCluster, Program, Roles, roles};
+///
+/// roles!(Ping, Pong);
+///
+/// #[derive(Clone)]
+/// struct Echo(u32);
+///
+/// impl Choreography for Echo {
+///     type Census = Roles![Ping, Pong];
+///     type Output = u32;
+///     async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<u32, ChoreoError> {
+///         let n = ch.locally(Ping, |_| self.0).await?;
+///         let n = ch.comm(Ping, Pong, &n).await?;
+///         let m = ch.locally(Pong, |pong| pong.get(&n) + 1).await?;
+///         ch.broadcast(Pong, m).await
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let program = Program::new(Echo(41), &FamilySizes::new()).unwrap();
+/// let cluster = LocalCluster::new();
+/// let outcomes = cluster.run(&program).await;
+/// assert_eq!(outcomes, program.reference().await);
+/// assert_eq!(outcomes.get("Pong"), Some(&Ok("42".to_string())));
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Program {
+    census: Arc<Census>,
+    inner: Arc<dyn Erased>,
+}
+
+impl Program {
+    /// Fixes `choreo`'s census with the given family sizes.
+    pub fn new<Ch: Choreography + Clone + Sync>(
+        choreo: Ch,
+        sizes: &FamilySizes,
+    ) -> Result<Program, ChoreoError> {
+        let census = Arc::new(Census::of::<Ch::Census>(sizes)?);
+        Ok(Program {
+            census: census.clone(),
+            inner: Arc::new(Typed { choreo, census }),
+        })
+    }
+
+    /// The participants, in census order.
+    pub fn census(&self) -> &Census {
+        &self.census
+    }
+
+    /// Opens participant `me`'s part of session `session` on `node` now (so frames for it are
+    /// accepted from this moment) and returns the future that runs it. `placement[i]` is the
+    /// node hosting participant `i`.
+    pub fn start(
+        &self,
+        node: &Node,
+        session: SessionId,
+        me: ParticipantId,
+        placement: Arc<[NodeId]>,
+    ) -> BoxFuture<'static, RoleOutcome> {
+        self.inner.start(node, session, me, placement)
+    }
+
+    /// The reference run: the choreography evaluated centrally, no transport.
+    pub async fn reference(&self) -> Outcomes {
+        self.inner.reference(SessionId(0)).await
+    }
+}
