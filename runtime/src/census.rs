@@ -49,7 +49,7 @@ pub struct There<I>(PhantomData<I>);
 
 /// `Self` is a role (or family) of census `S`. The index `I` is inferred; never name it.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a role of this choreography's census `{S}`",
+    message = "`{Self}` is not a role of this choreography's census",
     label = "this role is not in the census",
     note = "add the role to the census (`Roles![..]`) or use an enclave that includes it"
 )]
@@ -60,7 +60,7 @@ impl<X, H, T, I> Member<Cons<H, T>, There<I>> for X where X: Member<T, I> {}
 
 /// Every role of `Self` is in census `S`. The indices `I` are inferred; never name them.
 #[diagnostic::on_unimplemented(
-    message = "the census `{Self}` is not a subset of the enclosing census `{S}`",
+    message = "a role of the sub-choreography's census is not in the enclosing census",
     label = "some role of this sub-choreography is not in the enclosing census"
 )]
 pub trait Subset<S, I> {}

@@ -1,1 +1,29 @@
-//! placeholder
+//! The choreographies Rehearsal ships, each with its oracles.
+//!
+//! A [`Scenario`] names a choreography, its roles, its numeric parameters (with defaults) and
+//! its oracles. Every scenario's first oracle is the reference oracle: each participant's
+//! outcome equals the central reference run's. Scenarios add their own on top ("the server's
+//! sum is 55"). Harnesses (the in-process cluster, the simulator, the CLI) find scenarios in
+//! the [`registry`] by name.
+//!
+//! ```
+//! use rehearsal::LocalCluster;
+//! use rehearsal_scenarios::{Params, find};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let scenario = find("counter").unwrap();
+//! let params = scenario.default_params();
+//! let program = scenario.program(&params).unwrap();
+//! let outcomes = LocalCluster::new().run(&program).await;
+//! let reference = program.reference().await;
+//! assert_eq!(scenario.check(&params, &outcomes, &reference), Vec::<String>::new());
+//! # }
+//! ```
+
+pub mod alice_bob;
+pub mod bookseller;
+pub mod counter;
+mod scenario;
+pub mod workers;
+
+pub use scenario::{Param, Params, Scenario, UnknownScenario, find, registry};

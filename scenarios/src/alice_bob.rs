@@ -1,0 +1,83 @@
+//! Alice and Bob: each sends the other a greeting and returns what it received.
+//!
+//! The smallest choreography with values located at two roles; each role's outcome holds only
+//! its own value, so it checks that outcomes are compared per participant.
+
+use rehearsal::{
+    At, Choreo, ChoreoError, Choreography, FamilySizes, Outcomes, Program, Roles, roles,
+};
+use serde::Serialize;
+
+use crate::scenario::{Param, Params, outcome_of};
+
+roles!(Alice, Bob);
+
+/// Parameters: none.
+pub const PARAMS: &[Param] = &[];
+
+/// Oracles beyond the reference oracle.
+pub const ORACLES: &[(&str, &str)] = &[(
+    "each-receives-the-other",
+    "Alice ends with Bob's message and Bob with Alice's",
+)];
+
+/// Each role's received message, located at it.
+#[derive(Debug, Serialize)]
+pub struct Received {
+    /// What Alice received.
+    pub alice: At<String, Alice>,
+    /// What Bob received.
+    pub bob: At<String, Bob>,
+}
+
+/// The choreography.
+#[derive(Clone, Debug, Default)]
+pub struct AliceBob;
+
+impl Choreography for AliceBob {
+    type Census = Roles![Alice, Bob];
+    type Output = Received;
+
+    async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<Received, ChoreoError> {
+        let hello = ch
+            .locally(Alice, |_| "hello from Alice".to_string())
+            .await?;
+        let bob = ch.at("to-bob").comm(Alice, Bob, &hello).await?;
+        let reply = ch
+            .locally(Bob, |b| format!("Bob got {} bytes", b.get(&bob).len()))
+            .await?;
+        let alice = ch.at("to-alice").comm(Bob, Alice, &reply).await?;
+        Ok(Received { alice, bob })
+    }
+}
+
+pub(crate) fn program(_: &Params) -> Result<Program, ChoreoError> {
+    Program::new(AliceBob, &FamilySizes::new())
+}
+
+pub(crate) fn oracle(_: &Params, outcomes: &Outcomes) -> Vec<String> {
+    #[derive(serde::Deserialize)]
+    struct Seen {
+        alice: Option<String>,
+        bob: Option<String>,
+    }
+    let mut violations = Vec::new();
+    let checks = [
+        ("Alice", "Bob got 16 bytes", true),
+        ("Bob", "hello from Alice", false),
+    ];
+    for (role, want, is_alice) in checks {
+        match outcome_of::<Seen>(outcomes, role) {
+            Ok(seen) => {
+                let got = if is_alice { seen.alice } else { seen.bob };
+                if got.as_deref() != Some(want) {
+                    violations.push(format!(
+                        "each-receives-the-other: {role} received {got:?}; expected {want:?}"
+                    ));
+                }
+            }
+            Err(e) => violations.push(format!("each-receives-the-other: {e}")),
+        }
+    }
+    violations
+}

@@ -1,0 +1,73 @@
+//! The counter: each round Client decides whether to go on; if so it sends the round number
+//! and Server adds it. With 10 rounds Server's sum is 55.
+
+use rehearsal::{Choreo, ChoreoError, Choreography, FamilySizes, Outcomes, Program, Roles, roles};
+
+use crate::scenario::{Param, Params, outcome_of};
+
+roles!(Client, Server);
+
+/// Parameters: the number of rounds.
+pub const PARAMS: &[Param] = &[Param {
+    name: "rounds",
+    default: 10,
+    summary: "how many numbers Client sends (1..=rounds)",
+}];
+
+/// Oracles beyond the reference oracle.
+pub const ORACLES: &[(&str, &str)] = &[(
+    "sum-is-triangular",
+    "both roles end with rounds*(rounds+1)/2 (55 for 10 rounds)",
+)];
+
+/// The choreography.
+#[derive(Clone, Debug)]
+pub struct Counter {
+    /// How many rounds Client plays.
+    pub rounds: u64,
+}
+
+impl Choreography for Counter {
+    type Census = Roles![Client, Server];
+    type Output = u64;
+
+    async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<u64, ChoreoError> {
+        let mut sum = ch.locally(Server, |_| 0u64).await?;
+        let mut round = 1u64;
+        loop {
+            let more = ch.locally(Client, |_| round <= self.rounds).await?;
+            if !ch.at("continue").broadcast(Client, more).await? {
+                break;
+            }
+            let n = ch.locally(Client, |_| round).await?;
+            let n = ch.at("number").comm(Client, Server, &n).await?;
+            sum = ch.locally(Server, |s| s.get(&sum) + s.get(&n)).await?;
+            round += 1;
+        }
+        ch.at("total").broadcast(Server, sum).await
+    }
+}
+
+pub(crate) fn program(p: &Params) -> Result<Program, ChoreoError> {
+    Program::new(
+        Counter {
+            rounds: p.get("rounds"),
+        },
+        &FamilySizes::new(),
+    )
+}
+
+pub(crate) fn oracle(p: &Params, outcomes: &Outcomes) -> Vec<String> {
+    let n = p.get("rounds");
+    let want = n * (n + 1) / 2;
+    ["Client", "Server"]
+        .into_iter()
+        .filter_map(|role| match outcome_of::<u64>(outcomes, role) {
+            Ok(sum) if sum == want => None,
+            Ok(sum) => Some(format!(
+                "sum-is-triangular: {role} ended with {sum}; expected {want}"
+            )),
+            Err(e) => Some(format!("sum-is-triangular: {e}")),
+        })
+        .collect()
+}

@@ -1,0 +1,104 @@
+//! Workers: a Coordinator scatters one task to each of `n` Workers (`n` chosen at run time),
+//! each computes its part, and the Coordinator gathers the parts and announces the total.
+
+use rehearsal::{
+    Choreo, ChoreoError, Choreography, Faceted, FamilySizes, Outcomes, Program, Roles, families,
+    roles,
+};
+use serde::Serialize;
+
+use crate::scenario::{Param, Params, outcome_of};
+
+roles!(Coordinator);
+families!(Worker);
+
+/// Parameters: how many workers.
+pub const PARAMS: &[Param] = &[Param {
+    name: "n",
+    default: 3,
+    summary: "number of Worker participants",
+}];
+
+/// Oracles beyond the reference oracle.
+pub const ORACLES: &[(&str, &str)] = &[(
+    "total-is-sum-of-parts",
+    "every participant ends with the sum over i < n of the sum of squares 1..=10(i+1)",
+)];
+
+/// What each worker computes for task `k`: the sum of squares 1..=k.
+pub fn part(k: u64) -> u64 {
+    (1..=k).map(|j| j * j).sum()
+}
+
+/// The total the coordinator must announce for `n` workers.
+pub fn expected_total(n: u64) -> u64 {
+    (0..n).map(|i| part(10 * (i + 1))).sum()
+}
+
+/// What every participant ends with.
+#[derive(Debug, Serialize)]
+pub struct Tally {
+    /// The announced total (known to all).
+    pub total: u64,
+    /// Each worker's own part (each worker sees only its own).
+    pub parts: Faceted<u64, Worker>,
+}
+
+/// The choreography.
+#[derive(Clone, Debug, Default)]
+pub struct Workers;
+
+impl Choreography for Workers {
+    type Census = Roles![Coordinator, Worker];
+    type Output = Tally;
+
+    async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<Tally, ChoreoError> {
+        let n = u64::from(ch.family_size(Worker));
+        let tasks = ch
+            .locally(Coordinator, |_| {
+                (0..n).map(|i| 10 * (i + 1)).collect::<Vec<u64>>()
+            })
+            .await?;
+        let tasks = ch.at("tasks").scatter(Coordinator, Worker, tasks).await?;
+        let parts = ch.locally_each(Worker, |w| part(*w.get(&tasks))).await?;
+        let gathered = ch
+            .at("parts")
+            .gather(Worker, Coordinator, parts.clone())
+            .await?;
+        let total = ch
+            .locally(Coordinator, |c| c.get(&gathered).iter().sum::<u64>())
+            .await?;
+        let total = ch.at("total").broadcast(Coordinator, total).await?;
+        Ok(Tally { total, parts })
+    }
+}
+
+pub(crate) fn program(p: &Params) -> Result<Program, ChoreoError> {
+    let n = u32::try_from(p.get("n")).map_err(|_| ChoreoError::Census {
+        detail: format!("n = {} workers; expected at most {}", p.get("n"), u32::MAX),
+    })?;
+    Program::new(Workers, &FamilySizes::new().with("Worker", n))
+}
+
+pub(crate) fn oracle(p: &Params, outcomes: &Outcomes) -> Vec<String> {
+    #[derive(serde::Deserialize)]
+    struct Seen {
+        total: u64,
+    }
+    let want = expected_total(p.get("n"));
+    outcomes
+        .entries()
+        .iter()
+        .filter_map(|(who, _)| {
+            let who = who.to_string();
+            match outcome_of::<Seen>(outcomes, &who) {
+                Ok(seen) if seen.total == want => None,
+                Ok(seen) => Some(format!(
+                    "total-is-sum-of-parts: {who} ended with {}; expected {want}",
+                    seen.total
+                )),
+                Err(e) => Some(format!("total-is-sum-of-parts: {e}")),
+            }
+        })
+        .collect()
+}
