@@ -170,7 +170,7 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
             self.fail(
                 ChoreoError::Codec {
                     action: "encode".into(),
-                    site: site.clone(),
+                    site: Box::new(site.clone()),
                     sender: me.unwrap_or_else(|| "reference run".into()),
                     detail: e.to_string(),
                 },
@@ -189,7 +189,7 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
             self.fail(
                 ChoreoError::Codec {
                     action: "decode".into(),
-                    site: site.clone(),
+                    site: Box::new(site.clone()),
                     sender: self.ctx.census().name(from),
                     detail: e.to_string(),
                 },
@@ -234,8 +234,8 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
                 sender: session.name(from),
                 receiver: session.name(session.me),
                 seq,
-                expected: site.clone(),
-                got: civ.site.clone(),
+                expected: Box::new(site.clone()),
+                got: Box::new(civ.site.clone()),
             };
             return Err(self.fail(err, site));
         }
@@ -292,7 +292,7 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
             self.fail(
                 ChoreoError::Crashed {
                     role,
-                    site: site.clone(),
+                    site: Box::new(site.clone()),
                     message,
                 },
                 site,
@@ -452,16 +452,15 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
 
     /// Runs sub-choreography `sub` over its own, smaller census: only its roles take part
     /// (so only they need to know its choices); the result exists at them.
-    #[track_caller]
-    pub fn enclave<Sub, I>(
+    pub async fn enclave<Sub, I>(
         &self,
         sub: Sub,
-    ) -> impl Future<Output = Result<Shared<Sub::Output, Sub::Census>, ChoreoError>> + Send
+    ) -> Result<Shared<Sub::Output, Sub::Census>, ChoreoError>
     where
         Sub: Choreography,
         Sub::Census: Subset<C, I>,
     {
-        async move {
+        {
             self.check_failed()?;
             let members: Arc<[ParticipantId]> = self
                 .ctx
@@ -483,16 +482,13 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
 
     /// Runs sub-choreography `sub` over the same roles and returns its result. Boxed, so a
     /// choreography may call itself recursively.
-    pub fn call<Sub, I, J>(
-        &self,
-        sub: Sub,
-    ) -> impl Future<Output = Result<Sub::Output, ChoreoError>> + Send
+    pub async fn call<Sub, I, J>(&self, sub: Sub) -> Result<Sub::Output, ChoreoError>
     where
         Sub: Choreography,
         Sub::Census: Subset<C, I>,
         C: Subset<Sub::Census, J>,
     {
-        async move {
+        {
             self.check_failed()?;
             let ch = self.sub::<Sub::Census>(self.scope.clone());
             let run: BoxFuture<'_, _> = Box::pin(sub.run(&ch));
@@ -741,7 +737,7 @@ impl<O, S: RoleSet> Spawned<O, S> {
                 Ok(result) => result.map(Shared::present),
                 Err(e) => Err(ChoreoError::Crashed {
                     role: "nested session".into(),
-                    site: Site::caller(None),
+                    site: Box::new(Site::caller(None)),
                     message: e.to_string(),
                 }),
             },

@@ -27,9 +27,9 @@ pub enum ChoreoError {
         /// The frame's sequence number on its channel.
         seq: u64,
         /// The site the receiver was executing.
-        expected: Site,
+        expected: Box<Site>,
         /// The site the sender was executing.
-        got: Site,
+        got: Box<Site>,
     },
     /// A role's local code panicked (an application crash) and nothing rescued it.
     #[error("{role} crashed at {site}: {message}")]
@@ -37,7 +37,7 @@ pub enum ChoreoError {
         /// The participant that crashed.
         role: String,
         /// The operator whose local code crashed.
-        site: Site,
+        site: Box<Site>,
         /// The panic message.
         message: String,
     },
@@ -47,7 +47,7 @@ pub enum ChoreoError {
         /// `encode` or `decode`.
         action: String,
         /// The site of the operator.
-        site: Site,
+        site: Box<Site>,
         /// The sender of the value.
         sender: String,
         /// What the codec reported.

@@ -113,7 +113,7 @@ struct Typed<Ch> {
 fn view<O: Serialize>(participant: Participant, output: &O) -> RoleOutcome {
     view_as(participant, || serde_json::to_string(output)).map_err(|e| ChoreoError::Codec {
         action: "encode".into(),
-        site: crate::civ::Site::caller(Some("outcome")),
+        site: Box::new(crate::civ::Site::caller(Some("outcome"))),
         sender: participant.to_string(),
         detail: e.to_string(),
     })

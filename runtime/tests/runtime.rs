@@ -71,7 +71,7 @@ impl Choreography for Flood {
     async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<Self::Output, ChoreoError> {
         let go = ch.locally(Left, |_| ()).await?;
         let go = ch.comm(Left, Third, &go).await?;
-        let t = ch.locally(Third, |t| t.get(&go).clone()).await?;
+        let t = ch.locally(Third, |t| *t.get(&go)).await?;
         ch.comm(Third, Right, &t).await?;
         let mut got = ch.locally(Right, |_| Vec::with_capacity(1000)).await?;
         for i in 0..1000u32 {

@@ -26,4 +26,4 @@ pub mod counter;
 mod scenario;
 pub mod workers;
 
-pub use scenario::{Param, Params, Scenario, UnknownScenario, find, registry};
+pub use scenario::{Param, Params, REFERENCE_ORACLE, Scenario, UnknownScenario, find, registry};

@@ -1,1 +1,5 @@
-fn main() {}
+//! The `rehearsal` command: see `rehearsal --help` and `rehearsal_sim::cli`.
+
+fn main() {
+    std::process::exit(rehearsal_sim::cli::main());
+}

@@ -1,0 +1,323 @@
+//! The simulation: a choreography's participants on madsim nodes, from a seed to a report.
+//!
+//! [`Sim`] is the builder: seed, network conditions, time limit. Each run gets a fresh OS
+//! thread and madsim runtime (madsim seeds hash maps and its generator per thread), puts
+//! every participant on its own node at a fixed address with a supervisor, runs the
+//! reference run, waits for every participant (or the time limit, a liveness violation), and
+//! returns a [`Report`].
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use rehearsal::link::LinkConfig;
+use rehearsal::transport::NodeId;
+use rehearsal::{
+    ChoreoError, Node, NodeConfig, Outcomes, ParticipantId, Program, RoleOutcome, SessionId,
+};
+use rehearsal_scenarios::{Params, Scenario};
+use tokio::sync::mpsc;
+
+use crate::net::NetConfig;
+use crate::report::{Report, SimStats};
+use crate::trace::Recorder;
+use crate::transport::{SimTransport, address};
+
+/// Why a simulation could not produce a report.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// The choreography could not be set up (a census error).
+    #[error("cannot set up the choreography: {0}")]
+    Setup(#[from] ChoreoError),
+    /// The network settings are invalid.
+    #[error("bad network settings: {0}")]
+    Net(String),
+    /// The simulation itself panicked: a bug in Rehearsal, reproducible from the seed.
+    #[error("the simulation of seed {seed} panicked: {message}")]
+    Panicked {
+        /// The seed.
+        seed: u64,
+        /// The panic message.
+        message: String,
+    },
+    /// Two runs of the same seed gave different traces.
+    #[error(
+        "seed {seed} is not deterministic: trace hashes {first:016x} and {second:016x} differ; \
+         first difference at event {index}:\n  first:  {left}\n  second: {right}"
+    )]
+    Nondeterministic {
+        /// The seed.
+        seed: u64,
+        /// The first run's hash.
+        first: u64,
+        /// The second run's hash.
+        second: u64,
+        /// Index of the first differing event.
+        index: usize,
+        /// That event in the first run.
+        left: String,
+        /// That event in the second run.
+        right: String,
+    },
+}
+
+/// A simulation, configured: build with [`Sim::new`], run with [`Sim::run`] or
+/// [`Sim::run_scenario`].
+///
+/// ```
+/// # #[cfg(madsim)] {
+/// use rehearsal_sim::Sim;
+/// let scenario = rehearsal_scenarios::find("counter").unwrap();
+/// let report = Sim::new(7).run_scenario(scenario, &scenario.default_params()).unwrap();
+/// assert!(report.passed(), "{}", report.summary());
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Sim {
+    seed: u64,
+    net: Option<NetConfig>,
+    time_limit: Duration,
+    link: LinkConfig,
+}
+
+impl Sim {
+    /// A simulation of seed `seed`, network conditions drawn from the seed.
+    pub fn new(seed: u64) -> Sim {
+        Sim {
+            seed,
+            net: None,
+            time_limit: Duration::from_secs(600),
+            link: LinkConfig::default(),
+        }
+    }
+
+    /// Uses these network conditions instead of drawing them from the seed.
+    pub fn net(mut self, net: NetConfig) -> Sim {
+        self.net = Some(net);
+        self
+    }
+
+    /// Participants that have not finished after this much simulated time are a liveness
+    /// violation (default 600 s).
+    pub fn time_limit(mut self, limit: Duration) -> Sim {
+        self.time_limit = limit;
+        self
+    }
+
+    /// The seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The network conditions this run uses.
+    pub fn net_config(&self) -> NetConfig {
+        self.net.unwrap_or_else(|| NetConfig::from_seed(self.seed))
+    }
+
+    /// Runs a shipped scenario; its own oracles are checked besides the reference oracle.
+    pub fn run_scenario(&self, scenario: &Scenario, params: &Params) -> Result<Report, SimError> {
+        let program = scenario.program(params)?;
+        let mut report = self.run(scenario.name, &program)?;
+        let liveness: Vec<String> = report
+            .violations
+            .iter()
+            .filter(|v| v.starts_with("liveness"))
+            .cloned()
+            .collect();
+        report.violations = liveness;
+        report
+            .violations
+            .extend(scenario.check(params, &report.outcomes, &report.reference));
+        Ok(report)
+    }
+
+    /// Runs any program on a fresh thread and madsim runtime. Oracles: every participant's
+    /// outcome equals the reference run's, and every participant finishes in time.
+    pub fn run(&self, name: &str, program: &Program) -> Result<Report, SimError> {
+        let net = self.net_config();
+        net.validate().map_err(SimError::Net)?;
+        let mut config = madsim::Config::default();
+        config.net.packet_loss_rate = 0.0;
+        config.net.send_latency = net.latency();
+        let sim = self.clone();
+        let name = name.to_string();
+        let program = program.clone();
+        let seed = self.seed;
+        std::thread::Builder::new()
+            .name(format!("rehearsal-sim-{seed}"))
+            .spawn(move || {
+                let rt = madsim::runtime::Runtime::with_seed_and_config(seed, config);
+                rt.block_on(async move { sim.simulate(&name, &program).await })
+            })
+            .map_err(|e| SimError::Panicked {
+                seed,
+                message: format!("cannot start the simulation thread: {e}"),
+            })?
+            .join()
+            .map_err(|panic| SimError::Panicked {
+                seed,
+                message: panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "a panic with a non-text payload".into()),
+            })
+    }
+
+    /// Runs the seed twice and fails unless both traces are identical.
+    pub fn check_determinism(&self, name: &str, program: &Program) -> Result<Report, SimError> {
+        let first = self.run(name, program)?;
+        let second = self.run(name, program)?;
+        if first.trace_hash == second.trace_hash {
+            return Ok(first);
+        }
+        let (a, b) = (&first.trace.events, &second.trace.events);
+        let index = a
+            .iter()
+            .zip(b)
+            .position(|(x, y)| x != y)
+            .unwrap_or(a.len().min(b.len()));
+        let show = |e: Option<&crate::trace::TraceEvent>| {
+            e.map(|e| e.canonical())
+                .unwrap_or_else(|| "(end of trace)".into())
+        };
+        Err(SimError::Nondeterministic {
+            seed: self.seed,
+            first: first.trace_hash,
+            second: second.trace_hash,
+            index,
+            left: show(a.get(index)),
+            right: show(b.get(index)),
+        })
+    }
+
+    /// Runs `program` inside the current madsim runtime (as `#[madsim::test]` provides).
+    pub async fn simulate(&self, name: &str, program: &Program) -> Report {
+        let net = self.net_config();
+        let recorder = Recorder::new();
+        let reference = program.reference().await;
+        let participants = program.census().participants().to_vec();
+        let n = participants.len();
+        let placement: Arc<[NodeId]> = (0..n as u32).map(NodeId).collect();
+        let (tx, mut rx) = mpsc::unbounded_channel::<(usize, RoleOutcome)>();
+        let handle = madsim::runtime::Handle::current();
+        let session = SessionId(1);
+        for (i, p) in participants.iter().enumerate() {
+            let post = Arc::new(Post {
+                index: i,
+                seed: self.seed,
+                net,
+                link: self.link,
+                program: program.clone(),
+                session,
+                placement: placement.clone(),
+                recorder: recorder.clone(),
+                outcomes: tx.clone(),
+                incarnation: AtomicU64::new(0),
+            });
+            handle
+                .create_node()
+                .name(p.to_string())
+                .ip(address(NodeId(i as u32)).ip())
+                .init(move || supervise(post.clone()))
+                .build();
+        }
+        let mut outcomes: Vec<Option<RoleOutcome>> = vec![None; n];
+        let collect = async {
+            let mut left = n;
+            while left > 0 {
+                let Some((i, o)) = rx.recv().await else { break };
+                if outcomes[i].is_none() {
+                    left -= 1;
+                }
+                outcomes[i] = Some(o);
+            }
+        };
+        let finished = tokio::time::timeout(self.time_limit, collect).await.is_ok();
+        let sim_time = recorder.elapsed();
+        let mut violations = Vec::new();
+        let entries = participants
+            .iter()
+            .zip(outcomes)
+            .map(|(p, o)| {
+                let o = o.unwrap_or_else(|| {
+                    violations.push(format!(
+                        "liveness: {p} did not finish within {:?} of simulated time",
+                        self.time_limit
+                    ));
+                    Err(ChoreoError::Closed {
+                        session,
+                        participant: p.to_string(),
+                    })
+                });
+                (*p, o)
+            })
+            .collect();
+        debug_assert!(finished || !violations.is_empty());
+        let outcomes = Outcomes::new(entries);
+        violations.extend(
+            outcomes
+                .differences(&reference)
+                .into_iter()
+                .map(|d| format!("{}: {d}", rehearsal_scenarios::REFERENCE_ORACLE)),
+        );
+        let trace = recorder.trace();
+        Report {
+            name: name.to_string(),
+            seed: self.seed,
+            net,
+            stats: SimStats::of(&trace, sim_time),
+            trace_hash: trace.hash(),
+            outcomes,
+            reference,
+            violations,
+            trace,
+        }
+    }
+}
+
+/// What a node's supervisor needs to (re)start its participant.
+struct Post {
+    index: usize,
+    seed: u64,
+    net: NetConfig,
+    link: LinkConfig,
+    program: Program,
+    session: SessionId,
+    placement: Arc<[NodeId]>,
+    recorder: Arc<Recorder>,
+    outcomes: mpsc::UnboundedSender<(usize, RoleOutcome)>,
+    incarnation: AtomicU64,
+}
+
+/// A node's supervisor: binds the node's address, starts the runtime node, runs the
+/// participant, reports its outcome, and keeps the node alive so its link layer can finish
+/// retransmitting. madsim calls it again whenever the node restarts.
+async fn supervise(post: Arc<Post>) {
+    let id = NodeId(post.index as u32);
+    let incarnation = post.incarnation.fetch_add(1, Ordering::Relaxed);
+    let transport =
+        match SimTransport::bind(id, post.net, post.seed, incarnation, post.recorder.clone()).await
+        {
+            Ok(t) => t,
+            Err(e) => {
+                let err = ChoreoError::Transport {
+                    detail: format!("node {id} cannot bind {}: {e}", address(id)),
+                };
+                let _ = post.outcomes.send((post.index, Err(err)));
+                return std::future::pending().await;
+            }
+        };
+    let config = NodeConfig {
+        link: post.link,
+        observer: Some(post.recorder.clone()),
+    };
+    let node = Node::start(id, Arc::new(transport), config);
+    let me = ParticipantId(post.index as u16);
+    let outcome = post
+        .program
+        .start(&node, post.session, me, post.placement.clone())
+        .await;
+    let _ = post.outcomes.send((post.index, outcome));
+    std::future::pending::<()>().await
+}

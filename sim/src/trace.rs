@@ -1,0 +1,360 @@
+//! Traces: every event of a simulated run, in simulated-time order.
+//!
+//! The [`Recorder`] is an [`Observer`] that the simulator attaches to every node; it stamps
+//! each event with simulated time and resolves participant ids to names. A [`Trace`] renders
+//! as canonical text (stable across machines: simulated time, participant names and sites
+//! only; no addresses, no wall-clock time, no hash-map order), as JSON lines, and hashes its
+//! canonical text to the 64-bit trace hash that identifies a run.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rehearsal::civ::{Civ, Lane, SessionId};
+use rehearsal::observer::{Event, FrameEvent, Observer};
+use rehearsal::transport::NodeId;
+use serde::Serialize;
+
+/// One event of a run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TraceEvent {
+    /// Simulated time since the run started, in microseconds.
+    pub t_us: u64,
+    /// The node where it happened.
+    pub node: u32,
+    /// What happened: `send`, `deliver`, `receive`, `retransmit`, `duplicate`, `net-drop`,
+    /// `net-duplicate`, `hold`, `drop-finished`, `local`, `session-start`, `session-end`,
+    /// `failure`, `corrupt`.
+    pub kind: &'static str,
+    /// The session, as `s<hex>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    /// The participant acting (for frames: the sender).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// The receiving participant, for frames.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// `data` or `control`, for frames.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lane: Option<&'static str>,
+    /// Sequence number on the frame's channel.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+    /// The CIV site.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
+    /// Encoded size, for frames.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<usize>,
+    /// Anything else: an outcome, an error, a decoder message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl TraceEvent {
+    fn new(t_us: u64, node: NodeId, kind: &'static str) -> Self {
+        TraceEvent {
+            t_us,
+            node: node.0,
+            kind,
+            session: None,
+            from: None,
+            to: None,
+            lane: None,
+            seq: None,
+            site: None,
+            bytes: None,
+            detail: None,
+        }
+    }
+
+    /// The event as one canonical text line.
+    pub fn canonical(&self) -> String {
+        let mut s = format!(
+            "{:>4}.{:06}s n{:<3} {:<13}",
+            self.t_us / 1_000_000,
+            self.t_us % 1_000_000,
+            self.node,
+            self.kind
+        );
+        if let Some(x) = &self.session {
+            let _ = write!(s, " {x}");
+        }
+        match (&self.from, &self.to) {
+            (Some(f), Some(t)) => {
+                let _ = write!(s, " {f}->{t}");
+            }
+            (Some(f), None) => {
+                let _ = write!(s, " {f}");
+            }
+            _ => {}
+        }
+        if let (Some(lane), Some(seq)) = (self.lane, self.seq) {
+            let _ = write!(s, " {lane}#{seq}");
+        }
+        if let Some(x) = &self.site {
+            let _ = write!(s, " at {x}");
+        }
+        if let Some(x) = self.bytes {
+            let _ = write!(s, " {x}B");
+        }
+        if let Some(x) = &self.detail {
+            let _ = write!(s, " {x}");
+        }
+        s
+    }
+}
+
+/// All events of a run, in the order they happened.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Trace {
+    /// The events.
+    pub events: Vec<TraceEvent>,
+}
+
+impl Trace {
+    /// The canonical text: one line per event.
+    pub fn canonical(&self) -> String {
+        let mut out = String::new();
+        for e in &self.events {
+            out.push_str(&e.canonical());
+            out.push('\n');
+        }
+        out
+    }
+
+    /// The trace hash: FNV-1a (64 bit) of the canonical text.
+    pub fn hash(&self) -> u64 {
+        fnv1a(self.canonical().as_bytes())
+    }
+
+    /// One JSON object per event, one per line.
+    pub fn json_lines(&self) -> String {
+        let mut out = String::new();
+        for e in &self.events {
+            let mut v = serde_json::to_value(e).unwrap_or_default();
+            if let Some(obj) = v.as_object_mut() {
+                obj.insert("type".into(), "event".into());
+            }
+            out.push_str(&v.to_string());
+            out.push('\n');
+        }
+        out
+    }
+
+    /// How many events of kind `kind`.
+    pub fn count(&self, kind: &str) -> u64 {
+        self.events.iter().filter(|e| e.kind == kind).count() as u64
+    }
+}
+
+/// FNV-1a, 64 bit: a fixed, platform-independent hash.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// Records the events of every node of one run. Create it inside the simulation.
+pub struct Recorder {
+    start: tokio::time::Instant,
+    state: Mutex<RecorderState>,
+}
+
+#[derive(Default)]
+struct RecorderState {
+    events: Vec<TraceEvent>,
+    names: BTreeMap<SessionId, Arc<Vec<String>>>,
+}
+
+impl Recorder {
+    /// A recorder whose clock starts now.
+    pub fn new() -> Arc<Recorder> {
+        Arc::new(Recorder {
+            start: tokio::time::Instant::now(),
+            state: Mutex::new(RecorderState::default()),
+        })
+    }
+
+    /// Simulated time since the recorder was made.
+    pub fn elapsed(&self) -> Duration {
+        tokio::time::Instant::now().saturating_duration_since(self.start)
+    }
+
+    fn now_us(&self) -> u64 {
+        self.elapsed().as_micros() as u64
+    }
+
+    /// Records an event of the network itself (a loss or a duplicate) for the frame `civ`.
+    pub fn network(&self, node: NodeId, kind: &'static str, civ: Option<&Civ>, bytes: usize) {
+        let mut e = TraceEvent::new(self.now_us(), node, kind);
+        let mut st = lock(&self.state);
+        if let Some(civ) = civ {
+            fill_frame(
+                &mut e,
+                civ,
+                st.names.get(&civ.session).map(|n| n.as_slice()),
+            );
+        }
+        e.bytes = Some(bytes);
+        st.events.push(e);
+    }
+
+    /// Records a free-form event (a fault firing, a supervisor action).
+    pub fn note(&self, node: NodeId, kind: &'static str, who: Option<String>, detail: String) {
+        let mut e = TraceEvent::new(self.now_us(), node, kind);
+        e.from = who;
+        e.detail = Some(detail);
+        lock(&self.state).events.push(e);
+    }
+
+    /// The trace so far.
+    pub fn trace(&self) -> Trace {
+        Trace {
+            events: lock(&self.state).events.clone(),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn name(names: Option<&[String]>, id: rehearsal::ParticipantId) -> String {
+    names
+        .and_then(|n| n.get(usize::from(id.0)).cloned())
+        .unwrap_or_else(|| format!("{id}"))
+}
+
+fn fill_frame(e: &mut TraceEvent, civ: &Civ, names: Option<&[String]>) {
+    e.session = Some(civ.session.to_string());
+    e.from = Some(name(names, civ.from));
+    e.to = Some(name(names, civ.to));
+    e.lane = Some(match civ.lane {
+        Lane::Data => "data",
+        Lane::Control => "control",
+    });
+    e.seq = Some(civ.seq);
+    e.site = Some(civ.site.to_string());
+}
+
+fn frame_kind(kind: FrameEvent) -> &'static str {
+    match kind {
+        FrameEvent::Send => "send",
+        FrameEvent::Retransmit => "retransmit",
+        FrameEvent::Deliver => "deliver",
+        FrameEvent::Duplicate => "duplicate",
+        FrameEvent::Receive => "receive",
+        FrameEvent::DropFinished => "drop-finished",
+        FrameEvent::HoldUnknown => "hold",
+        FrameEvent::DropStale => "drop-stale",
+    }
+}
+
+impl Observer for Recorder {
+    fn on_event(&self, node: NodeId, event: &Event<'_>) {
+        let t = self.now_us();
+        let mut st = lock(&self.state);
+        let e = match event {
+            Event::SessionStart {
+                session,
+                participant,
+            } => {
+                let mut e = TraceEvent::new(t, node, "session-start");
+                e.session = Some(session.to_string());
+                e.from = Some(participant.to_string());
+                e
+            }
+            Event::SessionEnd {
+                session,
+                participant,
+                outcome,
+            } => {
+                let mut e = TraceEvent::new(t, node, "session-end");
+                e.session = Some(session.to_string());
+                e.from = Some(participant.to_string());
+                e.detail = Some(match outcome {
+                    Ok(json) => format!("ok {json}"),
+                    Err(err) => format!("error {err}"),
+                });
+                e
+            }
+            Event::Frame {
+                kind,
+                civ,
+                census,
+                bytes,
+            } => {
+                if let Some(c) = census {
+                    st.names.entry(civ.session).or_insert_with(|| {
+                        Arc::new(c.participants().iter().map(|p| p.to_string()).collect())
+                    });
+                }
+                let names = st.names.get(&civ.session).cloned();
+                let mut e = TraceEvent::new(t, node, frame_kind(*kind));
+                fill_frame(&mut e, civ, names.as_deref().map(|n| n.as_slice()));
+                e.bytes = Some(*bytes);
+                e
+            }
+            Event::Local {
+                session,
+                participant,
+                site,
+            } => {
+                let mut e = TraceEvent::new(t, node, "local");
+                e.session = Some(session.to_string());
+                e.from = Some(participant.to_string());
+                e.site = Some(site.to_string());
+                e
+            }
+            Event::Failure {
+                session,
+                participant,
+                error,
+                remote,
+            } => {
+                let mut e = TraceEvent::new(t, node, "failure");
+                e.session = Some(session.to_string());
+                e.from = Some(participant.to_string());
+                e.detail = Some(format!(
+                    "{} {error}",
+                    if *remote { "reported" } else { "detected" }
+                ));
+                e
+            }
+            Event::Corrupt { from, detail } => {
+                let mut e = TraceEvent::new(t, node, "corrupt");
+                e.detail = Some(format!("from {from}: {detail}"));
+                e
+            }
+        };
+        st.events.push(e);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv1a_matches_its_reference_values() {
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+
+    #[test]
+    fn swapping_two_events_changes_the_hash() {
+        let a = TraceEvent::new(5, NodeId(0), "send");
+        let b = TraceEvent::new(5, NodeId(1), "deliver");
+        let t1 = Trace {
+            events: vec![a.clone(), b.clone()],
+        };
+        let t2 = Trace { events: vec![b, a] };
+        assert_ne!(t1.hash(), t2.hash());
+    }
+}
