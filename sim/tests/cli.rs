@@ -1,0 +1,119 @@
+//! The `rehearsal` command line, run as a user runs it (sim mode only: the binary needs the
+//! simulator).
+#![cfg(madsim)]
+
+use std::process::{Command, Output};
+
+fn rehearsal(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rehearsal"))
+        .args(args)
+        .output()
+        .expect("the rehearsal binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).expect("utf-8 output")
+}
+
+fn hash_line(o: &Output) -> String {
+    stdout(o).lines().last().unwrap_or_default().to_string()
+}
+
+#[test]
+fn the_same_seed_prints_the_same_output_and_another_seed_another_hash() {
+    let a = rehearsal(&["run", "bookseller", "--seed", "7"]);
+    let b = rehearsal(&["run", "bookseller", "--seed", "7"]);
+    assert_eq!(
+        a.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&a.stderr)
+    );
+    assert_eq!(stdout(&a), stdout(&b));
+    let last = hash_line(&a);
+    let hex = last
+        .strip_prefix("trace-hash ")
+        .expect("the output ends with the trace hash");
+    assert_eq!(hex.len(), 16);
+    assert!(hex.chars().all(|c| c.is_ascii_hexdigit()), "{last}");
+    assert!(stdout(&a).contains("reproduce cargo rehearsal run bookseller --seed 7"));
+    let c = rehearsal(&["run", "bookseller", "--seed", "8"]);
+    assert_ne!(hash_line(&c), last);
+}
+
+#[test]
+fn an_unknown_scenario_exits_2_and_names_the_known_ones() {
+    let o = rehearsal(&["run", "nosuch"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    for name in ["bookseller", "alice-bob", "counter", "workers"] {
+        assert!(err.contains(name), "{err}");
+    }
+}
+
+#[test]
+fn bad_parameters_and_network_settings_exit_2_with_the_reason() {
+    let o = rehearsal(&["run", "workers", "-p", "n=lots"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("`lots` is not a whole number"));
+    let o = rehearsal(&["run", "counter", "--loss", "1.5"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("loss = 1.5; expected a probability"));
+    let o = rehearsal(&["run"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn json_output_parses_line_by_line_and_trace_file_holds_it() {
+    let dir = std::env::temp_dir().join(format!("rehearsal-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("trace.jsonl");
+    let o = rehearsal(&[
+        "run",
+        "workers",
+        "--seed",
+        "3",
+        "-p",
+        "n=4",
+        "--format",
+        "json",
+        "--trace",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let out = stdout(&o);
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect();
+    assert!(lines.iter().filter(|v| v["type"] == "event").count() > 10);
+    assert_eq!(lines.iter().filter(|v| v["type"] == "outcome").count(), 5);
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["type"], "summary");
+    assert_eq!(summary["passed"], true);
+    assert_eq!(summary["trace_hash"].as_str().unwrap().len(), 16);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), out);
+    // The text form of the same run carries the same hash.
+    let text = rehearsal(&["run", "workers", "--seed", "3", "-p", "n=4"]);
+    assert_eq!(
+        hash_line(&text),
+        format!("trace-hash {}", summary["trace_hash"].as_str().unwrap())
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn list_shows_every_scenario() {
+    let o = rehearsal(&["list"]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = stdout(&o);
+    assert!(
+        out.contains("sum-is-triangular") && out.contains("Worker[n]"),
+        "{out}"
+    );
+}
