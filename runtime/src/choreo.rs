@@ -23,7 +23,7 @@ use crate::civ::{Lane, SessionId, Site};
 use crate::error::ChoreoError;
 use crate::located::{At, Faceted, Local, LocalMember, Shared};
 use crate::node::Node;
-use crate::observer::{Event, FrameEvent};
+use crate::observer::{Event, FrameEvent, Verdict};
 use crate::role::{Family, Participant, ParticipantId, Role};
 use crate::session::Session;
 use crate::transport::{BoxFuture, NodeId};
@@ -210,9 +210,20 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
         self.decode(&bytes, from, site)
     }
 
-    fn send_bytes(&self, to: ParticipantId, site: &Site, bytes: Vec<u8>) {
-        if let Ctx::Projected { node, session } = self.ctx {
-            node.send(session, to, Lane::Data, site.clone(), bytes);
+    /// Sends bytes to `to`; true if an observer halted this participant at the send.
+    fn send_bytes(&self, to: ParticipantId, site: &Site, bytes: Vec<u8>) -> bool {
+        match self.ctx {
+            Ctx::Projected { node, session } => {
+                node.send(session, to, Lane::Data, site.clone(), bytes) == Verdict::Halt
+            }
+            Ctx::Central { .. } => false,
+        }
+    }
+
+    /// Never returns when `halted`: the participant's process is dying at this site.
+    async fn halt_if(&self, halted: bool) {
+        if halted {
+            std::future::pending::<()>().await;
         }
     }
 
@@ -239,12 +250,13 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
             };
             return Err(self.fail(err, site));
         }
-        node.observe(Event::Frame {
+        let verdict = node.observe(Event::Frame {
             kind: FrameEvent::Receive,
             civ: &civ,
             census: Some(&session.census),
             bytes: payload.len(),
         });
+        self.halt_if(verdict == Verdict::Halt).await;
         self.decode(&payload, from, site)
     }
 
@@ -267,28 +279,38 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
         })
     }
 
-    fn observe_local(&self, site: &Site) {
-        if let Ctx::Projected { node, session } = self.ctx {
-            if node.observer().is_some() {
+    fn observe_local(&self, site: &Site) -> Verdict {
+        match self.ctx {
+            Ctx::Projected { node, session } if node.observer().is_some() => {
                 node.observe(Event::Local {
                     session: session.id,
                     participant: session.participant(),
                     site,
-                });
+                })
             }
+            _ => Verdict::Continue,
         }
     }
 
-    fn run_local<T>(
+    /// Runs one local step: a panic in it (or one an observer injects) is an application
+    /// crash of `role` at `site`.
+    async fn run_local<T>(
         &self,
         role: String,
         site: &Site,
         f: impl FnOnce() -> T,
     ) -> Result<T, ChoreoError> {
         self.check_failed()?;
-        self.observe_local(site);
-        std::panic::catch_unwind(AssertUnwindSafe(f)).map_err(|panic| {
-            let message = panic_message(panic.as_ref());
+        let outcome = match self.observe_local(site) {
+            Verdict::Continue => std::panic::catch_unwind(AssertUnwindSafe(f))
+                .map_err(|p| panic_message(p.as_ref())),
+            Verdict::Panic(message) => Err(message),
+            Verdict::Halt => {
+                std::future::pending::<()>().await;
+                unreachable!("a halted participant never resumes")
+            }
+        };
+        outcome.map_err(|message| {
             self.fail(
                 ChoreoError::Crashed {
                     role,
@@ -325,6 +347,7 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
                 return Ok(At::absent());
             }
             self.run_local(R::NAME.to_string(), &site, || f(Local::new()))
+                .await
                 .map(At::present)
         }
     }
@@ -357,7 +380,8 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
                 }
                 Some(me) if me == a => {
                     let bytes = self.encode(self.present(value, &site)?, &site)?;
-                    self.send_bytes(b, &site, bytes);
+                    let halted = self.send_bytes(b, &site, bytes);
+                    self.halt_if(halted).await;
                     Ok(At::absent())
                 }
                 Some(me) if me == b => self.receive(a, &site).await.map(At::present),
@@ -391,9 +415,11 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
                     })?;
                     if me.is_some() {
                         let bytes = self.encode(&v, &site)?;
+                        let mut halted = false;
                         for &p in self.scope.iter().filter(|&&p| p != a) {
-                            self.send_bytes(p, &site, bytes.clone());
+                            halted |= self.send_bytes(p, &site, bytes.clone());
                         }
+                        self.halt_if(halted).await;
                     }
                     Ok(v)
                 }
@@ -433,9 +459,11 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
                 Some(me) if me == a => {
                     let v = self.present(&value, &site)?;
                     let bytes = self.encode(v, &site)?;
+                    let mut halted = false;
                     for &p in to.iter().filter(|&&p| p != a) {
-                        self.send_bytes(p, &site, bytes.clone());
+                        halted |= self.send_bytes(p, &site, bytes.clone());
                     }
+                    self.halt_if(halted).await;
                     Ok(if to.contains(&me) {
                         Shared::present(value.into_option().ok_or_else(|| ChoreoError::Census {
                             detail: "multicast value vanished".into(),
@@ -592,7 +620,9 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
             let mut out = std::collections::BTreeMap::new();
             for i in indices {
                 let name = Participant::member(F::NAME, i).to_string();
-                let v = self.run_local(name, &site, || f(LocalMember::new(i, size)))?;
+                let v = self
+                    .run_local(name, &site, || f(LocalMember::new(i, size)))
+                    .await?;
                 out.insert(i, v);
             }
             Ok(Faceted::from_map(out))
@@ -636,14 +666,16 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
                     return Err(self.fail(err, &site));
                 }
                 let mut out = std::collections::BTreeMap::new();
+                let mut halted = false;
                 for (i, (value, &p)) in v.into_iter().zip(&ids).enumerate() {
                     if me.is_some() {
                         let bytes = self.encode(&value, &site)?;
-                        self.send_bytes(p, &site, bytes);
+                        halted |= self.send_bytes(p, &site, bytes);
                     } else {
                         out.insert(i as u32, self.round_trip(&value, a, &site)?);
                     }
                 }
+                self.halt_if(halted).await;
                 return Ok(Faceted::from_map(out));
             }
             match self.my_index::<F>() {
@@ -699,7 +731,8 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
                             detail: format!("facet {}[{i}] missing at its member", F::NAME),
                         })?;
                         let bytes = self.encode(&v, &site)?;
-                        self.send_bytes(a, &site, bytes);
+                        let halted = self.send_bytes(a, &site, bytes);
+                        self.halt_if(halted).await;
                     }
                     Ok(At::absent())
                 }

@@ -18,7 +18,7 @@ use crate::census::Census;
 use crate::civ::{Civ, Lane, SessionId, Site};
 use crate::error::ChoreoError;
 use crate::link::{Control, FrameKey, LinkConfig, LinkTx, Packet, Unacked};
-use crate::observer::{Event, FrameEvent, Observer};
+use crate::observer::{Event, FrameEvent, Observer, Verdict};
 use crate::role::ParticipantId;
 use crate::session::{Arrival, Session};
 use crate::transport::{NodeId, Transport, lock};
@@ -147,9 +147,10 @@ impl Node {
         self.inner.config.observer.as_ref()
     }
 
-    pub(crate) fn observe(&self, event: Event<'_>) {
-        if let Some(o) = &self.inner.config.observer {
-            o.on_event(self.inner.id, &event);
+    pub(crate) fn observe(&self, event: Event<'_>) -> Verdict {
+        match &self.inner.config.observer {
+            Some(o) => o.on_event(self.inner.id, &event),
+            None => Verdict::Continue,
         }
     }
 
@@ -190,7 +191,8 @@ impl Node {
         lock(&self.inner.stats).unconsumed += session.unconsumed() as u64;
     }
 
-    /// Sends `payload` from `session`'s participant to `to` on `lane`, reliably.
+    /// Sends `payload` from `session`'s participant to `to` on `lane`, reliably. Returns the
+    /// observer's verdict on the send.
     pub(crate) fn send(
         &self,
         session: &Session,
@@ -198,7 +200,7 @@ impl Node {
         lane: Lane,
         site: Site,
         payload: Vec<u8>,
-    ) {
+    ) -> Verdict {
         let seq = session.next_send_seq(to, lane);
         let civ = Civ {
             session: session.id,
@@ -215,19 +217,19 @@ impl Node {
             session.fail(ChoreoError::Census {
                 detail: format!("no node hosts participant {to} of session {}", session.id),
             });
-            return;
+            return Verdict::Continue;
         };
         let packet = Packet::Frame { civ, payload };
         let bytes = packet.encode();
         let Packet::Frame { civ, .. } = packet else {
-            return;
+            return Verdict::Continue;
         };
         {
             let mut st = lock(&self.inner.stats);
             st.frames_sent += 1;
             st.bytes_sent += bytes.len() as u64;
         }
-        self.observe(Event::Frame {
+        let verdict = self.observe(Event::Frame {
             kind: FrameEvent::Send,
             civ: &civ,
             census: Some(&session.census),
@@ -246,6 +248,7 @@ impl Node {
             self.inner.link_wake.notify_one();
         }
         self.inner.transmit(node, bytes);
+        verdict
     }
 
     /// Fails `session` here with `error` and, if this participant detected it, tells every
@@ -264,16 +267,18 @@ impl Node {
         for i in 0..session.census.len() {
             let to = ParticipantId(i as u16);
             if to != session.me {
-                self.send(session, to, Lane::Control, site.clone(), notice.clone());
+                // A failure notice goes out whatever an observer says.
+                let _ = self.send(session, to, Lane::Control, site.clone(), notice.clone());
             }
         }
     }
 }
 
 impl NodeInner {
+    /// Observes an event on which no verdict can act (the link layer's own events).
     fn observe(&self, event: Event<'_>) {
         if let Some(o) = &self.config.observer {
-            o.on_event(self.id, &event);
+            let _ = o.on_event(self.id, &event);
         }
     }
 

@@ -1,7 +1,9 @@
-//! Observers: hooks that see every event of a node.
+//! Observers: hooks that see every event of a node, and may act on it.
 //!
-//! The simulator uses them to build traces and to fire faults at sites. A node without an
-//! observer pays one branch per event and builds nothing.
+//! The simulator uses them to build traces and to fire faults at exact sites: an observer's
+//! [`Verdict`] on a send, a receive or a local step can halt the participant right there (its
+//! process is dying) or make the local step crash. A node without an observer pays one branch
+//! per event and builds nothing.
 
 use crate::census::Census;
 use crate::civ::{Civ, SessionId, Site};
@@ -89,8 +91,23 @@ pub enum Event<'a> {
     },
 }
 
+/// What the runtime does after an observer has seen an event.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Verdict {
+    /// Go on.
+    #[default]
+    Continue,
+    /// The participant's process is dying here: the operator never returns. Honoured after
+    /// sends, receives and before local steps.
+    Halt,
+    /// The local step about to run crashes with this panic message instead (an injected
+    /// application crash). Honoured on [`Event::Local`].
+    Panic(String),
+}
+
 /// Sees every event of the nodes it is attached to.
 pub trait Observer: Send + Sync + 'static {
-    /// Called synchronously for each event at node `node`; must not block.
-    fn on_event(&self, node: NodeId, event: &Event<'_>);
+    /// Called synchronously for each event at node `node`; must not block. Observers that
+    /// only watch return [`Verdict::Continue`].
+    fn on_event(&self, node: NodeId, event: &Event<'_>) -> Verdict;
 }

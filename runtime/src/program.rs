@@ -138,7 +138,7 @@ impl<Ch: Choreography + Clone + Sync> Erased for Typed<Ch> {
             let result = run_projected(choreo, node.clone(), s)
                 .await
                 .and_then(|out| view(participant, &out));
-            node.observe(Event::SessionEnd {
+            let _ = node.observe(Event::SessionEnd {
                 session,
                 participant,
                 outcome: result.as_deref(),

@@ -19,6 +19,7 @@
 
 pub mod cli;
 pub mod net;
+pub mod plan;
 pub mod report;
 #[cfg(madsim)]
 pub mod sim;
@@ -27,6 +28,7 @@ pub mod trace;
 pub mod transport;
 
 pub use net::NetConfig;
+pub use plan::{Action, Fault, FaultKind, FaultPlan, PlanContext, PlanError, SiteRef, Trigger};
 pub use report::{Report, SimStats};
 #[cfg(madsim)]
 pub use sim::{Sim, SimError};

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rehearsal::civ::{Civ, Lane, SessionId};
-use rehearsal::observer::{Event, FrameEvent, Observer};
+use rehearsal::observer::{Event, FrameEvent, Observer, Verdict};
 use rehearsal::transport::NodeId;
 use serde::Serialize;
 
@@ -257,7 +257,15 @@ fn frame_kind(kind: FrameEvent) -> &'static str {
 }
 
 impl Observer for Recorder {
-    fn on_event(&self, node: NodeId, event: &Event<'_>) {
+    fn on_event(&self, node: NodeId, event: &Event<'_>) -> Verdict {
+        self.record(node, event);
+        Verdict::Continue
+    }
+}
+
+impl Recorder {
+    /// Records one runtime event.
+    pub fn record(&self, node: NodeId, event: &Event<'_>) {
         let t = self.now_us();
         let mut st = lock(&self.state);
         let e = match event {
