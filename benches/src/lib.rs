@@ -73,11 +73,11 @@ pub mod sim {
 
     use madsim::net::Endpoint;
     use madsim::runtime::{Handle, Runtime};
+    use rehearsal::error::TransportError;
     use rehearsal::link::LinkConfig;
-    use rehearsal::transport::NodeId;
+    use rehearsal::transport::{BoxFuture, NodeId, Transport};
     use rehearsal::{Node, NodeConfig, Outcomes, ParticipantId, Program, RoleOutcome, SessionId};
     use rehearsal_sim::trace::Recorder;
-    use rehearsal_sim::transport::{SimTransport, address};
     use rehearsal_sim::{NetConfig, Report, Sim};
     use tokio::sync::{mpsc, oneshot};
 
@@ -123,6 +123,60 @@ pub mod sim {
 
     fn ip(last: u8) -> IpAddr {
         IpAddr::V4(Ipv4Addr::new(10, 0, last, 1))
+    }
+
+    /// The address of node `id` in [`bare_nodes`]: `10.0.<id + 1>.1:7000`.
+    fn address(id: NodeId) -> SocketAddr {
+        SocketAddr::new(ip(id.0 as u8 + 1), 7000)
+    }
+
+    /// The smallest [`Transport`] over a madsim [`Endpoint`]: what the simulator's transport
+    /// does on a perfect network (a queue drained by a sender task, so `send` never blocks;
+    /// `recv_from_raw` on the other side), without its loss, duplication and reordering
+    /// draws. Node `id` (below 255) listens at `10.0.<id + 1>.1:7000`.
+    pub struct EndpointTransport {
+        endpoint: Endpoint,
+        queue: mpsc::UnboundedSender<(NodeId, Vec<u8>)>,
+    }
+
+    impl EndpointTransport {
+        /// Binds node `id`'s address and starts its sender task (call on the node).
+        pub async fn bind(id: NodeId) -> std::io::Result<EndpointTransport> {
+            let endpoint = Endpoint::bind(address(id)).await?;
+            let (queue, mut rx) = mpsc::unbounded_channel::<(NodeId, Vec<u8>)>();
+            let out = endpoint.clone();
+            tokio::spawn(async move {
+                while let Some((to, bytes)) = rx.recv().await {
+                    let _ = out.send_to_raw(address(to), TAG, Box::new(bytes)).await;
+                }
+            });
+            Ok(EndpointTransport { endpoint, queue })
+        }
+    }
+
+    impl Transport for EndpointTransport {
+        fn send(&self, to: NodeId, frame: Vec<u8>) -> Result<(), TransportError> {
+            self.queue
+                .send((to, frame))
+                .map_err(|_| TransportError::Closed)
+        }
+
+        fn recv(&self) -> BoxFuture<'_, Result<(NodeId, Vec<u8>), TransportError>> {
+            Box::pin(async move {
+                loop {
+                    let (payload, from) = self
+                        .endpoint
+                        .recv_from_raw(TAG)
+                        .await
+                        .map_err(|e| TransportError::Io(e.to_string()))?;
+                    let IpAddr::V4(ip) = from.ip() else { continue };
+                    let node = NodeId(u32::from(ip.octets()[2]) - 1);
+                    if let Ok(bytes) = payload.downcast::<Vec<u8>>() {
+                        return Ok((node, *bytes));
+                    }
+                }
+            })
+        }
     }
 
     /// `round_trips` round trips of raw madsim datagrams between two nodes: node A sends
@@ -187,16 +241,18 @@ pub mod sim {
         on_fresh_runtime(seed, move || async move { program.reference().await })
     }
 
-    /// The distributed run alone: every participant of `program` on its own madsim node with
-    /// the simulator's [`SimTransport`] and Rehearsal's link layer, as [`Sim`] places them,
-    /// but without the reference run, the statistics, and, unless `traced`, without the
-    /// recorder (the trace). Returns every participant's outcome.
+    /// The distributed run alone: every participant of `program` (at most 255) on its own
+    /// madsim node running a Rehearsal [`Node`] (session engine and link layer) over an
+    /// [`EndpointTransport`], as [`Sim`] places them, but without the reference run, the
+    /// statistics, the oracles and, unless `traced`, without the simulator's recorder (the
+    /// trace). Returns every participant's outcome.
     pub fn bare_nodes(seed: u64, program: &Program, traced: bool) -> Vec<RoleOutcome> {
         let program = program.clone();
         on_fresh_runtime(seed, move || async move {
             let handle = Handle::current();
             let recorder = Recorder::new();
             let n = program.census().participants().len();
+            assert!(n < 256, "bare_nodes places at most 255 participants");
             let placement: Arc<[NodeId]> = (0..n as u32).map(NodeId).collect();
             let (tx, mut rx) = mpsc::unbounded_channel::<(usize, RoleOutcome)>();
             for i in 0..n {
@@ -209,12 +265,12 @@ pub mod sim {
                 );
                 let node = handle.create_node().ip(address(id).ip()).build();
                 node.spawn(async move {
-                    let transport = SimTransport::bind(id, net(), seed, 0, recorder.clone())
+                    let transport = EndpointTransport::bind(id)
                         .await
                         .expect("the node binds its address");
                     let config = NodeConfig {
                         link: LinkConfig::default(),
-                        observer: traced.then(|| recorder as _),
+                        observer: traced.then_some(recorder as _),
                     };
                     let node = Node::start(id, Arc::new(transport), config);
                     let me = ParticipantId(i as u16);

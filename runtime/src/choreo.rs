@@ -302,8 +302,9 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
     ) -> Result<T, ChoreoError> {
         self.check_failed()?;
         let outcome = match self.observe_local(site) {
-            Verdict::Continue => std::panic::catch_unwind(AssertUnwindSafe(f))
-                .map_err(|p| panic_message(p.as_ref())),
+            Verdict::Continue => {
+                std::panic::catch_unwind(AssertUnwindSafe(f)).map_err(|p| panic_message(p.as_ref()))
+            }
             Verdict::Panic(message) => Err(message),
             Verdict::Halt => {
                 std::future::pending::<()>().await;

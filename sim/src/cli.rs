@@ -49,6 +49,9 @@ struct RunArgs {
     /// Also write the JSON-lines output to this file.
     #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,
+    /// Inject the faults of this plan (TOML; see fault-plans/README.md).
+    #[arg(long, value_name = "FILE")]
+    plan: Option<PathBuf>,
     /// Network: loss probability (default: drawn from the seed).
     #[arg(long)]
     loss: Option<f64>,
@@ -149,7 +152,32 @@ fn repro(args: &RunArgs) -> String {
     if let Some(l) = &args.latency {
         cmd.push_str(&format!(" --latency {l}"));
     }
+    if let Some(p) = &args.plan {
+        cmd.push_str(&format!(" --plan {}", p.display()));
+    }
     cmd
+}
+
+/// Reads and checks a plan file for `scenario`; the error is ready to print.
+#[cfg(madsim)]
+pub fn load_plan(
+    path: &std::path::Path,
+    scenario: &Scenario,
+    program: &rehearsal::Program,
+) -> Result<crate::FaultPlan, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read plan {}: {e}", path.display()))?;
+    let file = path.display().to_string();
+    if let Some(other) = crate::plan::scenario_of(&text) {
+        if other != scenario.name {
+            return Err(format!(
+                "{file}: this plan is for scenario `{other}`; expected `{}` (or no `scenario` key)",
+                scenario.name
+            ));
+        }
+    }
+    let ctx = crate::Sim::plan_context(program).map_err(|e| e.to_string())?;
+    crate::FaultPlan::parse(&text, &file, &ctx).map_err(|e| e.to_string())
 }
 
 #[cfg(not(madsim))]
@@ -197,7 +225,18 @@ fn run(args: RunArgs) -> i32 {
     if let Err(e) = net.validate() {
         return usage_error(format!("network settings: {e}"));
     }
-    let report = match Sim::new(args.seed).net(net).run_scenario(scenario, &params) {
+    let mut sim = Sim::new(args.seed).net(net);
+    if let Some(path) = &args.plan {
+        let program = match scenario.program(&params) {
+            Ok(p) => p,
+            Err(e) => return usage_error(e),
+        };
+        match load_plan(path, scenario, &program) {
+            Ok(plan) => sim = sim.plan(plan),
+            Err(e) => return usage_error(e),
+        }
+    }
+    let report = match sim.run_scenario(scenario, &params) {
         Ok(r) => r,
         Err(crate::SimError::Setup(e)) => return usage_error(e),
         Err(e) => {

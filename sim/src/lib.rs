@@ -18,6 +18,8 @@
 //! ```
 
 pub mod cli;
+#[cfg(madsim)]
+pub mod faults;
 pub mod net;
 pub mod plan;
 pub mod report;

@@ -154,7 +154,10 @@ impl FaultKind {
 
     /// Whether it acts on one frame (and so needs a site trigger).
     pub fn on_frame(self) -> bool {
-        matches!(self, FaultKind::Delay | FaultKind::Drop | FaultKind::Duplicate)
+        matches!(
+            self,
+            FaultKind::Delay | FaultKind::Drop | FaultKind::Duplicate
+        )
     }
 }
 
@@ -290,7 +293,12 @@ impl Parser<'_> {
         let at = span.map(|s| s.start).unwrap_or(0).min(self.text.len());
         let before = &self.text[..at];
         let line = before.matches('\n').count() + 1;
-        let column = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+        let column = before
+            .rsplit('\n')
+            .next()
+            .map(|l| l.chars().count())
+            .unwrap_or(0)
+            + 1;
         PlanError {
             file: self.file.to_string(),
             line,
@@ -345,18 +353,16 @@ impl Parser<'_> {
         }
     }
 
-    fn check_keys(
-        &self,
-        t: &dyn TableLike,
-        allowed: &[&str],
-        what: &str,
-    ) -> Result<(), PlanError> {
+    fn check_keys(&self, t: &dyn TableLike, allowed: &[&str], what: &str) -> Result<(), PlanError> {
         for (k, item) in t.iter() {
             if !allowed.contains(&k) {
                 let span = t.key(k).and_then(|k| k.span()).or_else(|| item.span());
                 return Err(self.error(
                     span,
-                    format!("unknown key `{k}` in {what}; expected one of: {}", allowed.join(", ")),
+                    format!(
+                        "unknown key `{k}` in {what}; expected one of: {}",
+                        allowed.join(", ")
+                    ),
                 ));
             }
         }
@@ -396,7 +402,11 @@ impl Parser<'_> {
                         .ctx
                         .sites
                         .iter()
-                        .map(|u| u.label.clone().unwrap_or_else(|| format!("{}:{}", u.file, u.line)))
+                        .map(|u| {
+                            u.label
+                                .clone()
+                                .unwrap_or_else(|| format!("{}:{}", u.file, u.line))
+                        })
                         .collect();
                     known.dedup();
                     return Err(self.error(
@@ -454,15 +464,17 @@ impl Parser<'_> {
                     role,
                 })
             }
-            _ => Err(self.error(
-                v.span(),
-                "`at` needs exactly one of `site` or `time`",
-            )),
+            _ => Err(self.error(v.span(), "`at` needs exactly one of `site` or `time`")),
         }
     }
 
     fn groups(&self, v: &Value) -> Result<[Vec<String>; 2], PlanError> {
-        let bad = || self.error(v.span(), "groups: expected two lists of roles, like [[\"Buyer\"], [\"Seller\"]]");
+        let bad = || {
+            self.error(
+                v.span(),
+                "groups: expected two lists of roles, like [[\"Buyer\"], [\"Seller\"]]",
+            )
+        };
         let a = v.as_array().ok_or_else(bad)?;
         if a.len() != 2 {
             return Err(bad());
@@ -473,7 +485,12 @@ impl Parser<'_> {
             for r in g.iter() {
                 let role = self.role(r)?;
                 if out[0].contains(&role) || out[1].contains(&role) {
-                    return Err(self.error(r.span(), format!("role `{role}` is in both groups or twice; expected disjoint groups")));
+                    return Err(self.error(
+                        r.span(),
+                        format!(
+                            "role `{role}` is in both groups or twice; expected disjoint groups"
+                        ),
+                    ));
                 }
                 out[i].push(role);
             }
@@ -492,7 +509,10 @@ impl Parser<'_> {
             let names: Vec<&str> = FaultKind::ALL.iter().map(|k| k.name()).collect();
             self.error(
                 kind_v.span(),
-                format!("unknown fault kind `{kind_name}`; expected one of: {}", names.join(", ")),
+                format!(
+                    "unknown fault kind `{kind_name}`; expected one of: {}",
+                    names.join(", ")
+                ),
             )
         })?;
         let extra: &[&str] = match kind {
@@ -538,24 +558,42 @@ impl Parser<'_> {
                 },
             },
             FaultKind::Delay => Action::Delay {
-                by: self.duration(self.required(t, "by", &format!("a `{kind}` fault"), span.clone())?, &what("by"))?,
+                by: self.duration(
+                    self.required(t, "by", &format!("a `{kind}` fault"), span.clone())?,
+                    &what("by"),
+                )?,
             },
             FaultKind::Drop => Action::Drop,
             FaultKind::Duplicate => Action::Duplicate,
             FaultKind::Partition => Action::Partition {
-                groups: self.groups(self.required(t, "groups", "a `partition` fault", span.clone())?)?,
+                groups: self.groups(self.required(
+                    t,
+                    "groups",
+                    "a `partition` fault",
+                    span.clone(),
+                )?)?,
                 one_way: match self.value(t, "direction") {
                     None => false,
                     Some(v) => match v.as_str() {
                         Some("both") => false,
                         Some("one-way") => true,
-                        _ => return Err(self.error(v.span(), "direction: expected \"both\" or \"one-way\"")),
+                        _ => {
+                            return Err(
+                                self.error(v.span(), "direction: expected \"both\" or \"one-way\"")
+                            );
+                        }
                     },
                 },
-                duration: self.duration(self.required(t, "duration", "a `partition` fault", span.clone())?, &what("duration"))?,
+                duration: self.duration(
+                    self.required(t, "duration", "a `partition` fault", span.clone())?,
+                    &what("duration"),
+                )?,
             },
             FaultKind::Pause => Action::Pause {
-                duration: self.duration(self.required(t, "duration", "a `pause` fault", span.clone())?, &what("duration"))?,
+                duration: self.duration(
+                    self.required(t, "duration", "a `pause` fault", span.clone())?,
+                    &what("duration"),
+                )?,
             },
         };
         Ok(Fault { trigger, action })
@@ -575,18 +613,30 @@ impl FaultPlan {
         let root = doc.as_table();
         let top: Vec<&str> = root.iter().map(|(k, _)| k).collect();
         for k in top {
-            if !["fault", "scenario", "seed", "commit", "trace_hash", "violations", "params", "net"]
-                .contains(&k)
+            if ![
+                "fault",
+                "scenario",
+                "seed",
+                "commit",
+                "trace_hash",
+                "violations",
+                "params",
+                "net",
+            ]
+            .contains(&k)
             {
                 let span = root.key(k).and_then(|k| k.span());
-                return Err(p.error(span, format!("unknown key `{k}`; a plan holds [[fault]] entries")));
+                return Err(p.error(
+                    span,
+                    format!("unknown key `{k}`; a plan holds [[fault]] entries"),
+                ));
             }
         }
         let mut faults = Vec::new();
         if let Some(item) = root.get("fault") {
-            let tables = item.as_array_of_tables().ok_or_else(|| {
-                p.error(item.span(), "`fault`: expected [[fault]] tables")
-            })?;
+            let tables = item
+                .as_array_of_tables()
+                .ok_or_else(|| p.error(item.span(), "`fault`: expected [[fault]] tables"))?;
             for t in tables.iter() {
                 faults.push(p.fault(t)?);
             }
@@ -638,10 +688,14 @@ impl FaultPlan {
                     one_way,
                     duration,
                 } => {
-                    let list = |g: &Vec<String>| {
-                        g.iter().map(|r| quote(r)).collect::<Vec<_>>().join(", ")
-                    };
-                    let _ = writeln!(s, "groups = [[{}], [{}]]", list(&groups[0]), list(&groups[1]));
+                    let list =
+                        |g: &Vec<String>| g.iter().map(|r| quote(r)).collect::<Vec<_>>().join(", ");
+                    let _ = writeln!(
+                        s,
+                        "groups = [[{}], [{}]]",
+                        list(&groups[0]),
+                        list(&groups[1])
+                    );
                     let _ = writeln!(
                         s,
                         "direction = \"{}\"",
@@ -657,6 +711,15 @@ impl FaultPlan {
         }
         s
     }
+}
+
+/// The `scenario = ".."` a plan or repro file names, if it parses and names one.
+pub fn scenario_of(text: &str) -> Option<String> {
+    let doc = ImDocument::parse(text.to_string()).ok()?;
+    doc.as_table()
+        .get("scenario")
+        .and_then(Item::as_str)
+        .map(str::to_string)
 }
 
 /// A TOML basic string.
@@ -778,22 +841,37 @@ duration = "2s"
     fn errors_carry_file_line_column_and_what_was_expected() {
         let e = err("[[fault]]\naction = \"crash\"\nat = { site = \"title\", role = \"Carol\" }\n");
         assert_eq!((e.line, e.column), (3, 31), "{e}");
-        assert!(e.to_string().starts_with("bad.toml:3:31: unknown role `Carol`; expected one of: Buyer, Seller"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("bad.toml:3:31: unknown role `Carol`; expected one of: Buyer, Seller"),
+            "{e}"
+        );
         let e = err("[[fault]]\naction = \"explode\"\nat = { site = \"title\" }\n");
         assert_eq!((e.line, e.column), (2, 10), "{e}");
-        assert!(e.message.contains("unknown fault kind `explode`; expected one of: crash"), "{e}");
+        assert!(
+            e.message
+                .contains("unknown fault kind `explode`; expected one of: crash"),
+            "{e}"
+        );
         let e = err("[[fault]\naction = \"drop\"\n");
         assert_eq!(e.line, 1, "{e}");
         assert!(e.message.starts_with("invalid TOML"), "{e}");
         let e = err("[[fault]]\naction = \"drop\"\nat = { time = \"5ms\" }\n");
         assert!(e.message.contains("needs a site trigger"), "{e}");
         let e = err("[[fault]]\naction = \"drop\"\nat = { site = \"nosuch\" }\n");
-        assert!(e.message.contains("unknown site `nosuch`") && e.message.contains("title"), "{e}");
-        let e = err("[[fault]]\naction = \"drop\"\nat = { site = \"title\", occurrence = 2 }\n");
+        assert!(
+            e.message.contains("unknown site `nosuch`") && e.message.contains("title"),
+            "{e}"
+        );
+        let e = err(
+            "[[fault]]\naction = \"drop\"\nat = { site = \"title\", role = \"Buyer\", occurrence = 2 }\n",
+        );
         assert!(e.message.contains("occurrence 2 never happens"), "{e}");
         let e = err("[[fault]]\naction = \"delay\"\nat = { site = \"title\" }\nby = \"soon\"\n");
         assert!(e.message.contains("expected a duration like"), "{e}");
-        let e = err("[[fault]]\naction = \"pause\"\nat = { site = \"title\" }\nduration = \"1s\"\nspeed = 3\n");
+        let e = err(
+            "[[fault]]\naction = \"pause\"\nat = { site = \"title\" }\nduration = \"1s\"\nspeed = 3\n",
+        );
         assert!(e.message.contains("unknown key `speed`"), "{e}");
     }
 

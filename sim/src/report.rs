@@ -72,9 +72,25 @@ pub struct Report {
     pub stats: SimStats,
     /// Hash of the canonical trace.
     pub trace_hash: u64,
+    /// Every (site, acting participant) of the run, with counts: what plans may name.
+    pub site_uses: Vec<crate::plan::SiteUse>,
 }
 
 impl Report {
+    /// Faults that fired, by kind (`crash`, `drop`, ...).
+    pub fn faults_fired(&self) -> std::collections::BTreeMap<String, u64> {
+        let mut out = std::collections::BTreeMap::new();
+        for e in self.trace.events.iter().filter(|e| e.kind == "fault") {
+            let kind = e
+                .detail
+                .as_deref()
+                .and_then(|d| d.split_whitespace().next())
+                .unwrap_or("?");
+            *out.entry(kind.to_string()).or_insert(0) += 1;
+        }
+        out
+    }
+
     /// Whether every oracle held.
     pub fn passed(&self) -> bool {
         self.violations.is_empty()

@@ -18,7 +18,9 @@ use rehearsal::{
 use rehearsal_scenarios::{Params, Scenario};
 use tokio::sync::mpsc;
 
+use crate::faults::{FaultEngine, SimObserver, control};
 use crate::net::NetConfig;
+use crate::plan::{FaultPlan, PlanContext};
 use crate::report::{Report, SimStats};
 use crate::trace::Recorder;
 use crate::transport::{SimTransport, address};
@@ -78,6 +80,7 @@ pub struct Sim {
     net: Option<NetConfig>,
     time_limit: Duration,
     link: LinkConfig,
+    plan: FaultPlan,
 }
 
 impl Sim {
@@ -88,7 +91,39 @@ impl Sim {
             net: None,
             time_limit: Duration::from_secs(600),
             link: LinkConfig::default(),
+            plan: FaultPlan::default(),
         }
+    }
+
+    /// Injects the faults of `plan`.
+    pub fn plan(mut self, plan: FaultPlan) -> Sim {
+        self.plan = plan;
+        self
+    }
+
+    /// The fault plan.
+    pub fn fault_plan(&self) -> &FaultPlan {
+        &self.plan
+    }
+
+    /// What a plan for `program` may name: its participants, and every site each one acts at
+    /// in a fault-free run on a perfect network.
+    pub fn plan_context(program: &Program) -> Result<PlanContext, SimError> {
+        let perfect = NetConfig {
+            latency_min_us: 1_000,
+            latency_max_us: 1_001,
+            ..NetConfig::default()
+        };
+        let report = Sim::new(0).net(perfect).run("site census", program)?;
+        Ok(PlanContext {
+            roles: program
+                .census()
+                .participants()
+                .iter()
+                .map(|p| p.to_string())
+                .collect(),
+            sites: report.site_uses,
+        })
     }
 
     /// Uses these network conditions instead of drawing them from the seed.
@@ -202,6 +237,18 @@ impl Sim {
         let (tx, mut rx) = mpsc::unbounded_channel::<(usize, RoleOutcome)>();
         let handle = madsim::runtime::Handle::current();
         let session = SessionId(1);
+        let (engine, commands) = if self.plan.faults.is_empty() {
+            (None, None)
+        } else {
+            let names = participants.iter().map(|p| p.to_string()).collect();
+            let (engine, commands) = FaultEngine::new(self.plan.clone(), names, recorder.clone());
+            (Some(engine), Some(commands))
+        };
+        let observer = Arc::new(SimObserver {
+            recorder: recorder.clone(),
+            engine: engine.clone(),
+        });
+        let mut node_ids = Vec::with_capacity(n);
         for (i, p) in participants.iter().enumerate() {
             let post = Arc::new(Post {
                 index: i,
@@ -212,15 +259,21 @@ impl Sim {
                 session,
                 placement: placement.clone(),
                 recorder: recorder.clone(),
+                observer: observer.clone(),
+                engine: engine.clone(),
                 outcomes: tx.clone(),
                 incarnation: AtomicU64::new(0),
             });
-            handle
+            let node = handle
                 .create_node()
                 .name(p.to_string())
                 .ip(address(NodeId(i as u32)).ip())
                 .init(move || supervise(post.clone()))
                 .build();
+            node_ids.push(node.id());
+        }
+        if let (Some(engine), Some(commands)) = (engine, commands) {
+            tokio::spawn(control(engine, commands, node_ids, recorder.clone()));
         }
         let mut outcomes: Vec<Option<RoleOutcome>> = vec![None; n];
         let collect = async {
@@ -268,6 +321,7 @@ impl Sim {
             net,
             stats: SimStats::of(&trace, sim_time),
             trace_hash: trace.hash(),
+            site_uses: recorder.site_uses(),
             outcomes,
             reference,
             violations,
@@ -286,6 +340,8 @@ struct Post {
     session: SessionId,
     placement: Arc<[NodeId]>,
     recorder: Arc<Recorder>,
+    observer: Arc<SimObserver>,
+    engine: Option<Arc<FaultEngine>>,
     outcomes: mpsc::UnboundedSender<(usize, RoleOutcome)>,
     incarnation: AtomicU64,
 }
@@ -296,21 +352,28 @@ struct Post {
 async fn supervise(post: Arc<Post>) {
     let id = NodeId(post.index as u32);
     let incarnation = post.incarnation.fetch_add(1, Ordering::Relaxed);
-    let transport =
-        match SimTransport::bind(id, post.net, post.seed, incarnation, post.recorder.clone()).await
-        {
-            Ok(t) => t,
-            Err(e) => {
-                let err = ChoreoError::Transport {
-                    detail: format!("node {id} cannot bind {}: {e}", address(id)),
-                };
-                let _ = post.outcomes.send((post.index, Err(err)));
-                return std::future::pending().await;
-            }
-        };
+    let transport = match SimTransport::bind(
+        id,
+        post.net,
+        post.seed,
+        incarnation,
+        post.recorder.clone(),
+        post.engine.clone(),
+    )
+    .await
+    {
+        Ok(t) => t,
+        Err(e) => {
+            let err = ChoreoError::Transport {
+                detail: format!("node {id} cannot bind {}: {e}", address(id)),
+            };
+            let _ = post.outcomes.send((post.index, Err(err)));
+            return std::future::pending().await;
+        }
+    };
     let config = NodeConfig {
         link: post.link,
-        observer: Some(post.recorder.clone()),
+        observer: Some(post.observer.clone()),
     };
     let node = Node::start(id, Arc::new(transport), config);
     let me = ParticipantId(post.index as u16);

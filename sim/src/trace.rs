@@ -166,10 +166,22 @@ pub struct Recorder {
     state: Mutex<RecorderState>,
 }
 
+type SiteKey = (Option<String>, String, u32, String);
+
 #[derive(Default)]
 struct RecorderState {
     events: Vec<TraceEvent>,
     names: BTreeMap<SessionId, Arc<Vec<String>>>,
+    uses: BTreeMap<SiteKey, u32>,
+}
+
+fn site_key(site: &rehearsal::civ::Site, role: String) -> SiteKey {
+    (
+        site.label.as_ref().map(|l| l.to_string()),
+        site.file_name().to_string(),
+        site.line,
+        role,
+    )
 }
 
 impl Recorder {
@@ -205,12 +217,51 @@ impl Recorder {
         st.events.push(e);
     }
 
+    /// Records a fault firing at `role`, with the site and frame that triggered it.
+    pub fn fault(
+        &self,
+        node: NodeId,
+        role: &str,
+        site: Option<&rehearsal::civ::Site>,
+        frame: Option<&Civ>,
+        what: String,
+    ) {
+        let mut e = TraceEvent::new(self.now_us(), node, "fault");
+        let mut st = lock(&self.state);
+        match frame {
+            Some(civ) => fill_frame(
+                &mut e,
+                civ,
+                st.names.get(&civ.session).map(|n| n.as_slice()),
+            ),
+            None => e.from = Some(role.to_string()),
+        }
+        e.site = site.map(|s| s.to_string());
+        e.detail = Some(what);
+        st.events.push(e);
+    }
+
     /// Records a free-form event (a fault firing, a supervisor action).
     pub fn note(&self, node: NodeId, kind: &'static str, who: Option<String>, detail: String) {
         let mut e = TraceEvent::new(self.now_us(), node, kind);
         e.from = who;
         e.detail = Some(detail);
         lock(&self.state).events.push(e);
+    }
+
+    /// Every (site, acting participant) seen so far, with how often it acted there.
+    pub fn site_uses(&self) -> Vec<crate::plan::SiteUse> {
+        lock(&self.state)
+            .uses
+            .iter()
+            .map(|((label, file, line, role), count)| crate::plan::SiteUse {
+                label: label.clone(),
+                file: file.clone(),
+                line: *line,
+                role: role.clone(),
+                count: *count,
+            })
+            .collect()
     }
 
     /// The trace so far.
@@ -307,6 +358,14 @@ impl Recorder {
                 let mut e = TraceEvent::new(t, node, frame_kind(*kind));
                 fill_frame(&mut e, civ, names.as_deref().map(|n| n.as_slice()));
                 e.bytes = Some(*bytes);
+                let actor = match kind {
+                    FrameEvent::Send => e.from.clone(),
+                    FrameEvent::Receive => e.to.clone(),
+                    _ => None,
+                };
+                if let Some(actor) = actor {
+                    *st.uses.entry(site_key(&civ.site, actor)).or_insert(0) += 1;
+                }
                 e
             }
             Event::Local {
@@ -318,6 +377,9 @@ impl Recorder {
                 e.session = Some(session.to_string());
                 e.from = Some(participant.to_string());
                 e.site = Some(site.to_string());
+                *st.uses
+                    .entry(site_key(site, participant.to_string()))
+                    .or_insert(0) += 1;
                 e
             }
             Event::Failure {

@@ -14,10 +14,11 @@ use madsim::net::Endpoint;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rehearsal::error::TransportError;
-use rehearsal::link::Packet;
+use rehearsal::link::{FrameKey, Packet};
 use rehearsal::transport::{BoxFuture, NodeId, Transport};
 use tokio::sync::mpsc;
 
+use crate::faults::{FaultEngine, FrameFault};
 use crate::net::NetConfig;
 use crate::trace::Recorder;
 
@@ -50,6 +51,7 @@ pub struct SimTransport {
     net: NetConfig,
     rng: Mutex<ChaCha8Rng>,
     recorder: Arc<Recorder>,
+    engine: Option<Arc<FaultEngine>>,
 }
 
 impl SimTransport {
@@ -61,6 +63,7 @@ impl SimTransport {
         seed: u64,
         stream: u64,
         recorder: Arc<Recorder>,
+        engine: Option<Arc<FaultEngine>>,
     ) -> std::io::Result<SimTransport> {
         let endpoint = Endpoint::bind(address(id)).await?;
         let (queue, mut rx) = mpsc::unbounded_channel::<(NodeId, Vec<u8>)>();
@@ -80,6 +83,7 @@ impl SimTransport {
             net,
             rng: Mutex::new(rng),
             recorder,
+            engine,
         })
     }
 
@@ -96,6 +100,30 @@ impl SimTransport {
 
 impl Transport for SimTransport {
     fn send(&self, to: NodeId, frame: Vec<u8>) -> Result<(), TransportError> {
+        let planned = match &self.engine {
+            Some(engine) if engine.frames_armed() => match Packet::decode(self.id, &frame) {
+                Ok(Packet::Frame { civ, .. }) => engine.take_frame_fault(&FrameKey::of(&civ)),
+                _ => None,
+            },
+            _ => None,
+        };
+        match planned {
+            None => {}
+            Some(FrameFault::Drop) => return Ok(()),
+            Some(FrameFault::Duplicate) => {
+                self.queue
+                    .send((to, frame.clone()))
+                    .map_err(|_| TransportError::Closed)?;
+            }
+            Some(FrameFault::Delay(by)) => {
+                let queue = self.queue.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(by).await;
+                    let _ = queue.send((to, frame));
+                });
+                return Ok(());
+            }
+        }
         let (lost, twice, delay) = {
             let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
             let lost = self.net.loss > 0.0 && rng.gen_bool(self.net.loss);
