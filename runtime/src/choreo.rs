@@ -237,19 +237,11 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
                 detail: "the reference run does not receive".into(),
             });
         };
-        let seq = session.claim_receive(from);
-        let (civ, payload) = session.take(from, seq).await?;
-        if civ.site != *site {
-            let err = ChoreoError::Integrity {
-                session: session.id,
-                sender: session.name(from),
-                receiver: session.name(session.me),
-                seq,
-                expected: Box::new(site.clone()),
-                got: Box::new(civ.site.clone()),
-            };
-            return Err(self.fail(err, site));
-        }
+        let (civ, payload) = match session.take(from, site).await {
+            Ok(frame) => frame,
+            Err(e @ ChoreoError::Integrity { .. }) => return Err(self.fail(e, site)),
+            Err(e) => return Err(e),
+        };
         let verdict = node.observe(Event::Frame {
             kind: FrameEvent::Receive,
             civ: &civ,
@@ -410,19 +402,16 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
             match self.me() {
                 Some(me) if me != a => self.receive(a, &site).await,
                 me => {
-                    self.present(&value, &site)?;
-                    let v = value.into_option().ok_or_else(|| ChoreoError::Census {
-                        detail: format!("broadcast value missing at {}", A::NAME),
-                    })?;
+                    // Every role, the sender included, gets the value as the wire carries it.
+                    let bytes = self.encode(self.present(&value, &site)?, &site)?;
                     if me.is_some() {
-                        let bytes = self.encode(&v, &site)?;
                         let mut halted = false;
                         for &p in self.scope.iter().filter(|&&p| p != a) {
                             halted |= self.send_bytes(p, &site, bytes.clone());
                         }
                         self.halt_if(halted).await;
                     }
-                    Ok(v)
+                    self.decode(&bytes, a, &site)
                 }
             }
         }
@@ -452,26 +441,21 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
                 .filter(|p| self.scope.contains(p))
                 .collect();
             match self.me() {
-                None => Ok(Shared::present(value.into_option().ok_or_else(|| {
-                    ChoreoError::Census {
-                        detail: format!("multicast value missing at {}", A::NAME),
-                    }
-                })?)),
+                None => self
+                    .round_trip(self.present(&value, &site)?, a, &site)
+                    .map(Shared::present),
                 Some(me) if me == a => {
-                    let v = self.present(&value, &site)?;
-                    let bytes = self.encode(v, &site)?;
+                    let bytes = self.encode(self.present(&value, &site)?, &site)?;
                     let mut halted = false;
                     for &p in to.iter().filter(|&&p| p != a) {
                         halted |= self.send_bytes(p, &site, bytes.clone());
                     }
                     self.halt_if(halted).await;
-                    Ok(if to.contains(&me) {
-                        Shared::present(value.into_option().ok_or_else(|| ChoreoError::Census {
-                            detail: "multicast value vanished".into(),
-                        })?)
+                    if to.contains(&me) {
+                        self.decode(&bytes, a, &site).map(Shared::present)
                     } else {
-                        Shared::absent()
-                    })
+                        Ok(Shared::absent())
+                    }
                 }
                 Some(me) if to.contains(&me) => self.receive(a, &site).await.map(Shared::present),
                 Some(_) => Ok(Shared::absent()),
@@ -538,6 +522,7 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
         Sub::Census: Subset<C, I>,
     {
         self.check_failed()?;
+        let site = self.site();
         let parent = self.ctx.census();
         let members: Vec<ParticipantId> = parent
             .ids_of_set::<Sub::Census>()
@@ -559,7 +544,9 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
                 Ok(Spawned::running(task))
             }
             Ctx::Projected { node, session } => {
-                let id = session.id.child(session.next_child());
+                let id = session
+                    .id
+                    .child(session.next_child(spawn_point(&site, &members)));
                 let Some(me) = parent.participant(session.me).and_then(|p| census.id_of(p)) else {
                     return Ok(Spawned::absent());
                 };
@@ -824,6 +811,22 @@ pub(crate) async fn run_central<Ch: Choreography>(
     };
     let ch = Choreo::<Ch::Census>::new(&ctx, scope);
     choreo.run(&ch).await
+}
+
+/// Identifies a spawn point: the spawn's site and the child's members (FNV-1a).
+fn spawn_point(site: &Site, members: &[ParticipantId]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    eat(site.to_string().as_bytes());
+    for m in members {
+        eat(&m.0.to_le_bytes());
+    }
+    h
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {

@@ -20,8 +20,8 @@ use crate::role::ParticipantId;
 pub struct SessionId(pub u64);
 
 impl SessionId {
-    /// The id of the `n`-th session spawned from this one: a pure function of both, so every
-    /// participant derives the same child id without talking.
+    /// The id of child session `n` of this one: a pure function of both, so every participant
+    /// derives the same child id without talking.
     pub fn child(self, n: u64) -> SessionId {
         // splitmix64 over the pair: well spread, so children of different parents don't collide.
         let mut z = self
@@ -108,8 +108,15 @@ pub struct Civ {
     pub lane: Lane,
     /// Sequence number on the (session, from, to, lane) channel, from 0.
     pub seq: u64,
+    /// Number of this frame among the frames from `from` to `to` at this site, from 0:
+    /// receives at one site take frames in this order, whatever order they arrive in.
+    pub occurrence: u64,
     /// Recovery epoch of the sender when it sent the frame.
     pub epoch: u32,
+    /// The sender had no other operation waiting in this session when it sent the frame, so
+    /// the frame's place in channel order is its place in the sender's program order (what
+    /// lets a receiver tell a diverged projection from concurrency).
+    pub ordered: bool,
 }
 
 #[cfg(test)]

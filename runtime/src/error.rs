@@ -7,15 +7,17 @@ use crate::civ::{SessionId, Site};
 /// Why a choreography operator, and with it the session at this participant, failed.
 ///
 /// A failure at one participant is sent to every other participant of the session, so every
-/// role ends with the same error instead of waiting forever.
+/// participant still running ends with the same error instead of waiting forever. (A
+/// participant that already finished its part keeps its outcome.)
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum ChoreoError {
     /// Two roles' projections diverged: a frame arrived from a different site than the
     /// receiver's code expected.
     #[error(
-        "integrity violation in session {session}: {receiver} expected frame {seq} from {sender} \
-         for site {expected}, but it was sent at site {got} (the roles' projections diverged; \
-         is some control flow decided by a value that was not broadcast?)"
+        "integrity violation in session {session}: {receiver} expected a frame from {sender} \
+         for site {expected}, but {sender}'s next frame (#{seq}) was sent at site {got}: the \
+         roles' projections diverged (does control flow depend on something that differs \
+         between roles, like a value that was not broadcast, the clock or a random number?)"
     )]
     Integrity {
         /// The session.

@@ -112,6 +112,11 @@ pub struct Dedup {
 }
 
 impl Dedup {
+    /// The smallest sequence number not yet seen.
+    pub fn next_missing(&self) -> u64 {
+        self.below
+    }
+
     /// Records `seq`; true the first time it is seen.
     pub fn accept(&mut self, seq: u64) -> bool {
         if seq < self.below || !self.above.insert(seq) {
@@ -206,6 +211,8 @@ mod tests {
                 lane: Lane::Data,
                 seq: 9,
                 epoch: 0,
+                ordered: true,
+                occurrence: 0,
             },
             payload: vec![1, 2, 3],
         };

@@ -202,6 +202,10 @@ impl Node {
         payload: Vec<u8>,
     ) -> Verdict {
         let seq = session.next_send_seq(to, lane);
+        let occurrence = match lane {
+            Lane::Data => session.next_occurrence(to, &site),
+            Lane::Control => seq,
+        };
         let civ = Civ {
             session: session.id,
             site,
@@ -210,6 +214,8 @@ impl Node {
             lane,
             seq,
             epoch: 0,
+            ordered: session.is_sequential(),
+            occurrence,
         };
         let Some(&node) = session.placement.get(usize::from(to.0)) else {
             // The census and placement are built together; a participant outside both is a

@@ -1,11 +1,16 @@
 //! The session engine: one participant's state in one session.
 //!
 //! A [`Session`] numbers outgoing frames per (receiver, lane), suppresses duplicate arrivals,
-//! keeps arrived data frames in an inbox keyed by (sender, sequence number), and hands them to
-//! receive operators strictly in send order: each receive claims the next number from its
-//! sender when it starts, so frames from one sender are consumed in send order even while the
-//! participant waits on someone else. It also records the session's failure, after which
-//! every waiting or later operator returns that error.
+//! and keeps arrived data frames in an inbox keyed by (sender, sequence number). A receive
+//! operator takes the oldest frame from its sender *at its own site*: frames from one sender
+//! at one site are consumed in send order, even while the participant waits on someone else,
+//! and operations awaited together may complete in any order.
+//!
+//! Divergence (two roles' projections disagreeing) is caught where it is certain: the oldest
+//! unconsumed frame from the sender was sent in program order (no concurrency at the sender),
+//! this receive is the only one waiting here (no concurrency at the receiver), and the sites
+//! differ. The session also records its failure, after which every waiting or later operator
+//! returns that error.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -13,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
 use crate::census::Census;
-use crate::civ::{Civ, Lane, SessionId};
+use crate::civ::{Civ, Lane, SessionId, Site};
 use crate::error::ChoreoError;
 use crate::link::Dedup;
 use crate::role::{Participant, ParticipantId};
@@ -36,11 +41,25 @@ struct Failure {
 #[derive(Default)]
 struct State {
     inbox: BTreeMap<(ParticipantId, u64), (Civ, Vec<u8>)>,
+    /// (sender, site, occurrence) -> sequence number of the frame in `inbox`.
+    by_site: BTreeMap<(ParticipantId, Site, u64), u64>,
+    site_sent: BTreeMap<(ParticipantId, Site), u64>,
+    site_taken: BTreeMap<(ParticipantId, Site), u64>,
     dedup: BTreeMap<(ParticipantId, Lane), Dedup>,
+    consumed: BTreeMap<ParticipantId, Dedup>,
     next_send: BTreeMap<(ParticipantId, Lane), u64>,
-    next_recv: BTreeMap<ParticipantId, u64>,
+    receiving: usize,
     failure: Option<Failure>,
-    children: u64,
+    children: BTreeMap<u64, u64>,
+}
+
+/// Counts a receive as waiting while it lives (also when its future is dropped).
+struct Receiving<'a>(&'a Session);
+
+impl Drop for Receiving<'_> {
+    fn drop(&mut self) {
+        lock(&self.0.state).receiving -= 1;
+    }
 }
 
 /// One participant's state in one session.
@@ -91,20 +110,27 @@ impl Session {
         seq
     }
 
-    /// Claims the next frame from `from`; the caller then waits for it with [`Self::take`].
-    pub fn claim_receive(&self, from: ParticipantId) -> u64 {
+    /// Numbers the next frame to `to` at `site`.
+    pub fn next_occurrence(&self, to: ParticipantId, site: &Site) -> u64 {
         let mut st = lock(&self.state);
-        let n = st.next_recv.entry(from).or_insert(0);
-        let seq = *n;
+        let n = st.site_sent.entry((to, site.clone())).or_insert(0);
         *n += 1;
-        seq
+        *n - 1
     }
 
-    /// Numbers the `n`-th child session spawned here.
-    pub fn next_child(&self) -> u64 {
+    /// Whether no receive is waiting here: a frame sent now is in program order.
+    pub fn is_sequential(&self) -> bool {
+        lock(&self.state).receiving == 0
+    }
+
+    /// Numbers the next child session spawned at a spawn point (`key`: the site and the
+    /// child's members). Every member runs the same spawns at one spawn point, so all derive
+    /// the same number, whatever enclaves some of them skipped.
+    pub fn next_child(&self, key: u64) -> u64 {
         let mut st = lock(&self.state);
-        st.children += 1;
-        st.children - 1
+        let n = st.children.entry(key).or_insert(0);
+        *n += 1;
+        key.wrapping_add((*n - 1).wrapping_mul(0x9E37_79B9_7F4A_7C15))
     }
 
     /// Stores an arriving frame unless it is a duplicate.
@@ -121,6 +147,8 @@ impl Session {
         match civ.lane {
             Lane::Control => Arrival::Control(payload),
             Lane::Data => {
+                st.by_site
+                    .insert((civ.from, civ.site.clone(), civ.occurrence), civ.seq);
                 st.inbox.insert((civ.from, civ.seq), (civ, payload));
                 drop(st);
                 self.arrived.notify_waiters();
@@ -129,8 +157,24 @@ impl Session {
         }
     }
 
-    /// Waits for frame `seq` from `from`, or for the session's failure.
-    pub async fn take(&self, from: ParticipantId, seq: u64) -> Result<(Civ, Vec<u8>), ChoreoError> {
+    /// Waits for the next frame from `from` sent at `site` (in the sender's order at that
+    /// site), or for the session's failure.
+    /// A certain divergence is an [`ChoreoError::Integrity`] error (see the module docs); the
+    /// caller reports it.
+    pub async fn take(
+        &self,
+        from: ParticipantId,
+        site: &Site,
+    ) -> Result<(Civ, Vec<u8>), ChoreoError> {
+        let occurrence = {
+            let mut st = lock(&self.state);
+            st.receiving += 1;
+            let n = st.site_taken.entry((from, site.clone())).or_insert(0);
+            *n += 1;
+            *n - 1
+        };
+        let _receiving = Receiving(self);
+        let key = (from, site.clone(), occurrence);
         loop {
             let notified = self.arrived.notified();
             let mut notified = std::pin::pin!(notified);
@@ -140,8 +184,24 @@ impl Session {
                 if let Some(f) = &st.failure {
                     return Err(f.error.clone());
                 }
-                if let Some(frame) = st.inbox.remove(&(from, seq)) {
-                    return Ok(frame);
+                if let Some(seq) = st.by_site.remove(&key) {
+                    st.consumed.entry(from).or_default().accept(seq);
+                    if let Some(frame) = st.inbox.remove(&(from, seq)) {
+                        return Ok(frame);
+                    }
+                }
+                let next = st.consumed.get(&from).map_or(0, Dedup::next_missing);
+                if let Some((civ, _)) = st.inbox.get(&(from, next)) {
+                    if civ.ordered && st.receiving == 1 {
+                        return Err(ChoreoError::Integrity {
+                            session: self.id,
+                            sender: self.name(from),
+                            receiver: self.name(self.me),
+                            seq: next,
+                            expected: Box::new(site.clone()),
+                            got: Box::new(civ.site.clone()),
+                        });
+                    }
                 }
             }
             notified.await;

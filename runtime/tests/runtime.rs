@@ -172,6 +172,8 @@ async fn corrupt_unknown_and_finished_session_frames_are_counted_never_delivered
                 lane: Lane::Data,
                 seq: 1,
                 epoch: 0,
+                ordered: true,
+                occurrence: 0,
             },
             payload: vec![7],
         }

@@ -23,7 +23,10 @@
 pub mod alice_bob;
 pub mod bookseller;
 pub mod counter;
+pub mod planted;
 mod scenario;
 pub mod workers;
 
-pub use scenario::{Param, Params, REFERENCE_ORACLE, Scenario, UnknownScenario, find, registry};
+pub use scenario::{
+    Param, Params, REFERENCE_ORACLE, Scenario, UnknownScenario, find, registry, testing_registry,
+};

@@ -175,10 +175,26 @@ pub fn registry() -> &'static [Scenario] {
     &REGISTRY
 }
 
-/// The scenario called `name`.
+/// Test-only scenarios with planted bugs (for testing the explorer); [`find`] knows them,
+/// [`registry`] does not list them.
+pub fn testing_registry() -> &'static [Scenario] {
+    static TESTING: [Scenario; 1] = [Scenario {
+        name: "planted-impatience",
+        summary: "TEST ONLY: Requester silently gives up when a reply takes over 1.5 s (a planted, fault-sensitive bug)",
+        roles: &["Requester", "Responder"],
+        params: crate::planted::PARAMS,
+        oracles: crate::planted::ORACLES,
+        build: crate::planted::program,
+        oracle: crate::planted::oracle,
+    }];
+    &TESTING
+}
+
+/// The scenario called `name` (shipped or test-only).
 pub fn find(name: &str) -> Result<&'static Scenario, UnknownScenario> {
     registry()
         .iter()
+        .chain(testing_registry())
         .find(|s| s.name == name)
         .ok_or_else(|| UnknownScenario {
             name: name.to_string(),

@@ -22,6 +22,7 @@ pub mod cli;
 pub mod faults;
 pub mod net;
 pub mod plan;
+pub mod random;
 pub mod report;
 #[cfg(madsim)]
 pub mod sim;
@@ -31,6 +32,7 @@ pub mod transport;
 
 pub use net::NetConfig;
 pub use plan::{Action, Fault, FaultKind, FaultPlan, PlanContext, PlanError, SiteRef, Trigger};
+pub use random::Swarm;
 pub use report::{Report, SimStats};
 #[cfg(madsim)]
 pub use sim::{Sim, SimError};

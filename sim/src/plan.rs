@@ -247,6 +247,8 @@ pub struct SiteUse {
     pub line: u32,
     /// The participant acting there.
     pub role: String,
+    /// How it acts there: `send`, `receive` or `local`.
+    pub event: &'static str,
     /// How often it acts there.
     pub count: u32,
 }
@@ -384,7 +386,7 @@ impl Parser<'_> {
             .ok_or_else(|| self.error(span, format!("{what} needs `{key}`")))
     }
 
-    fn trigger(&self, v: &Value) -> Result<Trigger, PlanError> {
+    fn trigger(&self, v: &Value, kind: FaultKind) -> Result<Trigger, PlanError> {
         let t = v.as_inline_table().ok_or_else(|| {
             self.error(
                 v.span(),
@@ -396,7 +398,11 @@ impl Parser<'_> {
         match (self.value(t, "site"), self.value(t, "time")) {
             (Some(site_v), None) => {
                 let site = SiteRef::parse(&self.string(site_v, "site")?);
-                let uses: Vec<&SiteUse> = self.ctx.uses(&site).collect();
+                let uses: Vec<&SiteUse> = self
+                    .ctx
+                    .uses(&site)
+                    .filter(|u| !kind.on_frame() || u.event == "send")
+                    .collect();
                 if uses.is_empty() {
                     let mut known: Vec<String> = self
                         .ctx
@@ -434,8 +440,9 @@ impl Parser<'_> {
                     return Err(self.error(
                         v.span(),
                         format!(
-                            "role `{}` never acts at site `{site}`; roles acting there: {}",
+                            "role `{}` never {} at site `{site}`; roles acting there: {}",
                             role.as_deref().unwrap_or("?"),
+                            if kind.on_frame() { "sends" } else { "acts" },
                             who.join(", ")
                         ),
                     ));
@@ -527,7 +534,7 @@ impl Parser<'_> {
         allowed.extend_from_slice(extra);
         self.check_keys(t, &allowed, &format!("a `{kind}` fault"))?;
         let at = self.required(t, "at", &format!("a `{kind}` fault"), span.clone())?;
-        let trigger = self.trigger(at)?;
+        let trigger = self.trigger(at, kind)?;
         if kind.on_frame() && matches!(trigger, Trigger::Time { .. }) {
             return Err(self.error(
                 at.span(),
@@ -765,6 +772,7 @@ mod tests {
                     file: "bookseller.rs".into(),
                     line: 76,
                     role: "Buyer".into(),
+                    event: "send",
                     count: 1,
                 },
                 SiteUse {
@@ -772,6 +780,7 @@ mod tests {
                     file: "bookseller.rs".into(),
                     line: 76,
                     role: "Seller".into(),
+                    event: "receive",
                     count: 1,
                 },
             ],

@@ -166,7 +166,7 @@ pub struct Recorder {
     state: Mutex<RecorderState>,
 }
 
-type SiteKey = (Option<String>, String, u32, String);
+type SiteKey = (Option<String>, String, u32, String, &'static str);
 
 #[derive(Default)]
 struct RecorderState {
@@ -175,12 +175,13 @@ struct RecorderState {
     uses: BTreeMap<SiteKey, u32>,
 }
 
-fn site_key(site: &rehearsal::civ::Site, role: String) -> SiteKey {
+fn site_key(site: &rehearsal::civ::Site, role: String, event: &'static str) -> SiteKey {
     (
         site.label.as_ref().map(|l| l.to_string()),
         site.file_name().to_string(),
         site.line,
         role,
+        event,
     )
 }
 
@@ -254,13 +255,16 @@ impl Recorder {
         lock(&self.state)
             .uses
             .iter()
-            .map(|((label, file, line, role), count)| crate::plan::SiteUse {
-                label: label.clone(),
-                file: file.clone(),
-                line: *line,
-                role: role.clone(),
-                count: *count,
-            })
+            .map(
+                |((label, file, line, role, event), count)| crate::plan::SiteUse {
+                    label: label.clone(),
+                    file: file.clone(),
+                    line: *line,
+                    role: role.clone(),
+                    event,
+                    count: *count,
+                },
+            )
             .collect()
     }
 
@@ -359,12 +363,14 @@ impl Recorder {
                 fill_frame(&mut e, civ, names.as_deref().map(|n| n.as_slice()));
                 e.bytes = Some(*bytes);
                 let actor = match kind {
-                    FrameEvent::Send => e.from.clone(),
-                    FrameEvent::Receive => e.to.clone(),
+                    FrameEvent::Send => e.from.clone().map(|a| (a, "send")),
+                    FrameEvent::Receive => e.to.clone().map(|a| (a, "receive")),
                     _ => None,
                 };
-                if let Some(actor) = actor {
-                    *st.uses.entry(site_key(&civ.site, actor)).or_insert(0) += 1;
+                if let Some((actor, event)) = actor {
+                    *st.uses
+                        .entry(site_key(&civ.site, actor, event))
+                        .or_insert(0) += 1;
                 }
                 e
             }
@@ -378,7 +384,7 @@ impl Recorder {
                 e.from = Some(participant.to_string());
                 e.site = Some(site.to_string());
                 *st.uses
-                    .entry(site_key(site, participant.to_string()))
+                    .entry(site_key(site, participant.to_string(), "local"))
                     .or_insert(0) += 1;
                 e
             }
