@@ -63,9 +63,9 @@ pub fn ping_pong_program(round_trips: u64) -> Program {
 /// The simulator workloads (sim mode only).
 ///
 /// Every function here runs on a fresh OS thread with a fresh madsim runtime, as
-/// [`rehearsal_sim::Sim::run`] does, so the thread and runtime set-up (a few microseconds) is
-/// part of every measurement alike. All link-layer workloads use [`net`]: a fixed one-way
-/// latency of [`LATENCY_US`] microseconds, nothing lost, duplicated or reordered.
+/// [`rehearsal_sim::Sim::run`] does, so the thread and runtime set-up (small next to 1000 round
+/// trips) is part of every measurement alike. All link-layer workloads use [`net`]: a fixed
+/// one-way latency of [`LATENCY_US`] microseconds, nothing lost, duplicated or reordered.
 #[cfg(madsim)]
 pub mod sim {
     use std::net::{IpAddr, Ipv4Addr, SocketAddr};

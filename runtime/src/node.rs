@@ -423,7 +423,11 @@ async fn retransmit(inner: Arc<NodeInner>) {
         match next {
             None => inner.link_wake.notified().await,
             Some(due) => {
+                // `biased`: tokio's select! otherwise picks a branch with its own thread RNG,
+                // seeded from a process-wide counter, which would make simulations depend on
+                // what else ran in the process.
                 tokio::select! {
+                    biased;
                     _ = tokio::time::sleep_until(due) => {}
                     _ = inner.link_wake.notified() => {}
                 }

@@ -19,13 +19,18 @@
 
 pub mod cli;
 #[cfg(madsim)]
+pub mod explore;
+#[cfg(madsim)]
 pub mod faults;
 pub mod net;
 pub mod plan;
 pub mod random;
 pub mod report;
+pub mod repro;
+pub mod shrink;
 #[cfg(madsim)]
 pub mod sim;
+pub mod strategy;
 pub mod trace;
 #[cfg(madsim)]
 pub mod transport;

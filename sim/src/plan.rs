@@ -334,7 +334,7 @@ impl Parser<'_> {
             "s" => n * 1e6,
             _ => return Err(bad()),
         };
-        if !micros.is_finite() || micros < 0.0 || micros > 3.6e9 {
+        if !(0.0..=3.6e9).contains(&micros) {
             return Err(self.error(v.span(), format!("{what}: `{s}` is outside 0..=1h")));
         }
         Ok(Duration::from_micros(micros.round() as u64))
@@ -342,7 +342,7 @@ impl Parser<'_> {
 
     fn role(&self, v: &Value) -> Result<String, PlanError> {
         let role = self.string(v, "role")?;
-        if self.ctx.roles.iter().any(|r| *r == role) {
+        if self.ctx.roles.contains(&role) {
             Ok(role)
         } else {
             Err(self.error(

@@ -52,7 +52,10 @@ impl Repro {
     /// The repro as TOML (a header, then the plan's `[[fault]]` entries).
     pub fn to_toml(&self) -> String {
         let mut s = String::new();
-        let _ = writeln!(s, "# Rehearsal repro: a run that violated an oracle, its plan shrunk.");
+        let _ = writeln!(
+            s,
+            "# Rehearsal repro: a run that violated an oracle, its plan shrunk."
+        );
         let _ = writeln!(s, "scenario = {}", quote(&self.scenario));
         let _ = writeln!(s, "seed = {}", self.seed);
         let _ = writeln!(s, "commit = {}", quote(&self.commit));
@@ -82,12 +85,21 @@ impl Repro {
             PlanError {
                 file: file.to_string(),
                 line: before.matches('\n').count() + 1,
-                column: before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1,
+                column: before
+                    .rsplit('\n')
+                    .next()
+                    .map(|l| l.chars().count())
+                    .unwrap_or(0)
+                    + 1,
                 message,
             }
         };
-        let doc = ImDocument::parse(text.to_string())
-            .map_err(|e| at(e.span(), format!("invalid TOML: {}", e.message().trim_end())))?;
+        let doc = ImDocument::parse(text.to_string()).map_err(|e| {
+            at(
+                e.span(),
+                format!("invalid TOML: {}", e.message().trim_end()),
+            )
+        })?;
         let root = doc.as_table();
         let scenario = root
             .get("scenario")
@@ -108,9 +120,10 @@ impl Repro {
                 .as_table_like()
                 .ok_or_else(|| at(p.span(), "params: expected a table of name = number".into()))?;
             for (k, v) in t.iter() {
-                let n = v.as_integer().filter(|n| *n >= 0).ok_or_else(|| {
-                    at(v.span(), format!("params.{k}: expected a whole number"))
-                })?;
+                let n = v
+                    .as_integer()
+                    .filter(|n| *n >= 0)
+                    .ok_or_else(|| at(v.span(), format!("params.{k}: expected a whole number")))?;
                 params.push(format!("{k}={n}"));
             }
         }
@@ -127,8 +140,8 @@ impl Repro {
                         _ => None,
                     }
                 };
-                let x = num(v)
-                    .ok_or_else(|| at(v.span(), format!("net.{k}: expected a number")))?;
+                let x =
+                    num(v).ok_or_else(|| at(v.span(), format!("net.{k}: expected a number")))?;
                 match k {
                     "latency_min_us" => net.latency_min_us = x as u64,
                     "latency_max_us" => net.latency_max_us = x as u64,
@@ -138,7 +151,9 @@ impl Repro {
                     _ => {
                         return Err(at(
                             t.key(k).and_then(|k| k.span()),
-                            format!("unknown key `net.{k}`; expected latency_min_us, latency_max_us, loss, duplicate, reorder"),
+                            format!(
+                                "unknown key `net.{k}`; expected latency_min_us, latency_max_us, loss, duplicate, reorder"
+                            ),
                         ));
                     }
                 }
@@ -146,7 +161,10 @@ impl Repro {
             net.validate()
                 .map_err(|e| at(n.span(), format!("net: {e}")))?;
         }
-        let trace_hash = root.get("trace_hash").and_then(Item::as_str).map(str::to_string);
+        let trace_hash = root
+            .get("trace_hash")
+            .and_then(Item::as_str)
+            .map(str::to_string);
         Ok(ReproHeader {
             scenario,
             params,
@@ -199,7 +217,8 @@ mod tests {
         let e = Repro::header("scenario = \"x\"\nseed = \"seven\"\n", "r.toml").unwrap_err();
         assert_eq!((e.line, e.column), (2, 8));
         assert!(e.message.contains("seed: expected a whole number"));
-        let e = Repro::header("scenario = \"x\"\nseed = 1\n[net]\nspeed = 3\n", "r.toml").unwrap_err();
+        let e =
+            Repro::header("scenario = \"x\"\nseed = 1\n[net]\nspeed = 3\n", "r.toml").unwrap_err();
         assert!(e.message.contains("unknown key `net.speed`"), "{e}");
     }
 }
