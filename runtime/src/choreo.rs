@@ -561,6 +561,187 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
         }
     }
 
+    /// Runs `effect` once at role `R` and logs its result; a replay after a crash returns
+    /// the logged result instead of running it again. Use it for every call to the outside
+    /// world whose result the choreography depends on.
+    #[track_caller]
+    pub fn side_effect<T, R, I, F>(
+        &self,
+        _role: R,
+        effect: F,
+    ) -> impl Future<Output = Result<At<T, R>, ChoreoError>> + Send
+    where
+        T: Serialize + DeserializeOwned + Send,
+        R: Role + Member<C, I>,
+        F: FnOnce(Local<'_, R>) -> T + Send,
+    {
+        let site = self.site();
+        async move {
+            self.logged::<T, R>("side-effect", &site, || effect(Local::new()))
+                .await
+        }
+    }
+
+    /// A random number at role `R`, logged so a replay sees the same one.
+    #[track_caller]
+    pub fn random<R, I>(
+        &self,
+        _role: R,
+    ) -> impl Future<Output = Result<At<u64, R>, ChoreoError>> + Send
+    where
+        R: Role + Member<C, I>,
+    {
+        let site = self.site();
+        async move {
+            self.logged::<u64, R>("random", &site, rand::random::<u64>)
+                .await
+        }
+    }
+
+    /// The clock at role `R` (simulated time in a simulation), logged so a replay sees the
+    /// same reading.
+    #[track_caller]
+    pub fn now<R, I>(
+        &self,
+        _role: R,
+    ) -> impl Future<Output = Result<At<std::time::SystemTime, R>, ChoreoError>> + Send
+    where
+        R: Role + Member<C, I>,
+    {
+        let site = self.site();
+        async move {
+            self.logged::<std::time::SystemTime, R>("now", &site, std::time::SystemTime::now)
+                .await
+        }
+    }
+
+    /// Runs `f` at role `R` through the effect log: the first run logs its result durably
+    /// before it is used; a replay returns the logged result (and checks it is the same kind
+    /// of effect at the same site).
+    async fn logged<T, R: Role>(
+        &self,
+        kind: &str,
+        site: &Site,
+        f: impl FnOnce() -> T + Send,
+    ) -> Result<At<T, R>, ChoreoError>
+    where
+        T: Serialize + DeserializeOwned + Send,
+    {
+        self.check_failed()?;
+        let (node, session) = match self.ctx {
+            Ctx::Central { .. } => {
+                return self
+                    .run_local(R::NAME.to_string(), site, f)
+                    .await
+                    .map(At::present);
+            }
+            Ctx::Projected { node, session } => (node, session),
+        };
+        if session.participant() != Participant::role(R::NAME) {
+            return Ok(At::absent());
+        }
+        match session.replay_effect(kind, site) {
+            Ok(Some(bytes)) => {
+                let _ = self.observe_local(site);
+                return self.decode(&bytes, session.me, site).map(At::present);
+            }
+            Ok(None) => {}
+            Err(detail) => {
+                let err = ChoreoError::Nondeterminism {
+                    role: R::NAME.to_string(),
+                    site: Box::new(site.clone()),
+                    detail,
+                };
+                return Err(self.fail(err, site));
+            }
+        }
+        let value = self.run_local(R::NAME.to_string(), site, f).await?;
+        let bytes = self.encode(&value, site)?;
+        if let Err(e) = session.log_effect(kind, site, &bytes) {
+            node.count_store_error();
+            let err = ChoreoError::Store {
+                role: R::NAME.to_string(),
+                detail: e.to_string(),
+            };
+            return Err(self.fail(err, site));
+        }
+        Ok(At::present(value))
+    }
+
+    /// Runs `body` as a loop: each iteration gets the state and returns [`Loop::Next`] with
+    /// the next state or [`Loop::Done`] with the final one. With a store, every participant
+    /// snapshots its loop state at every iteration boundary, so a participant restarted in
+    /// iteration k resumes at iteration k instead of replaying the whole history (like
+    /// continue-as-new). Every participant must make the same decision (branch on broadcast
+    /// values).
+    ///
+    /// The body is a closure returning a boxed future:
+    /// `ch.repeat(0u64, |ch, n| Box::pin(async move { ..; Ok(Loop::Next(n + 1)) }))`.
+    #[track_caller]
+    pub fn repeat<'c, S, F>(
+        &'c self,
+        init: S,
+        mut body: F,
+    ) -> impl Future<Output = Result<S, ChoreoError>> + Send + 'c
+    where
+        S: Serialize + DeserializeOwned + Send + 'c,
+        F: for<'a> FnMut(&'a Choreo<'s, C>, S) -> BoxFuture<'a, Result<Loop<S>, ChoreoError>>
+            + Send
+            + 'c,
+    {
+        let site = self.site();
+        async move {
+            self.check_failed()?;
+            let Ctx::Projected { node, session } = self.ctx else {
+                let mut state = init;
+                loop {
+                    match body(self, state).await? {
+                        Loop::Next(s) => state = s,
+                        Loop::Done(s) => return Ok(s),
+                    }
+                }
+            };
+            let key = session.next_repeat(spawn_point(&site, &[]));
+            let durable = session.journal().is_some();
+            let (mut iteration, mut state) = match session.snapshot(key) {
+                Some(snap) => {
+                    session.restore(&snap.counters);
+                    let state = self.decode(&snap.state, session.me, &site)?;
+                    (snap.iteration, state)
+                }
+                None => (0, init),
+            };
+            loop {
+                if durable {
+                    let bytes = self.encode(&state, &site)?;
+                    if let Err(e) = session.save_snapshot(key, iteration, bytes) {
+                        node.count_store_error();
+                        let err = ChoreoError::Store {
+                            role: session.participant().to_string(),
+                            detail: e.to_string(),
+                        };
+                        return Err(self.fail(err, &site));
+                    }
+                }
+                if node.observer().is_some() {
+                    let _ = node.observe(Event::Iteration {
+                        session: session.id,
+                        participant: session.participant(),
+                        site: &site,
+                        iteration,
+                    });
+                }
+                match body(self, state).await? {
+                    Loop::Next(s) => {
+                        state = s;
+                        iteration += 1;
+                    }
+                    Loop::Done(s) => return Ok(s),
+                }
+            }
+        }
+    }
+
     /// Number of members of family `F` taking part here.
     pub fn family_size<F: Family + Member<C, I>, I>(&self, _family: F) -> u32 {
         self.family_ids::<F>().len() as u32
@@ -727,6 +908,15 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
             }
         }
     }
+}
+
+/// What one iteration of [`Choreo::repeat`] decides.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Loop<S> {
+    /// Run another iteration with this state.
+    Next(S),
+    /// Stop with this state.
+    Done(S),
 }
 
 /// A nested session started by [`Choreo::spawn_session`].

@@ -67,6 +67,27 @@ pub enum ChoreoError {
         /// What the transport reported.
         detail: String,
     },
+    /// A replayed participant did something other than what its log says it did: a send
+    /// with a different payload, or a side effect of another kind or at another site. Its
+    /// code is not deterministic given its inputs (a clock, a random number or an outside
+    /// call that does not go through `ch.now()`, `ch.random()` or `ch.side_effect(..)`).
+    #[error("nondeterminism in {role} at {site}: {detail}")]
+    Nondeterminism {
+        /// The replayed participant.
+        role: String,
+        /// Where the replay diverged from the log.
+        site: Box<Site>,
+        /// What differed.
+        detail: String,
+    },
+    /// The participant's durable store failed.
+    #[error("store failed at {role}: {detail}")]
+    Store {
+        /// The participant.
+        role: String,
+        /// What the store reported.
+        detail: String,
+    },
     /// The node hosting this participant shut down before the session finished.
     #[error("session {session} was closed at {participant} before it finished")]
     Closed {

@@ -59,12 +59,14 @@ pub mod located;
 pub mod node;
 pub mod observer;
 pub mod program;
+mod replay;
 pub mod role;
 mod session;
+pub mod store;
 pub mod transport;
 
 pub use census::{Census, FamilySizes, Member, RoleSet, Subset};
-pub use choreo::{Choreo, Choreography, Spawned};
+pub use choreo::{Choreo, Choreography, Loop, Spawned};
 pub use civ::{SessionId, Site};
 pub use error::ChoreoError;
 pub use local::LocalCluster;

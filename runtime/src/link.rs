@@ -117,6 +117,11 @@ impl Dedup {
         self.below
     }
 
+    /// Whether `seq` was seen.
+    pub fn seen(&self, seq: u64) -> bool {
+        seq < self.below || self.above.contains(&seq)
+    }
+
     /// Records `seq`; true the first time it is seen.
     pub fn accept(&mut self, seq: u64) -> bool {
         if seq < self.below || !self.above.insert(seq) {

@@ -17,7 +17,7 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use serde::ser::SerializeMap;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::census::{Member, RoleSet};
 use crate::role::{Family, Participant, Role};
@@ -85,6 +85,17 @@ impl<T: Serialize, R: Role> Serialize for At<T, R> {
     }
 }
 
+/// Reads what [`Serialize`] wrote without a viewer (used by loop snapshots): absent stays
+/// absent, present stays present.
+impl<'de, T: Deserialize<'de>, R: Role> Deserialize<'de> for At<T, R> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(At {
+            value: Option::<T>::deserialize(d)?,
+            _role: PhantomData,
+        })
+    }
+}
+
 /// A value of type `T` that exists at every role of set `S` (a multicast or enclave result).
 pub struct Shared<T, S: RoleSet> {
     value: Option<T>,
@@ -140,6 +151,15 @@ impl<T: Serialize, S: RoleSet> Serialize for Shared<T, S> {
     }
 }
 
+impl<'de, T: Deserialize<'de>, S: RoleSet> Deserialize<'de> for Shared<T, S> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Shared {
+            value: Option::<T>::deserialize(d)?,
+            _set: PhantomData,
+        })
+    }
+}
+
 /// One value of type `T` per member of family `F`; each member holds only its own.
 pub struct Faceted<T, F: Family> {
     values: BTreeMap<u32, T>,
@@ -187,6 +207,12 @@ impl<T: Serialize, F: Family> Serialize for Faceted<T, F> {
             map.serialize_entry(i, v)?;
         }
         map.end()
+    }
+}
+
+impl<'de, T: Deserialize<'de>, F: Family> Deserialize<'de> for Faceted<T, F> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Faceted::from_map(BTreeMap::<u32, T>::deserialize(d)?))
     }
 }
 
@@ -304,6 +330,15 @@ mod tests {
         });
         assert_eq!(as_alice, "[1,null]");
         assert_eq!(serde_json::to_string(&pair).unwrap(), "[1,2]");
+    }
+
+    #[test]
+    fn located_values_round_trip_through_the_wire_format() {
+        let pair = (At::<u32, Alice>::present(1), At::<u32, Bob>::absent());
+        let bytes = postcard::to_stdvec(&pair).unwrap();
+        let back: (At<u32, Alice>, At<u32, Bob>) = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back.0.as_option(), Some(&1));
+        assert_eq!(back.1.as_option(), None);
     }
 
     #[test]

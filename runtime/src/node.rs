@@ -19,8 +19,10 @@ use crate::civ::{Civ, Lane, SessionId, Site};
 use crate::error::ChoreoError;
 use crate::link::{Control, FrameKey, LinkConfig, LinkTx, Packet, Unacked};
 use crate::observer::{Event, FrameEvent, Observer, Verdict};
+use crate::replay::{Journal, Recovered, SessionState};
 use crate::role::ParticipantId;
-use crate::session::{Arrival, Session};
+use crate::session::{Arrival, LoggedSend, Session};
+use crate::store::Store;
 use crate::transport::{NodeId, Transport, lock};
 
 /// How a node behaves.
@@ -30,6 +32,9 @@ pub struct NodeConfig {
     pub link: LinkConfig,
     /// Sees every event of the node; `None` costs nothing.
     pub observer: Option<Arc<dyn Observer>>,
+    /// Where the node journals its participants' sessions, so a restarted participant
+    /// replays instead of starting over. `None`: nothing is journaled (no recovery).
+    pub store: Option<Arc<dyn Store>>,
 }
 
 /// Counters of a node.
@@ -61,6 +66,10 @@ pub struct NodeStats {
     pub unconsumed: u64,
     /// Sends the transport refused (retried by retransmission).
     pub send_errors: u64,
+    /// Store writes that failed (the frame was not acknowledged, or the session failed).
+    pub store_errors: u64,
+    /// Sends a replaying participant did not repeat (the peer already acknowledged them).
+    pub replayed_sends: u64,
 }
 
 /// At most this many frames of not-yet-open sessions are held per node.
@@ -123,6 +132,10 @@ impl Node {
         *lock(&self.inner.stats)
     }
 
+    pub(crate) fn count_store_error(&self) {
+        lock(&self.inner.stats).store_errors += 1;
+    }
+
     /// Frames sent and not yet acknowledged.
     pub fn in_flight(&self) -> usize {
         lock(&self.inner.link).in_flight()
@@ -154,7 +167,8 @@ impl Node {
         }
     }
 
-    /// Opens `me`'s part of session `id` here and takes in any frames held for it.
+    /// Opens `me`'s part of session `id` here and takes in any frames held for it. With a
+    /// store, a participant that ran here before recovers its journal: it will replay.
     pub(crate) fn open_session(
         &self,
         id: SessionId,
@@ -162,7 +176,38 @@ impl Node {
         census: Arc<Census>,
         placement: Arc<[NodeId]>,
     ) -> Arc<Session> {
-        let session = Arc::new(Session::new(id, me, census, placement));
+        let (session, unacked, failure) = match &self.inner.config.store {
+            None => (Session::new(id, me, census, placement), Vec::new(), None),
+            Some(store) => {
+                let journal = Journal::new(store.clone(), id, me);
+                let (recovered, failure) = match journal.recover() {
+                    Ok(r) => (r, None),
+                    Err(e) => (Recovered::default(), Some(e)),
+                };
+                let fresh = !recovered.is_replay();
+                let unacked: Vec<(Civ, Vec<u8>)> = recovered
+                    .outbox
+                    .values()
+                    .filter(|(_, _, acked)| !acked)
+                    .map(|(civ, payload, _)| (civ.clone(), payload.clone()))
+                    .collect();
+                let failure = failure.or_else(|| {
+                    fresh
+                        .then(|| journal.state(&SessionState::Running { waiting: None }, true))
+                        .and_then(Result::err)
+                });
+                let s = Session::durable(id, me, census, placement, journal, recovered);
+                (s, unacked, failure)
+            }
+        };
+        let session = Arc::new(session);
+        if let Some(e) = failure {
+            lock(&self.inner.stats).store_errors += 1;
+            session.fail(ChoreoError::Store {
+                role: session.participant().to_string(),
+                detail: e.to_string(),
+            });
+        }
         let held = {
             let mut s = lock(&self.inner.sessions);
             s.open.insert((id, me), session.clone());
@@ -170,15 +215,42 @@ impl Node {
             s.held_len -= held.len();
             held
         };
-        self.observe(Event::SessionStart {
+        let _ = self.observe(Event::SessionStart {
             session: id,
             participant: session.participant(),
         });
+        // Frames the previous incarnation sent and nobody acknowledged go out again now.
+        for (civ, payload) in unacked {
+            if let Some(&node) = session.placement.get(usize::from(civ.to.0)) {
+                self.track_and_transmit(node, civ, payload);
+            }
+        }
         for (from, civ, payload) in held {
             let bytes = payload.len();
             self.inner.arrive(&session, from, civ, payload, bytes);
         }
         session
+    }
+
+    fn track_and_transmit(&self, node: NodeId, civ: Civ, payload: Vec<u8>) {
+        let packet = Packet::Frame { civ, payload };
+        let bytes = packet.encode();
+        let Packet::Frame { civ, .. } = packet else {
+            return;
+        };
+        let rto = self.inner.config.link.initial_rto;
+        let key = FrameKey::of(&civ);
+        let unacked = Unacked {
+            node,
+            civ,
+            bytes: bytes.clone(),
+            due: Instant::now() + rto,
+            rto,
+        };
+        if lock(&self.inner.link).track(key, unacked) {
+            self.inner.link_wake.notify_one();
+        }
+        self.inner.transmit(node, bytes);
     }
 
     /// Closes `session` here: later frames for it are acknowledged and dropped.
@@ -225,6 +297,46 @@ impl Node {
             });
             return Verdict::Continue;
         };
+        match session.logged_send(to, lane, seq, &payload) {
+            LoggedSend::New => {}
+            LoggedSend::Acknowledged | LoggedSend::InFlight => {
+                // Replaying: the previous incarnation sent exactly this frame.
+                lock(&self.inner.stats).replayed_sends += 1;
+                return Verdict::Continue;
+            }
+            LoggedSend::Differs => {
+                let error = ChoreoError::Nondeterminism {
+                    role: session.participant().to_string(),
+                    site: Box::new(civ.site.clone()),
+                    detail: format!(
+                        "the replayed send of frame {seq} to {} carries another payload than the \
+                         one sent before the restart",
+                        session.name(to)
+                    ),
+                };
+                let site = civ.site.clone();
+                self.fail_session(session, error, site);
+                return Verdict::Continue;
+            }
+        }
+        if let Some(journal) = session.journal() {
+            if let Err(e) = journal.sending(&civ, &payload) {
+                lock(&self.inner.stats).store_errors += 1;
+                let error = ChoreoError::Store {
+                    role: session.participant().to_string(),
+                    detail: e.to_string(),
+                };
+                if session.fail(error.clone()) {
+                    let _ = self.observe(Event::Failure {
+                        session: session.id,
+                        participant: session.participant(),
+                        error: &error,
+                        remote: false,
+                    });
+                }
+                return Verdict::Continue;
+            }
+        }
         let packet = Packet::Frame { civ, payload };
         let bytes = packet.encode();
         let Packet::Frame { civ, .. } = packet else {
@@ -316,6 +428,15 @@ impl NodeInner {
             Packet::Ack { key } => {
                 if lock(&self.link).ack(&key) {
                     lock(&self.stats).acks_received += 1;
+                    let session = lock(&self.sessions)
+                        .open
+                        .get(&(key.session, key.from))
+                        .cloned();
+                    if let Some(journal) = session.as_deref().and_then(Session::journal) {
+                        if journal.acked(&key).is_err() {
+                            lock(&self.stats).store_errors += 1;
+                        }
+                    }
                 }
             }
             Packet::Frame { civ, payload } => self.on_frame(from, civ, payload, bytes.len()),
@@ -372,15 +493,20 @@ impl NodeInner {
         let observed = self.config.observer.is_some().then(|| civ.clone());
         let ack_key = FrameKey::of(&civ);
         let kind = match session.accept(civ, payload) {
-            Arrival::Stored => {
+            Err(_) => {
+                // Not stored, so not acknowledged: the sender retransmits it.
+                lock(&self.stats).store_errors += 1;
+                return;
+            }
+            Ok(Arrival::Stored) => {
                 lock(&self.stats).delivered += 1;
                 FrameEvent::Deliver
             }
-            Arrival::Duplicate => {
+            Ok(Arrival::Duplicate) => {
                 lock(&self.stats).duplicates += 1;
                 FrameEvent::Duplicate
             }
-            Arrival::Control(bytes) => {
+            Ok(Arrival::Control(bytes)) => {
                 lock(&self.stats).delivered += 1;
                 if let Ok(Control::Abort(error)) = postcard::from_bytes::<Control>(&bytes) {
                     if session.fail(error.clone()) {

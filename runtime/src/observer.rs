@@ -71,6 +71,17 @@ pub enum Event<'a> {
         /// The operator's site.
         site: &'a Site,
     },
+    /// A participant starts an iteration of a `ch.repeat` loop.
+    Iteration {
+        /// The session.
+        session: SessionId,
+        /// The participant.
+        participant: Participant,
+        /// The loop's site.
+        site: &'a Site,
+        /// The iteration about to run, from 0 (after a restart: the one it resumes at).
+        iteration: u64,
+    },
     /// A session failed at a participant.
     Failure {
         /// The session.

@@ -18,6 +18,7 @@ use crate::error::ChoreoError;
 use crate::located::view_as;
 use crate::node::Node;
 use crate::observer::Event;
+use crate::replay::SessionState;
 use crate::role::{Participant, ParticipantId};
 use crate::transport::{BoxFuture, NodeId};
 
@@ -135,9 +136,27 @@ impl<Ch: Choreography + Clone + Sync> Erased for Typed<Ch> {
         let choreo = self.choreo.clone();
         let node = node.clone();
         Box::pin(async move {
-            let result = run_projected(choreo, node.clone(), s)
-                .await
-                .and_then(|out| view(participant, &out));
+            // A participant restarted after it had finished returns what it finished with.
+            let finished = match &s.finished {
+                Some(SessionState::Done(json)) => Some(Ok(json.clone())),
+                Some(SessionState::Failed(e)) => Some(Err(e.clone())),
+                _ => None,
+            };
+            let result = match finished {
+                Some(result) => {
+                    node.close_session(&s);
+                    result
+                }
+                None => {
+                    let result = run_projected(choreo, node.clone(), s.clone())
+                        .await
+                        .and_then(|out| view(participant, &out));
+                    if s.record_end(&result).is_err() {
+                        node.count_store_error();
+                    }
+                    result
+                }
+            };
             let _ = node.observe(Event::SessionEnd {
                 session,
                 participant,

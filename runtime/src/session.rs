@@ -21,7 +21,9 @@ use crate::census::Census;
 use crate::civ::{Civ, Lane, SessionId, Site};
 use crate::error::ChoreoError;
 use crate::link::Dedup;
+use crate::replay::{Counters, Effect, Journal, Recovered, SessionState, Snapshot};
 use crate::role::{Participant, ParticipantId};
+use crate::store::StoreError;
 use crate::transport::{NodeId, lock};
 
 /// What became of an arriving frame.
@@ -51,6 +53,26 @@ struct State {
     receiving: usize,
     failure: Option<Failure>,
     children: BTreeMap<u64, u64>,
+    /// Replay: frames the previous incarnation sent, by (to, lane, seq): payload, acked.
+    logged_out: BTreeMap<(ParticipantId, Lane, u64), (Vec<u8>, bool)>,
+    /// Replay: logged effects, in call order, and how many this incarnation used.
+    effects: Vec<Effect>,
+    effect_next: u64,
+    /// Replay: loop snapshots by loop key, and invocations per loop site.
+    snapshots: BTreeMap<u64, Snapshot>,
+    repeats: BTreeMap<u64, u64>,
+}
+
+/// What a replayed send finds in the outbox.
+pub(crate) enum LoggedSend {
+    /// Nothing: a new send.
+    New,
+    /// Sent before and acknowledged: do not send again.
+    Acknowledged,
+    /// Sent before, not acknowledged: the retransmitter already has it.
+    InFlight,
+    /// Sent before with another payload.
+    Differs,
 }
 
 /// Counts a receive as waiting while it lives (also when its future is dropped).
@@ -68,6 +90,9 @@ pub(crate) struct Session {
     pub me: ParticipantId,
     pub census: Arc<Census>,
     pub placement: Arc<[NodeId]>,
+    journal: Option<Journal>,
+    /// The outcome the previous incarnation finished with, if it did.
+    pub finished: Option<SessionState>,
     state: Mutex<State>,
     arrived: Notify,
 }
@@ -84,8 +109,214 @@ impl Session {
             me,
             census,
             placement,
+            journal: None,
+            finished: None,
             state: Mutex::new(State::default()),
             arrived: Notify::new(),
+        }
+    }
+
+    /// A session with a journal, filled with what a previous incarnation recorded.
+    pub fn durable(
+        id: SessionId,
+        me: ParticipantId,
+        census: Arc<Census>,
+        placement: Arc<[NodeId]>,
+        journal: Journal,
+        recovered: Recovered,
+    ) -> Session {
+        let mut st = State::default();
+        for (civ, payload) in recovered.inbox {
+            if st
+                .dedup
+                .entry((civ.from, civ.lane))
+                .or_default()
+                .accept(civ.seq)
+                && civ.lane == Lane::Data
+            {
+                st.by_site
+                    .insert((civ.from, civ.site.clone(), civ.occurrence), civ.seq);
+                st.inbox.insert((civ.from, civ.seq), (civ, payload));
+            }
+        }
+        st.logged_out = recovered
+            .outbox
+            .into_iter()
+            .map(|(k, (_, payload, acked))| (k, (payload, acked)))
+            .collect();
+        st.effects = recovered.effects;
+        st.snapshots = recovered.snapshots;
+        let finished = match recovered.state {
+            Some(s @ (SessionState::Done(_) | SessionState::Failed(_))) => Some(s),
+            _ => None,
+        };
+        Session {
+            id,
+            me,
+            census,
+            placement,
+            journal: Some(journal),
+            finished,
+            state: Mutex::new(st),
+            arrived: Notify::new(),
+        }
+    }
+
+    /// Records how this participant's session ended, durably, so a participant restarted
+    /// after finishing returns its outcome instead of running again.
+    pub fn record_end(&self, outcome: &Result<String, ChoreoError>) -> Result<(), StoreError> {
+        match &self.journal {
+            Some(j) => j.state(
+                &match outcome {
+                    Ok(json) => SessionState::Done(json.clone()),
+                    Err(e) => SessionState::Failed(e.clone()),
+                },
+                true,
+            ),
+            None => Ok(()),
+        }
+    }
+
+    /// Records what the participant waits for (informational: not synced).
+    pub fn record_waiting(&self, from: ParticipantId, site: &Site) {
+        if let Some(j) = &self.journal {
+            let _ = j.state(
+                &SessionState::Running {
+                    waiting: Some((from, site.clone())),
+                },
+                false,
+            );
+        }
+    }
+
+    /// The journal, when the node has a store.
+    pub fn journal(&self) -> Option<&Journal> {
+        self.journal.as_ref()
+    }
+
+    /// Checks a send against what a previous incarnation sent.
+    pub fn logged_send(
+        &self,
+        to: ParticipantId,
+        lane: Lane,
+        seq: u64,
+        payload: &[u8],
+    ) -> LoggedSend {
+        let st = lock(&self.state);
+        match st.logged_out.get(&(to, lane, seq)) {
+            None => LoggedSend::New,
+            Some((p, _)) if p != payload => LoggedSend::Differs,
+            Some((_, true)) => LoggedSend::Acknowledged,
+            Some((_, false)) => LoggedSend::InFlight,
+        }
+    }
+
+    /// The logged result of this incarnation's next effect, checked against its kind and
+    /// site; `Ok(None)` when the log is exhausted (the effect runs for real).
+    pub fn replay_effect(&self, kind: &str, site: &Site) -> Result<Option<Vec<u8>>, String> {
+        let mut st = lock(&self.state);
+        let n = st.effect_next as usize;
+        let Some(logged) = st.effects.get(n) else {
+            return Ok(None);
+        };
+        if logged.kind != kind || logged.site != *site {
+            return Err(format!(
+                "effect #{n} was `{}` at {} when first run, but the replay asks for `{kind}` here",
+                logged.kind, logged.site
+            ));
+        }
+        let result = logged.result.clone();
+        st.effect_next += 1;
+        Ok(Some(result))
+    }
+
+    /// Logs this incarnation's next effect durably.
+    pub fn log_effect(&self, kind: &str, site: &Site, result: &[u8]) -> Result<(), StoreError> {
+        let mut st = lock(&self.state);
+        let n = st.effect_next;
+        if let Some(j) = &self.journal {
+            let effect = Effect {
+                kind: kind.to_string(),
+                site: site.clone(),
+                result: result.to_vec(),
+            };
+            j.effect(n, &effect)?;
+            st.effects.push(effect);
+        }
+        st.effect_next += 1;
+        Ok(())
+    }
+
+    /// Numbers the next run of the loop at `site_key` (every participant of the loop runs it
+    /// the same number of times).
+    pub fn next_repeat(&self, site_key: u64) -> u64 {
+        let mut st = lock(&self.state);
+        let n = st.repeats.entry(site_key).or_insert(0);
+        *n += 1;
+        site_key.wrapping_add((*n - 1).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+    }
+
+    /// The latest snapshot of loop `key`, if a previous incarnation saved one.
+    pub fn snapshot(&self, key: u64) -> Option<Snapshot> {
+        lock(&self.state).snapshots.get(&key).cloned()
+    }
+
+    fn counters(st: &State) -> Counters {
+        Counters {
+            next_send: st.next_send.iter().map(|(k, v)| (*k, *v)).collect(),
+            site_sent: st.site_sent.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            site_taken: st.site_taken.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            children: st.children.iter().map(|(k, v)| (*k, *v)).collect(),
+            effects: st.effect_next,
+            repeats: st.repeats.iter().map(|(k, v)| (*k, *v)).collect(),
+        }
+    }
+
+    /// Saves a snapshot of loop `key` at the boundary before `iteration`.
+    pub fn save_snapshot(
+        &self,
+        key: u64,
+        iteration: u64,
+        state: Vec<u8>,
+    ) -> Result<(), StoreError> {
+        let Some(j) = &self.journal else {
+            return Ok(());
+        };
+        let snapshot = {
+            let st = lock(&self.state);
+            Snapshot {
+                iteration,
+                state,
+                counters: Self::counters(&st),
+            }
+        };
+        j.snapshot(key, &snapshot)
+    }
+
+    /// Resumes at a snapshot: the session's counters jump to the boundary, and frames
+    /// consumed before it are dropped from the inbox.
+    pub fn restore(&self, counters: &Counters) {
+        let mut st = lock(&self.state);
+        st.next_send = counters.next_send.iter().cloned().collect();
+        st.site_sent = counters.site_sent.iter().cloned().collect();
+        st.site_taken = counters.site_taken.iter().cloned().collect();
+        st.children = counters.children.iter().cloned().collect();
+        st.effect_next = counters.effects;
+        st.repeats = counters.repeats.iter().cloned().collect();
+        let stale: Vec<((ParticipantId, Site, u64), u64)> = st
+            .by_site
+            .iter()
+            .filter(|((from, site, occ), _)| {
+                st.site_taken
+                    .get(&(*from, site.clone()))
+                    .is_some_and(|taken| occ < taken)
+            })
+            .map(|(k, seq)| (k.clone(), *seq))
+            .collect();
+        for ((from, site, occ), seq) in stale {
+            st.by_site.remove(&(from, site, occ));
+            st.inbox.remove(&(from, seq));
+            st.consumed.entry(from).or_default().accept(seq);
         }
     }
 
@@ -133,26 +364,35 @@ impl Session {
         key.wrapping_add((*n - 1).wrapping_mul(0x9E37_79B9_7F4A_7C15))
     }
 
-    /// Stores an arriving frame unless it is a duplicate.
-    pub fn accept(&self, civ: Civ, payload: Vec<u8>) -> Arrival {
+    /// Stores an arriving frame unless it is a duplicate. With a journal, the frame is made
+    /// durable first; if that fails the frame is not admitted (nor acknowledged), so its
+    /// retransmission is taken as new.
+    pub fn accept(&self, civ: Civ, payload: Vec<u8>) -> Result<Arrival, StoreError> {
         let mut st = lock(&self.state);
-        if !st
+        if st
             .dedup
             .entry((civ.from, civ.lane))
             .or_default()
-            .accept(civ.seq)
+            .seen(civ.seq)
         {
-            return Arrival::Duplicate;
+            return Ok(Arrival::Duplicate);
         }
+        if let Some(j) = &self.journal {
+            j.received(&civ, &payload)?;
+        }
+        st.dedup
+            .entry((civ.from, civ.lane))
+            .or_default()
+            .accept(civ.seq);
         match civ.lane {
-            Lane::Control => Arrival::Control(payload),
+            Lane::Control => Ok(Arrival::Control(payload)),
             Lane::Data => {
                 st.by_site
                     .insert((civ.from, civ.site.clone(), civ.occurrence), civ.seq);
                 st.inbox.insert((civ.from, civ.seq), (civ, payload));
                 drop(st);
                 self.arrived.notify_waiters();
-                Arrival::Stored
+                Ok(Arrival::Stored)
             }
         }
     }
@@ -175,6 +415,7 @@ impl Session {
         };
         let _receiving = Receiving(self);
         let key = (from, site.clone(), occurrence);
+        let mut recorded = false;
         loop {
             let notified = self.arrived.notified();
             let mut notified = std::pin::pin!(notified);
@@ -203,6 +444,10 @@ impl Session {
                         });
                     }
                 }
+            }
+            if !recorded {
+                self.record_waiting(from, site);
+                recorded = true;
             }
             notified.await;
         }

@@ -578,7 +578,7 @@ fn explore(args: ExploreArgs) -> i32 {
                 continue;
             }
         };
-        let repro = make_repro(scenario, params, f.seed, &shrunk);
+        let repro = make_repro(scenario, params, f.seed, explore.time_limit, &shrunk);
         if let Err(e) = std::fs::create_dir_all(&args.out) {
             return usage_error(format!("cannot create {}: {e}", args.out.display()));
         }
@@ -662,7 +662,10 @@ fn load_repro(
     let program = scenario.program(&params).map_err(usage_error)?;
     let ctx = crate::Sim::plan_context(&program).map_err(|e| usage_error(e.to_string()))?;
     let plan = crate::FaultPlan::parse(&text, &file, &ctx).map_err(usage_error)?;
-    let sim = crate::Sim::new(header.seed).net(header.net).plan(plan);
+    let sim = crate::Sim::new(header.seed)
+        .net(header.net)
+        .plan(plan)
+        .time_limit(std::time::Duration::from_secs(header.time_limit_s));
     Ok((scenario, params, sim, header.trace_hash))
 }
 
@@ -719,7 +722,7 @@ fn shrink(args: ShrinkArgs) -> i32 {
         sim.seed(),
         sim.net_config(),
         sim.fault_plan().clone(),
-        std::time::Duration::from_secs(600),
+        sim.limit(),
         args.budget,
     ) {
         Ok(Some(s)) => s,
@@ -735,7 +738,7 @@ fn shrink(args: ShrinkArgs) -> i32 {
             return 1;
         }
     };
-    let repro = crate::explore::repro(scenario, &params, sim.seed(), &shrunk);
+    let repro = crate::explore::repro(scenario, &params, sim.seed(), sim.limit(), &shrunk);
     let out = args.out.clone().unwrap_or_else(|| args.file.clone());
     if let Err(e) = std::fs::write(&out, repro.to_toml()) {
         return usage_error(format!("cannot write {}: {e}", out.display()));

@@ -288,6 +288,7 @@ pub fn repro(
     scenario: &Scenario,
     params: &rehearsal_scenarios::Params,
     seed: u64,
+    time_limit: Duration,
     shrunk: &Shrunk,
 ) -> Repro {
     Repro {
@@ -295,6 +296,7 @@ pub fn repro(
         params: params.iter().map(|(k, v)| (k.to_string(), v)).collect(),
         seed,
         net: shrunk.report.net,
+        time_limit_s: time_limit.as_secs().max(1),
         plan: shrunk.plan.clone(),
         commit: current_commit(),
         trace_hash: shrunk.report.hash_hex(),

@@ -315,6 +315,7 @@ pub(crate) async fn control(
     engine: Arc<FaultEngine>,
     mut commands: mpsc::UnboundedReceiver<NodeCommand>,
     nodes: Vec<madsim::task::NodeId>,
+    stores: Vec<Option<rehearsal::store::CrashableStore>>,
     recorder: Arc<Recorder>,
 ) {
     for (i, f) in engine.plan().faults.iter().enumerate() {
@@ -327,10 +328,14 @@ pub(crate) async fn control(
         }
     }
     let handle = madsim::runtime::Handle::current();
+    // Crash generations: only the latest crash of a node restarts it.
+    let generations = Arc::new(Mutex::new(vec![0u64; nodes.len()]));
     while let Some(command) = commands.recv().await {
         let handle = handle.clone();
         let nodes = nodes.clone();
+        let stores = stores.clone();
         let recorder = recorder.clone();
+        let generations = generations.clone();
         tokio::spawn(async move {
             let note = |node: usize, kind: &'static str, detail: String| {
                 recorder.note(NodeId(node as u32), kind, None, detail);
@@ -340,12 +345,30 @@ pub(crate) async fn control(
                     node,
                     restart_after,
                 } => {
+                    let generation = {
+                        let mut g = lock(&generations);
+                        g[node] += 1;
+                        g[node]
+                    };
                     handle.kill(nodes[node]);
-                    note(node, "kill", format!("node n{node} killed"));
+                    // The disk keeps what was synced; the rest dies with the process.
+                    let lost = match &stores[node] {
+                        Some(store) => {
+                            let lost = store.lost_on_crash();
+                            store.crash();
+                            format!(", {lost} unsynced store batch(es) lost")
+                        }
+                        None => ", no store".to_string(),
+                    };
+                    note(node, "kill", format!("node n{node} killed{lost}"));
                     if let Some(after) = restart_after {
                         tokio::time::sleep(after).await;
-                        handle.restart(nodes[node]);
-                        note(node, "restart", format!("node n{node} restarted"));
+                        if lock(&generations)[node] == generation {
+                            // Kill first: a restart alone would leave the old sockets bound.
+                            handle.kill(nodes[node]);
+                            handle.restart(nodes[node]);
+                            note(node, "restart", format!("node n{node} restarted"));
+                        }
                     }
                 }
                 NodeCommand::Pause { node, duration } => {

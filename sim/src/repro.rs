@@ -23,6 +23,8 @@ pub struct Repro {
     pub seed: u64,
     /// The network settings.
     pub net: NetConfig,
+    /// Simulated seconds after which unfinished participants were a liveness violation.
+    pub time_limit_s: u64,
     /// The (shrunk) plan.
     pub plan: FaultPlan,
     /// The commit the failure was found at.
@@ -44,6 +46,8 @@ pub struct ReproHeader {
     pub seed: u64,
     /// The network settings.
     pub net: NetConfig,
+    /// The time limit of the recorded run, in simulated seconds.
+    pub time_limit_s: u64,
     /// The recorded trace hash.
     pub trace_hash: Option<String>,
 }
@@ -58,6 +62,7 @@ impl Repro {
         );
         let _ = writeln!(s, "scenario = {}", quote(&self.scenario));
         let _ = writeln!(s, "seed = {}", self.seed);
+        let _ = writeln!(s, "time_limit_s = {}", self.time_limit_s);
         let _ = writeln!(s, "commit = {}", quote(&self.commit));
         let _ = writeln!(s, "trace_hash = {}", quote(&self.trace_hash));
         let v: Vec<String> = self.violations.iter().map(|v| quote(v)).collect();
@@ -165,11 +170,21 @@ impl Repro {
             .get("trace_hash")
             .and_then(Item::as_str)
             .map(str::to_string);
+        let time_limit_s = match root.get("time_limit_s") {
+            None => 600,
+            Some(t) => t.as_integer().filter(|t| *t > 0).ok_or_else(|| {
+                at(
+                    t.span(),
+                    "time_limit_s: expected a whole number of seconds".into(),
+                )
+            })? as u64,
+        };
         Ok(ReproHeader {
             scenario,
             params,
             seed,
             net,
+            time_limit_s,
             trace_hash,
         })
     }
@@ -199,6 +214,7 @@ mod tests {
             params: vec![("n".into(), 4)],
             seed: 99,
             net: NetConfig::from_seed(5),
+            time_limit_s: 120,
             plan: FaultPlan::default(),
             commit: "abc".into(),
             trace_hash: "00112233aabbccdd".into(),
@@ -209,6 +225,7 @@ mod tests {
         assert_eq!(h.seed, 99);
         assert_eq!(h.params, vec!["n=4".to_string()]);
         assert_eq!(h.net, r.net);
+        assert_eq!(h.time_limit_s, 120);
         assert_eq!(h.trace_hash.as_deref(), Some("00112233aabbccdd"));
     }
 

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rehearsal::link::LinkConfig;
+use rehearsal::store::CrashableStore;
 use rehearsal::transport::NodeId;
 use rehearsal::{
     ChoreoError, Node, NodeConfig, Outcomes, ParticipantId, Program, RoleOutcome, SessionId,
@@ -81,6 +82,7 @@ pub struct Sim {
     time_limit: Duration,
     link: LinkConfig,
     plan: FaultPlan,
+    durable: bool,
 }
 
 impl Sim {
@@ -92,7 +94,16 @@ impl Sim {
             time_limit: Duration::from_secs(600),
             link: LinkConfig::default(),
             plan: FaultPlan::default(),
+            durable: true,
         }
+    }
+
+    /// Whether nodes journal to a simulated disk (default: yes). Without it a crashed role
+    /// restarts from nothing; with it the role replays from its journal, losing only what it
+    /// had not synced when it died.
+    pub fn durable(mut self, durable: bool) -> Sim {
+        self.durable = durable;
+        self
     }
 
     /// Injects the faults of `plan`.
@@ -137,6 +148,11 @@ impl Sim {
     pub fn time_limit(mut self, limit: Duration) -> Sim {
         self.time_limit = limit;
         self
+    }
+
+    /// The liveness time limit.
+    pub fn limit(&self) -> Duration {
+        self.time_limit
     }
 
     /// The seed.
@@ -249,6 +265,9 @@ impl Sim {
             engine: engine.clone(),
         });
         let mut node_ids = Vec::with_capacity(n);
+        let stores: Vec<Option<CrashableStore>> = (0..n)
+            .map(|_| self.durable.then(CrashableStore::new))
+            .collect();
         for (i, p) in participants.iter().enumerate() {
             let post = Arc::new(Post {
                 index: i,
@@ -261,6 +280,7 @@ impl Sim {
                 recorder: recorder.clone(),
                 observer: observer.clone(),
                 engine: engine.clone(),
+                store: stores[i].clone(),
                 outcomes: tx.clone(),
                 incarnation: AtomicU64::new(0),
             });
@@ -273,7 +293,13 @@ impl Sim {
             node_ids.push(node.id());
         }
         if let (Some(engine), Some(commands)) = (engine, commands) {
-            tokio::spawn(control(engine, commands, node_ids, recorder.clone()));
+            tokio::spawn(control(
+                engine,
+                commands,
+                node_ids,
+                stores,
+                recorder.clone(),
+            ));
         }
         let mut outcomes: Vec<Option<RoleOutcome>> = vec![None; n];
         let collect = async {
@@ -342,13 +368,15 @@ struct Post {
     recorder: Arc<Recorder>,
     observer: Arc<SimObserver>,
     engine: Option<Arc<FaultEngine>>,
+    store: Option<CrashableStore>,
     outcomes: mpsc::UnboundedSender<(usize, RoleOutcome)>,
     incarnation: AtomicU64,
 }
 
-/// A node's supervisor: binds the node's address, starts the runtime node, runs the
-/// participant, reports its outcome, and keeps the node alive so its link layer can finish
-/// retransmitting. madsim calls it again whenever the node restarts.
+/// A node's supervisor: binds the node's address, starts the runtime node over the node's
+/// store, runs the participant (after a restart: replays it from its journal), reports its
+/// outcome, and keeps the node alive so its link layer can finish retransmitting. madsim
+/// calls it again whenever the node restarts.
 async fn supervise(post: Arc<Post>) {
     let id = NodeId(post.index as u32);
     let incarnation = post.incarnation.fetch_add(1, Ordering::Relaxed);
@@ -374,6 +402,10 @@ async fn supervise(post: Arc<Post>) {
     let config = NodeConfig {
         link: post.link,
         observer: Some(post.observer.clone()),
+        store: post
+            .store
+            .clone()
+            .map(|s| Arc::new(s) as Arc<dyn rehearsal::store::Store>),
     };
     let node = Node::start(id, Arc::new(transport), config);
     let me = ParticipantId(post.index as u16);

@@ -388,6 +388,19 @@ impl Recorder {
                     .or_insert(0) += 1;
                 e
             }
+            Event::Iteration {
+                session,
+                participant,
+                site,
+                iteration,
+            } => {
+                let mut e = TraceEvent::new(t, node, "iteration");
+                e.session = Some(session.to_string());
+                e.from = Some(participant.to_string());
+                e.site = Some(site.to_string());
+                e.detail = Some(format!("#{iteration}"));
+                e
+            }
             Event::Failure {
                 session,
                 participant,

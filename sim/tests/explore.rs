@@ -72,7 +72,7 @@ fn a_planted_bug_is_found_shrunk_written_and_replayed_exactly() {
     let dir = std::env::temp_dir().join(format!("rehearsal-explore-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join(format!("planted-impatience-{}.toml", failure.seed));
-    let r = repro(scenario, params, failure.seed, &shrunk);
+    let r = repro(scenario, params, failure.seed, ex.time_limit, &shrunk);
     std::fs::write(&file, r.to_toml()).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_rehearsal"))
         .args(["replay", file.to_str().unwrap()])

@@ -1,0 +1,250 @@
+//! The journal: what a participant writes to its node's store, and what a restarted
+//! participant reads back to replay.
+//!
+//! Per (session, participant) the journal keeps: a session record (running, waiting for
+//! which input, or finished with which outcome), every frame received (stored *before* it is
+//! acknowledged), every frame sent (stored *before* it leaves) and whether it was
+//! acknowledged, the results of side effects, random numbers and clock readings in call
+//! order, and the loop snapshots of `ch.repeat`. Each change is one store batch. A restarted
+//! participant re-runs its projection against the recovered journal: receives are served
+//! from the stored inbox, sends are checked against the outbox (and not sent again once
+//! acknowledged), effects return their logged results, and a loop resumes from its latest
+//! snapshot.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::civ::{Civ, Lane, SessionId, Site};
+use crate::link::FrameKey;
+use crate::role::ParticipantId;
+use crate::store::{Batch, Store, StoreError, Table};
+
+/// The state of a participant's session, as recorded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum SessionState {
+    /// Running; waiting for a frame from a participant at a site, if blocked.
+    Running {
+        waiting: Option<(ParticipantId, Site)>,
+    },
+    /// Finished with this outcome (JSON) at this participant.
+    Done(String),
+    /// Failed with this error.
+    Failed(crate::error::ChoreoError),
+}
+
+/// A logged result of `ch.random()`, `ch.now()` or `ch.side_effect(..)`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Effect {
+    pub kind: String,
+    pub site: Site,
+    pub result: Vec<u8>,
+}
+
+/// Everything needed to resume a loop at an iteration boundary.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Snapshot {
+    /// The iteration about to run.
+    pub iteration: u64,
+    /// The loop state, encoded.
+    pub state: Vec<u8>,
+    /// The session's counters at the boundary.
+    pub counters: Counters,
+}
+
+/// The counters of a participant's session that fix which frames and effects come next.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Counters {
+    pub next_send: Vec<((ParticipantId, Lane), u64)>,
+    pub site_sent: Vec<((ParticipantId, Site), u64)>,
+    pub site_taken: Vec<((ParticipantId, Site), u64)>,
+    pub children: Vec<(u64, u64)>,
+    pub effects: u64,
+    pub repeats: Vec<(u64, u64)>,
+}
+
+/// Frames a participant sent, by (to, lane, seq): the token, the payload, and whether the
+/// receiver acknowledged it.
+pub(crate) type Outbox = BTreeMap<(ParticipantId, Lane, u64), (Civ, Vec<u8>, bool)>;
+
+/// What a restarted participant finds in its journal.
+#[derive(Debug, Default)]
+pub(crate) struct Recovered {
+    pub state: Option<SessionState>,
+    pub inbox: Vec<(Civ, Vec<u8>)>,
+    /// (to, lane, seq) -> (payload, acknowledged)
+    pub outbox: Outbox,
+    pub effects: Vec<Effect>,
+    pub snapshots: BTreeMap<u64, Snapshot>,
+}
+
+impl Recovered {
+    /// Whether the journal held anything: the participant ran before.
+    pub fn is_replay(&self) -> bool {
+        self.state.is_some()
+    }
+}
+
+/// One participant's journal in one session.
+pub(crate) struct Journal {
+    store: Arc<dyn Store>,
+    prefix: [u8; 10],
+}
+
+fn lane_byte(lane: Lane) -> u8 {
+    match lane {
+        Lane::Data => 0,
+        Lane::Control => 1,
+    }
+}
+
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    // Plain owned data always encodes.
+    postcard::to_stdvec(value).unwrap_or_default()
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8], what: &str) -> Result<T, StoreError> {
+    postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt {
+        path: "(journal)".into(),
+        detail: format!("a {what} record does not decode: {e}"),
+    })
+}
+
+const ACKED: u8 = 0xFF;
+
+impl Journal {
+    pub fn new(store: Arc<dyn Store>, session: SessionId, me: ParticipantId) -> Journal {
+        let mut prefix = [0u8; 10];
+        prefix[..8].copy_from_slice(&session.0.to_be_bytes());
+        prefix[8..].copy_from_slice(&me.0.to_be_bytes());
+        Journal { store, prefix }
+    }
+
+    fn key(&self, rest: &[u8]) -> Vec<u8> {
+        let mut k = self.prefix.to_vec();
+        k.extend_from_slice(rest);
+        k
+    }
+
+    fn frame_key(&self, peer: ParticipantId, lane: Lane, seq: u64) -> Vec<u8> {
+        let mut rest = peer.0.to_be_bytes().to_vec();
+        rest.push(lane_byte(lane));
+        rest.extend_from_slice(&seq.to_be_bytes());
+        self.key(&rest)
+    }
+
+    fn write(&self, batch: &Batch, sync: bool) -> Result<(), StoreError> {
+        self.store.commit(batch)?;
+        if sync {
+            self.store.sync()?;
+        }
+        Ok(())
+    }
+
+    /// Records the session's state; `durable` syncs it.
+    pub fn state(&self, state: &SessionState, durable: bool) -> Result<(), StoreError> {
+        let mut b = Batch::new();
+        b.put(Table::Sessions, self.key(&[]), encode(state));
+        self.write(&b, durable)
+    }
+
+    /// Stores a received frame durably (before it is acknowledged).
+    pub fn received(&self, civ: &Civ, payload: &[u8]) -> Result<(), StoreError> {
+        let mut b = Batch::new();
+        b.put(
+            Table::Inbox,
+            self.frame_key(civ.from, civ.lane, civ.seq),
+            encode(&(civ, payload)),
+        );
+        self.write(&b, true)
+    }
+
+    /// Stores a frame about to be sent durably (before it leaves).
+    pub fn sending(&self, civ: &Civ, payload: &[u8]) -> Result<(), StoreError> {
+        let mut b = Batch::new();
+        b.put(
+            Table::Outbox,
+            self.frame_key(civ.to, civ.lane, civ.seq),
+            encode(&(civ, payload)),
+        );
+        self.write(&b, true)
+    }
+
+    /// Marks a sent frame acknowledged (losing the mark only costs a resend).
+    pub fn acked(&self, key: &FrameKey) -> Result<(), StoreError> {
+        let mut k = self.frame_key(key.to, key.lane, key.seq);
+        k.push(ACKED);
+        let mut b = Batch::new();
+        b.put(Table::Outbox, k, Vec::new());
+        self.write(&b, false)
+    }
+
+    /// Logs effect number `n` durably (before its result is used).
+    pub fn effect(&self, n: u64, effect: &Effect) -> Result<(), StoreError> {
+        let mut b = Batch::new();
+        b.put(Table::Effects, self.key(&n.to_be_bytes()), encode(effect));
+        self.write(&b, true)
+    }
+
+    /// Stores a loop snapshot (synced with the next frame; losing it only means replaying
+    /// from the one before).
+    pub fn snapshot(&self, repeat: u64, snapshot: &Snapshot) -> Result<(), StoreError> {
+        let mut b = Batch::new();
+        b.put(
+            Table::Snapshots,
+            self.key(&repeat.to_be_bytes()),
+            encode(snapshot),
+        );
+        self.write(&b, false)
+    }
+
+    /// Reads everything recorded for this participant in this session.
+    pub fn recover(&self) -> Result<Recovered, StoreError> {
+        let mut r = Recovered {
+            state: self
+                .store
+                .get(Table::Sessions, &self.key(&[]))?
+                .map(|v| decode(&v, "session"))
+                .transpose()?,
+            ..Recovered::default()
+        };
+        for (_, v) in self.store.scan(Table::Inbox, &self.prefix)? {
+            let (civ, payload): (Civ, Vec<u8>) = decode(&v, "inbox")?;
+            r.inbox.push((civ, payload));
+        }
+        let mut acked = Vec::new();
+        for (k, v) in self.store.scan(Table::Outbox, &self.prefix)? {
+            if k.len() == self.prefix.len() + 12 && k.last() == Some(&ACKED) {
+                acked.push(k);
+                continue;
+            }
+            let (civ, payload): (Civ, Vec<u8>) = decode(&v, "outbox")?;
+            r.outbox
+                .insert((civ.to, civ.lane, civ.seq), (civ, payload, false));
+        }
+        for k in acked {
+            let to = ParticipantId(u16::from_be_bytes([k[10], k[11]]));
+            let lane = if k[12] == 0 {
+                Lane::Data
+            } else {
+                Lane::Control
+            };
+            let mut seq = [0u8; 8];
+            seq.copy_from_slice(&k[13..21]);
+            if let Some(entry) = r.outbox.get_mut(&(to, lane, u64::from_be_bytes(seq))) {
+                entry.2 = true;
+            }
+        }
+        for (_, v) in self.store.scan(Table::Effects, &self.prefix)? {
+            r.effects.push(decode(&v, "effect")?);
+        }
+        for (k, v) in self.store.scan(Table::Snapshots, &self.prefix)? {
+            let mut id = [0u8; 8];
+            id.copy_from_slice(&k[10..18]);
+            r.snapshots
+                .insert(u64::from_be_bytes(id), decode(&v, "snapshot")?);
+        }
+        Ok(r)
+    }
+}

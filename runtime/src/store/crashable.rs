@@ -1,0 +1,108 @@
+//! [`CrashableStore`]: an in-memory model of a disk, for simulation.
+
+use std::sync::{Arc, Mutex};
+
+use super::memory::{Tables, lock};
+use super::{Batch, Store, StoreError, Table};
+
+/// An in-memory store that models a disk: it survives a simulated crash, minus the batches
+/// committed since the last [`Store::sync`], and can be told to fail writes.
+///
+/// It keeps the *durable* state and the list of committed but unsynced batches. Reads see the
+/// durable state with the unsynced batches applied in commit order. [`Store::sync`] folds the
+/// unsynced batches into the durable state; [`CrashableStore::crash`] drops them, as a power
+/// loss would (the worst case the [`Store`] contract allows: every unsynced batch is lost).
+///
+/// Clones share one state (an [`Arc`] inside), so a simulator keeps a handle across a node's
+/// restart: it calls [`crash`](CrashableStore::crash) when the node dies and hands a clone to
+/// the restarted node. Everything is ordered maps, so behaviour is deterministic.
+#[derive(Clone, Debug, Default)]
+pub struct CrashableStore {
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// What survives a crash.
+    durable: Tables,
+    /// Committed since the last sync, in commit order (empty batches are not kept).
+    unsynced: Vec<Batch>,
+    /// `durable` with `unsynced` applied: what reads see.
+    visible: Tables,
+    /// How many of the next commits or syncs fail.
+    failures: u32,
+}
+
+impl State {
+    /// Consumes one injected failure, if any is pending: `Err` names `op`.
+    fn inject(&mut self, op: impl FnOnce() -> String) -> Result<(), StoreError> {
+        if self.failures == 0 {
+            return Ok(());
+        }
+        self.failures -= 1;
+        Err(StoreError::Injected {
+            detail: format!("{} failed (fail_next_writes)", op()),
+        })
+    }
+}
+
+impl CrashableStore {
+    /// An empty store with no pending failures.
+    pub fn new() -> CrashableStore {
+        CrashableStore::default()
+    }
+
+    /// Simulates a power loss: drops every batch committed since the last sync. Reads then see
+    /// the durable state only. Pending injected failures stay pending.
+    pub fn crash(&self) {
+        let mut state = lock(&self.state);
+        state.unsynced.clear();
+        state.visible = state.durable.clone();
+    }
+
+    /// Makes the next `n` writes ([`Store::commit`] or [`Store::sync`] calls, counted together)
+    /// fail with [`StoreError::Injected`] naming the operation, leaving the store unchanged.
+    /// Replaces any count set before; `0` cancels pending failures.
+    pub fn fail_next_writes(&self, n: u32) {
+        lock(&self.state).failures = n;
+    }
+
+    /// How many committed batches a [`crash`](CrashableStore::crash) now would lose: the
+    /// non-empty batches committed since the last sync.
+    pub fn lost_on_crash(&self) -> usize {
+        lock(&self.state).unsynced.len()
+    }
+}
+
+impl Store for CrashableStore {
+    fn commit(&self, batch: &Batch) -> Result<(), StoreError> {
+        let mut state = lock(&self.state);
+        state.inject(|| format!("commit of a batch of {} writes", batch.ops().len()))?;
+        if !batch.is_empty() {
+            state.visible.apply(batch);
+            state.unsynced.push(batch.clone());
+        }
+        Ok(())
+    }
+
+    fn sync(&self) -> Result<(), StoreError> {
+        let mut state = lock(&self.state);
+        let unsynced = state.unsynced.len();
+        state.inject(|| format!("sync of {unsynced} unsynced batches"))?;
+        let State {
+            durable, unsynced, ..
+        } = &mut *state;
+        for batch in unsynced.drain(..) {
+            durable.apply(&batch);
+        }
+        Ok(())
+    }
+
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(lock(&self.state).visible.get(table, key))
+    }
+
+    fn scan(&self, table: Table, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        Ok(lock(&self.state).visible.scan(table, prefix))
+    }
+}
