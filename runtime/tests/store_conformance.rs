@@ -555,7 +555,6 @@ fn crashable_counts_what_a_crash_would_lose_and_clones_share_state() {
 /// Asserts `result` is a `Corrupt` error naming `path`.
 fn assert_corrupt(result: Result<FileStore, StoreError>, path: &Path) {
     let error = result.expect_err("a damaged file must not open");
-    eprintln!("DEBUG {error}");
     let message = error.to_string();
     assert!(
         matches!(&error, StoreError::Corrupt { path: p, .. } if p == path),
@@ -717,10 +716,13 @@ fn file_clean_close_keeps_unsynced_writes() {
 
 // ---- Property tests: random histories against a model of a disk ----
 
+/// One write: `Some(value)` sets, `None` deletes.
+type Write = (Table, Vec<u8>, Option<Vec<u8>>);
+
 /// One step of a history.
 #[derive(Clone, Debug)]
 enum Step {
-    Commit(Vec<(Table, Vec<u8>, Option<Vec<u8>>)>),
+    Commit(Vec<Write>),
     Sync,
     Crash,
     FailNext(u32),
@@ -757,7 +759,7 @@ fn step(fail: bool) -> BoxedStrategy<Step> {
     }
 }
 
-fn batch_of(ops: &[(Table, Vec<u8>, Option<Vec<u8>>)]) -> Batch {
+fn batch_of(ops: &[Write]) -> Batch {
     let mut batch = Batch::new();
     for (table, key, value) in ops {
         match value {
@@ -772,7 +774,7 @@ fn batch_of(ops: &[(Table, Vec<u8>, Option<Vec<u8>>)]) -> Batch {
 #[derive(Default)]
 struct Model {
     durable: std::collections::BTreeMap<(Table, Vec<u8>), Vec<u8>>,
-    unsynced: Vec<Vec<(Table, Vec<u8>, Option<Vec<u8>>)>>,
+    unsynced: Vec<Vec<Write>>,
     failures: u32,
 }
 
@@ -789,10 +791,7 @@ impl Model {
     }
 }
 
-fn apply(
-    state: &mut std::collections::BTreeMap<(Table, Vec<u8>), Vec<u8>>,
-    ops: &[(Table, Vec<u8>, Option<Vec<u8>>)],
-) {
+fn apply(state: &mut std::collections::BTreeMap<(Table, Vec<u8>), Vec<u8>>, ops: &[Write]) {
     for (table, key, value) in ops {
         match value {
             Some(value) => state.insert((*table, key.clone()), value.clone()),
@@ -920,30 +919,4 @@ fn file_store_matches_a_model_of_a_disk() {
             Ok(())
         })
         .unwrap();
-}
-
-#[test]
-fn zz_scratch_measure() {
-    let dir = tempfile::tempdir().unwrap();
-    for (name, every) in [("sync-each", 1u32), ("sync-10", 10), ("sync-200", 200)] {
-        let path = dir.path().join(format!("{name}.redb"));
-        let store = FileStore::open(&path).unwrap();
-        let t = std::time::Instant::now();
-        for i in 0..1000u32 {
-            let mut batch = Batch::new();
-            batch
-                .put(Table::Inbox, i.to_be_bytes(), vec![i as u8; 300])
-                .put(Table::Sessions, b"state", i.to_be_bytes());
-            store.commit(&batch).unwrap();
-            if (i + 1) % every == 0 {
-                store.sync().unwrap();
-            }
-        }
-        store.sync().unwrap();
-        eprintln!(
-            "SCRATCH {name}: {:?} size {}",
-            t.elapsed(),
-            fs::metadata(&path).unwrap().len()
-        );
-    }
 }
