@@ -271,6 +271,7 @@ pub mod sim {
                     let config = NodeConfig {
                         link: LinkConfig::default(),
                         observer: traced.then_some(recorder as _),
+                        store: None,
                     };
                     let node = Node::start(id, Arc::new(transport), config);
                     let me = ParticipantId(i as u16);

@@ -88,9 +88,11 @@ impl Ctx {
 /// Cheap to copy around by reference; [`Choreo::at`] gives a handle whose next operators carry
 /// a stable label.
 pub struct Choreo<'s, C: RoleSet> {
-    ctx: &'s Ctx,
-    scope: Arc<[ParticipantId]>,
+    pub(crate) ctx: &'s Ctx,
+    pub(crate) scope: Arc<[ParticipantId]>,
     label: Option<&'static str>,
+    /// The checkpoint block instance this handle runs in (0: none).
+    pub(crate) epoch: u64,
     _census: PhantomData<fn() -> C>,
 }
 
@@ -100,6 +102,7 @@ impl<C: RoleSet> Clone for Choreo<'_, C> {
             ctx: self.ctx,
             scope: self.scope.clone(),
             label: self.label,
+            epoch: self.epoch,
             _census: PhantomData,
         }
     }
@@ -111,12 +114,24 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
             ctx,
             scope,
             label: None,
+            epoch: 0,
             _census: PhantomData,
         }
     }
 
     fn sub<D: RoleSet>(&self, scope: Arc<[ParticipantId]>) -> Choreo<'s, D> {
-        Choreo::new(self.ctx, scope)
+        Choreo {
+            epoch: self.epoch,
+            ..Choreo::new(self.ctx, scope)
+        }
+    }
+
+    /// The handle for the body of checkpoint block instance `block`.
+    pub(crate) fn enter_block(&self, block: u64) -> Choreo<'s, C> {
+        Choreo {
+            epoch: block,
+            ..self.clone()
+        }
     }
 
     /// A handle whose operators carry the stable label `label` in their sites, so fault plans
@@ -129,7 +144,7 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
     }
 
     #[track_caller]
-    fn site(&self) -> Site {
+    pub(crate) fn site(&self) -> Site {
         Site::caller(self.label)
     }
 
@@ -150,14 +165,14 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
     }
 
     /// Records a failure detected here and tells the other participants.
-    fn fail(&self, error: ChoreoError, site: &Site) -> ChoreoError {
+    pub(crate) fn fail(&self, error: ChoreoError, site: &Site) -> ChoreoError {
         if let Ctx::Projected { node, session } = self.ctx {
             node.fail_session(session, error.clone(), site.clone());
         }
         error
     }
 
-    fn check_failed(&self) -> Result<(), ChoreoError> {
+    pub(crate) fn check_failed(&self) -> Result<(), ChoreoError> {
         match self.ctx {
             Ctx::Projected { session, .. } => session.failure().map_or(Ok(()), Err),
             Ctx::Central { .. } => Ok(()),
@@ -214,14 +229,14 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
     fn send_bytes(&self, to: ParticipantId, site: &Site, bytes: Vec<u8>) -> bool {
         match self.ctx {
             Ctx::Projected { node, session } => {
-                node.send(session, to, Lane::Data, site.clone(), bytes) == Verdict::Halt
+                node.send(session, to, Lane::Data, site.clone(), bytes, self.epoch) == Verdict::Halt
             }
             Ctx::Central { .. } => false,
         }
     }
 
     /// Never returns when `halted`: the participant's process is dying at this site.
-    async fn halt_if(&self, halted: bool) {
+    pub(crate) async fn halt_if(&self, halted: bool) {
         if halted {
             std::future::pending::<()>().await;
         }
@@ -237,7 +252,7 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
                 detail: "the reference run does not receive".into(),
             });
         };
-        let (civ, payload) = match session.take(from, site).await {
+        let (civ, payload) = match session.take(from, site, self.epoch).await {
             Ok(frame) => frame,
             Err(e @ ChoreoError::Integrity { .. }) => return Err(self.fail(e, site)),
             Err(e) => return Err(e),
@@ -293,6 +308,10 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
         f: impl FnOnce() -> T,
     ) -> Result<T, ChoreoError> {
         self.check_failed()?;
+        let step = match self.ctx {
+            Ctx::Projected { session, .. } => Some((session, session.step())),
+            Ctx::Central { .. } => None,
+        };
         let outcome = match self.observe_local(site) {
             Verdict::Continue => {
                 std::panic::catch_unwind(AssertUnwindSafe(f)).map_err(|p| panic_message(p.as_ref()))
@@ -303,15 +322,16 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
                 unreachable!("a halted participant never resumes")
             }
         };
-        outcome.map_err(|message| {
-            self.fail(
-                ChoreoError::Crashed {
-                    role,
-                    site: Box::new(site.clone()),
-                    message,
-                },
-                site,
-            )
+        // A crash is not a session failure yet: the innermost checkpoint rescues it, or, at
+        // top level, the participant is replayed once and fails the session only if the
+        // crash repeats.
+        if let (Err(_), Some((session, step))) = (&outcome, step) {
+            session.crashed_in(step);
+        }
+        outcome.map_err(|message| ChoreoError::Crashed {
+            role,
+            site: Box::new(site.clone()),
+            message,
         })
     }
 
@@ -555,7 +575,7 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
                     .map(|p| session.placement[usize::from(p.0)])
                     .collect();
                 let child = node.open_session(id, me, census, placement);
-                let task = tokio::spawn(run_projected(sub, node.clone(), child));
+                let task = tokio::spawn(run_child(sub, node.clone(), child));
                 Ok(Spawned::running(task))
             }
         }
@@ -701,7 +721,7 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
                     }
                 }
             };
-            let key = session.next_repeat(spawn_point(&site, &[]));
+            let key = session.next_repeat(spawn_point(&site, &[]) ^ self.epoch);
             let durable = session.journal().is_some();
             let (mut iteration, mut state) = match session.snapshot(key) {
                 Some(snap) => {
@@ -956,8 +976,8 @@ impl<O, S: RoleSet> Spawned<O, S> {
     }
 }
 
-/// Runs `choreo` as participant `session.me` on `node` until it ends, then closes the session
-/// here. A failure detected here is sent to the other participants.
+/// Runs `choreo` as participant `session.me` on `node` until it ends (without closing the
+/// session: see [`finish_projected`]).
 pub(crate) async fn run_projected<Ch: Choreography>(
     choreo: Ch,
     node: Node,
@@ -970,20 +990,41 @@ pub(crate) async fn run_projected<Ch: Choreography>(
     let scope: Arc<[ParticipantId]> = (0..session.census.len())
         .map(|i| ParticipantId(i as u16))
         .collect();
-    let result = {
-        let ch = Choreo::<Ch::Census>::new(&ctx, scope);
-        choreo.run(&ch).await
-    };
+    let ch = Choreo::<Ch::Census>::new(&ctx, scope);
+    choreo.run(&ch).await
+}
+
+/// Ends `session` here with `result`: a failure detected here (a crash that escaped every
+/// checkpoint, say) is sent to the other participants, then the session is closed.
+pub(crate) fn finish_projected<T>(
+    node: &Node,
+    session: &Session,
+    result: Result<T, ChoreoError>,
+) -> Result<T, ChoreoError> {
     let result = match (result, session.failure()) {
         (Ok(_), Some(failure)) => Err(failure),
         (Err(e), None) => {
-            node.fail_session(&session, e.clone(), Site::caller(None));
+            let site = match &e {
+                ChoreoError::Crashed { site, .. } => (**site).clone(),
+                _ => Site::caller(None),
+            };
+            node.fail_session(session, e.clone(), site);
             Err(e)
         }
         (r, _) => r,
     };
-    node.close_session(&session);
+    node.close_session(session);
     result
+}
+
+/// A nested session: run, then finish.
+async fn run_child<Ch: Choreography>(
+    choreo: Ch,
+    node: Node,
+    session: Arc<Session>,
+) -> Result<Ch::Output, ChoreoError> {
+    let result = run_projected(choreo, node.clone(), session.clone()).await;
+    finish_projected(&node, &session, result)
 }
 
 /// Runs `choreo` centrally: every role's local code, values passed through the codec, no
@@ -1003,8 +1044,9 @@ pub(crate) async fn run_central<Ch: Choreography>(
     choreo.run(&ch).await
 }
 
-/// Identifies a spawn point: the spawn's site and the child's members (FNV-1a).
-fn spawn_point(site: &Site, members: &[ParticipantId]) -> u64 {
+/// Identifies a spawn point (or a checkpoint or loop site): the site and the participants
+/// (FNV-1a).
+pub(crate) fn spawn_point(site: &Site, members: &[ParticipantId]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut eat = |bytes: &[u8]| {
         for b in bytes {

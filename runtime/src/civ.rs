@@ -111,8 +111,10 @@ pub struct Civ {
     /// Number of this frame among the frames from `from` to `to` at this site, from 0:
     /// receives at one site take frames in this order, whatever order they arrive in.
     pub occurrence: u64,
-    /// Recovery epoch of the sender when it sent the frame.
-    pub epoch: u32,
+    /// Recovery epoch of the sender when it sent the frame: the checkpoint block instance
+    /// it was running in (0 outside every block). Frames of a block a receiver abandoned
+    /// (rescued) are discarded by this.
+    pub epoch: u64,
     /// The sender had no other operation waiting in this session when it sent the frame, so
     /// the frame's place in channel order is its place in the sender's program order (what
     /// lets a receiver tell a diverged projection from concurrency).

@@ -50,6 +50,7 @@
 //! [`observer::Observer`].
 
 pub mod census;
+pub mod checkpoint;
 pub mod choreo;
 pub mod civ;
 pub mod error;
@@ -66,6 +67,7 @@ pub mod store;
 pub mod transport;
 
 pub use census::{Census, FamilySizes, Member, RoleSet, Subset};
+pub use checkpoint::{Policy, Rescued};
 pub use choreo::{Choreo, Choreography, Loop, Spawned};
 pub use civ::{SessionId, Site};
 pub use error::ChoreoError;

@@ -57,6 +57,18 @@ pub enum Packet {
 pub enum Control {
     /// The session failed at the sender; every participant ends with this error.
     Abort(ChoreoError),
+    /// The sender finished the body of checkpoint block instance `block` (exit agreement).
+    Done {
+        /// The block instance.
+        block: u64,
+    },
+    /// A member crashed in the body of `block`: every member runs its rescue.
+    Rescue {
+        /// The block instance.
+        block: u64,
+        /// Who crashed, where and why.
+        cause: crate::checkpoint::Rescued,
+    },
 }
 
 /// Names one frame: its channel and sequence number.
@@ -215,7 +227,7 @@ mod tests {
                 to: ParticipantId(1),
                 lane: Lane::Data,
                 seq: 9,
-                epoch: 0,
+                epoch: 7,
                 ordered: true,
                 occurrence: 0,
             },

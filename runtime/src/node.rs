@@ -70,6 +70,8 @@ pub struct NodeStats {
     pub store_errors: u64,
     /// Sends a replaying participant did not repeat (the peer already acknowledged them).
     pub replayed_sends: u64,
+    /// Frames of checkpoint attempts abandoned here, discarded on arrival.
+    pub stale: u64,
 }
 
 /// At most this many frames of not-yet-open sessions are held per node.
@@ -253,6 +255,24 @@ impl Node {
         self.inner.transmit(node, bytes);
     }
 
+    /// Restarts `session`'s participant in this process: a fresh session recovered from the
+    /// journal replaces it (its replay starts over from the log).
+    pub(crate) fn reopen_session(&self, session: &Arc<Session>) -> Arc<Session> {
+        lock(&self.inner.sessions)
+            .open
+            .remove(&(session.id, session.me));
+        session.fail(ChoreoError::Closed {
+            session: session.id,
+            participant: session.participant().to_string(),
+        });
+        self.open_session(
+            session.id,
+            session.me,
+            session.census.clone(),
+            session.placement.clone(),
+        )
+    }
+
     /// Closes `session` here: later frames for it are acknowledged and dropped.
     pub(crate) fn close_session(&self, session: &Session) {
         let key = (session.id, session.me);
@@ -272,10 +292,11 @@ impl Node {
         lane: Lane,
         site: Site,
         payload: Vec<u8>,
+        epoch: u64,
     ) -> Verdict {
         let seq = session.next_send_seq(to, lane);
         let occurrence = match lane {
-            Lane::Data => session.next_occurrence(to, &site),
+            Lane::Data => session.next_occurrence(to, &site, epoch),
             Lane::Control => seq,
         };
         let civ = Civ {
@@ -285,7 +306,7 @@ impl Node {
             to,
             lane,
             seq,
-            epoch: 0,
+            epoch,
             ordered: session.is_sequential(),
             occurrence,
         };
@@ -386,7 +407,7 @@ impl Node {
             let to = ParticipantId(i as u16);
             if to != session.me {
                 // A failure notice goes out whatever an observer says.
-                let _ = self.send(session, to, Lane::Control, site.clone(), notice.clone());
+                let _ = self.send(session, to, Lane::Control, site.clone(), notice.clone(), 0);
             }
         }
     }
@@ -508,19 +529,25 @@ impl NodeInner {
             }
             Ok(Arrival::Control(bytes)) => {
                 lock(&self.stats).delivered += 1;
-                if let Ok(Control::Abort(error)) = postcard::from_bytes::<Control>(&bytes) {
-                    if session.fail(error.clone()) {
-                        self.observe(Event::Failure {
-                            session: session.id,
-                            participant: session.participant(),
-                            error: &error,
-                            remote: true,
-                        });
+                match postcard::from_bytes::<Control>(&bytes) {
+                    Ok(Control::Abort(error)) => {
+                        if session.fail(error.clone()) {
+                            self.observe(Event::Failure {
+                                session: session.id,
+                                participant: session.participant(),
+                                error: &error,
+                                remote: true,
+                            });
+                        }
                     }
-                } else {
-                    lock(&self.stats).corrupt += 1;
+                    Ok(notice) => session.note(ack_key.from, &notice),
+                    Err(_) => lock(&self.stats).corrupt += 1,
                 }
                 FrameEvent::Deliver
+            }
+            Ok(Arrival::Stale) => {
+                lock(&self.stats).stale += 1;
+                FrameEvent::DropStale
             }
         };
         if let Some(civ) = &observed {

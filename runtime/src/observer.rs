@@ -32,6 +32,22 @@ pub enum FrameEvent {
     DropStale,
 }
 
+/// Which way a participant went at a checkpoint block instance.
+#[derive(Debug)]
+pub enum CheckpointPath<'a> {
+    /// It entered the body.
+    Enter,
+    /// It left through the body: every participant finished it.
+    Exit,
+    /// It runs the rescue.
+    Rescue {
+        /// Why.
+        cause: &'a crate::checkpoint::Rescued,
+        /// Frames of the abandoned body it discarded.
+        dropped: usize,
+    },
+}
+
 /// One event of a node.
 #[derive(Debug)]
 pub enum Event<'a> {
@@ -81,6 +97,19 @@ pub enum Event<'a> {
         site: &'a Site,
         /// The iteration about to run, from 0 (after a restart: the one it resumes at).
         iteration: u64,
+    },
+    /// A participant entered, left, or rescued a checkpoint block instance.
+    Checkpoint {
+        /// The session.
+        session: SessionId,
+        /// The participant.
+        participant: Participant,
+        /// The checkpoint's site.
+        site: &'a Site,
+        /// The block instance.
+        block: u64,
+        /// Which way.
+        path: CheckpointPath<'a>,
     },
     /// A session failed at a participant.
     Failure {

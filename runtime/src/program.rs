@@ -12,8 +12,8 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::census::{Census, FamilySizes};
-use crate::choreo::{Choreography, run_central, run_projected};
-use crate::civ::SessionId;
+use crate::choreo::{Choreography, finish_projected, run_central, run_projected};
+use crate::civ::{SessionId, Site};
 use crate::error::ChoreoError;
 use crate::located::view_as;
 use crate::node::Node;
@@ -21,6 +21,10 @@ use crate::observer::Event;
 use crate::replay::SessionState;
 use crate::role::{Participant, ParticipantId};
 use crate::transport::{BoxFuture, NodeId};
+
+/// How often a participant whose local code crashed outside every checkpoint is replayed
+/// (each time with a different crash) before the session ends with the crash.
+const MAX_REPLAYS: usize = 16;
 
 /// One participant's result: its view of the output as JSON, or the error it ended with.
 pub type RoleOutcome = Result<String, ChoreoError>;
@@ -148,9 +152,26 @@ impl<Ch: Choreography + Clone + Sync> Erased for Typed<Ch> {
                     result
                 }
                 None => {
-                    let result = run_projected(choreo, node.clone(), s.clone())
-                        .await
-                        .and_then(|out| view(participant, &out));
+                    let mut s = s;
+                    let mut result = run_projected(choreo.clone(), node.clone(), s.clone()).await;
+                    // A crash that escaped every checkpoint: replay from the journal (a
+                    // transient crash is masked); a crash that repeats (same site and
+                    // message) is deterministic and ends the session.
+                    let mut last: Option<(Site, String, Option<u64>)> = None;
+                    for _ in 0..MAX_REPLAYS {
+                        let Err(ChoreoError::Crashed { site, message, .. }) = &result else {
+                            break;
+                        };
+                        let this = Some(((**site).clone(), message.clone(), s.crash_step()));
+                        if s.failure().is_some() || s.journal().is_none() || this == last {
+                            break;
+                        }
+                        last = this;
+                        s = node.reopen_session(&s);
+                        result = run_projected(choreo.clone(), node.clone(), s.clone()).await;
+                    }
+                    let result =
+                        finish_projected(&node, &s, result).and_then(|out| view(participant, &out));
                     if s.record_end(&result).is_err() {
                         node.count_store_error();
                     }

@@ -57,8 +57,8 @@ pub(crate) struct Snapshot {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Counters {
     pub next_send: Vec<((ParticipantId, Lane), u64)>,
-    pub site_sent: Vec<((ParticipantId, Site), u64)>,
-    pub site_taken: Vec<((ParticipantId, Site), u64)>,
+    pub site_sent: Vec<(crate::session::Spot, u64)>,
+    pub site_taken: Vec<(crate::session::Spot, u64)>,
     pub children: Vec<(u64, u64)>,
     pub effects: u64,
     pub repeats: Vec<(u64, u64)>,
@@ -77,7 +77,13 @@ pub(crate) struct Recovered {
     pub outbox: Outbox,
     pub effects: Vec<Effect>,
     pub snapshots: BTreeMap<u64, Snapshot>,
+    /// Sequence floors recorded at rescues, by block instance.
+    pub floors: BTreeMap<u64, Floors>,
 }
+
+/// Where each channel's sequence numbers continue after a rescue: recorded the first time a
+/// block is rescued, so every replay of the rescue numbers its frames the same way.
+pub(crate) type Floors = Vec<((ParticipantId, Lane), u64)>;
 
 impl Recovered {
     /// Whether the journal held anything: the participant ran before.
@@ -149,6 +155,15 @@ impl Journal {
         self.write(&b, durable)
     }
 
+    /// Records the sequence floors of a rescue, durably.
+    pub fn floors(&self, block: u64, floors: &Floors) -> Result<(), StoreError> {
+        let mut rest = vec![b'F'];
+        rest.extend_from_slice(&block.to_be_bytes());
+        let mut b = Batch::new();
+        b.put(Table::Sessions, self.key(&rest), encode(floors));
+        self.write(&b, true)
+    }
+
     /// Stores a received frame durably (before it is acknowledged).
     pub fn received(&self, civ: &Civ, payload: &[u8]) -> Result<(), StoreError> {
         let mut b = Batch::new();
@@ -209,6 +224,14 @@ impl Journal {
                 .transpose()?,
             ..Recovered::default()
         };
+        for (k, v) in self.store.scan(Table::Sessions, &self.key(b"F"))? {
+            if k.len() == self.prefix.len() + 9 {
+                let mut id = [0u8; 8];
+                id.copy_from_slice(&k[11..19]);
+                r.floors
+                    .insert(u64::from_be_bytes(id), decode(&v, "floors")?);
+            }
+        }
         for (_, v) in self.store.scan(Table::Inbox, &self.prefix)? {
             let (civ, payload): (Civ, Vec<u8>) = decode(&v, "inbox")?;
             r.inbox.push((civ, payload));

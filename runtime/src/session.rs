@@ -12,16 +12,17 @@
 //! differ. The session also records its failure, after which every waiting or later operator
 //! returns that error.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 
 use crate::census::Census;
+use crate::checkpoint::Rescued;
 use crate::civ::{Civ, Lane, SessionId, Site};
 use crate::error::ChoreoError;
-use crate::link::Dedup;
-use crate::replay::{Counters, Effect, Journal, Recovered, SessionState, Snapshot};
+use crate::link::{Control, Dedup};
+use crate::replay::{Counters, Effect, Floors, Journal, Recovered, SessionState, Snapshot};
 use crate::role::{Participant, ParticipantId};
 use crate::store::StoreError;
 use crate::transport::{NodeId, lock};
@@ -34,6 +35,44 @@ pub(crate) enum Arrival {
     Duplicate,
     /// First copy of a control frame: handed back to be acted on.
     Control(Vec<u8>),
+    /// A data frame of a checkpoint attempt this participant abandoned: discarded.
+    Stale,
+}
+
+/// A frame's place in the choreography: (peer, site, epoch).
+pub(crate) type Spot = (ParticipantId, Site, u64);
+
+/// What members of one checkpoint block instance told this participant.
+#[derive(Default)]
+struct BlockNotes {
+    /// Members that finished the body (exit notices).
+    done: BTreeSet<ParticipantId>,
+    /// Why the block is being rescued, once anyone said so.
+    rescue: Option<Rescued>,
+    /// This participant abandoned the body: its frames are stale.
+    abandoned: bool,
+    /// The enclosing block instance (0: none), once this participant entered the block.
+    parent: u64,
+}
+
+/// Whether `epoch`'s block, or a block enclosing it, was abandoned here.
+fn abandoned(blocks: &BTreeMap<u64, BlockNotes>, mut epoch: u64) -> bool {
+    while epoch != 0 {
+        match blocks.get(&epoch) {
+            Some(b) if b.abandoned => return true,
+            Some(b) => epoch = b.parent,
+            None => return false,
+        }
+    }
+    false
+}
+
+/// How a checkpoint block instance ends at this participant.
+pub(crate) enum BlockEnd {
+    /// Every member finished the body.
+    Exit,
+    /// Some member crashed in it.
+    Rescue(Rescued),
 }
 
 struct Failure {
@@ -43,10 +82,10 @@ struct Failure {
 #[derive(Default)]
 struct State {
     inbox: BTreeMap<(ParticipantId, u64), (Civ, Vec<u8>)>,
-    /// (sender, site, occurrence) -> sequence number of the frame in `inbox`.
-    by_site: BTreeMap<(ParticipantId, Site, u64), u64>,
-    site_sent: BTreeMap<(ParticipantId, Site), u64>,
-    site_taken: BTreeMap<(ParticipantId, Site), u64>,
+    /// (sender, site, epoch, occurrence) -> sequence number of the frame in `inbox`.
+    by_site: BTreeMap<(ParticipantId, Site, u64, u64), u64>,
+    site_sent: BTreeMap<Spot, u64>,
+    site_taken: BTreeMap<Spot, u64>,
     dedup: BTreeMap<(ParticipantId, Lane), Dedup>,
     consumed: BTreeMap<ParticipantId, Dedup>,
     next_send: BTreeMap<(ParticipantId, Lane), u64>,
@@ -61,6 +100,21 @@ struct State {
     /// Replay: loop snapshots by loop key, and invocations per loop site.
     snapshots: BTreeMap<u64, Snapshot>,
     repeats: BTreeMap<u64, u64>,
+    /// Checkpoint blocks, by block instance id.
+    blocks: BTreeMap<u64, BlockNotes>,
+    /// Block instances entered per (parent epoch, site key).
+    block_counts: BTreeMap<(u64, u64), u64>,
+    /// Replay: epochs the previous incarnation sent or received frames in, and blocks it
+    /// sent its exit notice or a rescue notice for.
+    replay_epochs: BTreeSet<u64>,
+    replay_left: BTreeSet<u64>,
+    /// Sequence floors of rescues, by block instance (recorded or recovered).
+    floors: BTreeMap<u64, Floors>,
+    /// A crash of the replay is propagating (see `mark_replay_crash`).
+    replay_crash: bool,
+    /// Local steps run by this incarnation, and the step the last crash happened in.
+    steps: u64,
+    crashed_at: Option<u64>,
 }
 
 /// What a replayed send finds in the outbox.
@@ -126,17 +180,61 @@ impl Session {
         recovered: Recovered,
     ) -> Session {
         let mut st = State::default();
+        for (civ, _, _) in recovered.outbox.values() {
+            st.replay_epochs.insert(civ.epoch);
+        }
+        for (civ, payload, _) in recovered.outbox.values() {
+            if civ.lane != Lane::Control {
+                continue;
+            }
+            match postcard::from_bytes::<Control>(payload) {
+                // It finished the body: replaying the block leaves it the same way.
+                Ok(Control::Done { block }) => {
+                    st.replay_left.insert(block);
+                }
+                // It decided on the rescue (and said so): the replay takes the rescue again.
+                Ok(Control::Rescue { block, cause }) => {
+                    st.replay_left.insert(block);
+                    st.blocks
+                        .entry(block)
+                        .or_default()
+                        .rescue
+                        .get_or_insert(cause);
+                }
+                _ => {}
+            }
+        }
         for (civ, payload) in recovered.inbox {
-            if st
+            if !st
                 .dedup
                 .entry((civ.from, civ.lane))
                 .or_default()
                 .accept(civ.seq)
-                && civ.lane == Lane::Data
             {
-                st.by_site
-                    .insert((civ.from, civ.site.clone(), civ.occurrence), civ.seq);
-                st.inbox.insert((civ.from, civ.seq), (civ, payload));
+                continue;
+            }
+            match civ.lane {
+                Lane::Data => {
+                    st.replay_epochs.insert(civ.epoch);
+                    st.by_site.insert(
+                        (civ.from, civ.site.clone(), civ.epoch, civ.occurrence),
+                        civ.seq,
+                    );
+                    st.inbox.insert((civ.from, civ.seq), (civ, payload));
+                }
+                Lane::Control => match postcard::from_bytes::<Control>(&payload) {
+                    Ok(Control::Done { block }) => {
+                        st.blocks.entry(block).or_default().done.insert(civ.from);
+                    }
+                    Ok(Control::Rescue { block, cause }) => {
+                        st.blocks
+                            .entry(block)
+                            .or_default()
+                            .rescue
+                            .get_or_insert(cause);
+                    }
+                    _ => {}
+                },
             }
         }
         st.logged_out = recovered
@@ -146,6 +244,7 @@ impl Session {
             .collect();
         st.effects = recovered.effects;
         st.snapshots = recovered.snapshots;
+        st.floors = recovered.floors;
         let finished = match recovered.state {
             Some(s @ (SessionState::Done(_) | SessionState::Failed(_))) => Some(s),
             _ => None,
@@ -303,20 +402,20 @@ impl Session {
         st.children = counters.children.iter().cloned().collect();
         st.effect_next = counters.effects;
         st.repeats = counters.repeats.iter().cloned().collect();
-        let stale: Vec<((ParticipantId, Site, u64), u64)> = st
+        let stale: Vec<((ParticipantId, Site, u64, u64), u64)> = st
             .by_site
             .iter()
-            .filter(|((from, site, occ), _)| {
+            .filter(|((from, site, epoch, occ), _)| {
                 st.site_taken
-                    .get(&(*from, site.clone()))
+                    .get(&(*from, site.clone(), *epoch))
                     .is_some_and(|taken| occ < taken)
             })
             .map(|(k, seq)| (k.clone(), *seq))
             .collect();
-        for ((from, site, occ), seq) in stale {
-            st.by_site.remove(&(from, site, occ));
-            st.inbox.remove(&(from, seq));
-            st.consumed.entry(from).or_default().accept(seq);
+        for (key, seq) in stale {
+            st.by_site.remove(&key);
+            st.inbox.remove(&(key.0, seq));
+            st.consumed.entry(key.0).or_default().accept(seq);
         }
     }
 
@@ -341,10 +440,10 @@ impl Session {
         seq
     }
 
-    /// Numbers the next frame to `to` at `site`.
-    pub fn next_occurrence(&self, to: ParticipantId, site: &Site) -> u64 {
+    /// Numbers the next frame to `to` at `site` in `epoch`.
+    pub fn next_occurrence(&self, to: ParticipantId, site: &Site, epoch: u64) -> u64 {
         let mut st = lock(&self.state);
-        let n = st.site_sent.entry((to, site.clone())).or_insert(0);
+        let n = st.site_sent.entry((to, site.clone(), epoch)).or_insert(0);
         *n += 1;
         *n - 1
     }
@@ -377,6 +476,14 @@ impl Session {
         {
             return Ok(Arrival::Duplicate);
         }
+        if civ.lane == Lane::Data && abandoned(&st.blocks, civ.epoch) {
+            // Acknowledged (so the sender stops) but neither stored nor delivered.
+            st.dedup
+                .entry((civ.from, civ.lane))
+                .or_default()
+                .accept(civ.seq);
+            return Ok(Arrival::Stale);
+        }
         if let Some(j) = &self.journal {
             j.received(&civ, &payload)?;
         }
@@ -387,8 +494,10 @@ impl Session {
         match civ.lane {
             Lane::Control => Ok(Arrival::Control(payload)),
             Lane::Data => {
-                st.by_site
-                    .insert((civ.from, civ.site.clone(), civ.occurrence), civ.seq);
+                st.by_site.insert(
+                    (civ.from, civ.site.clone(), civ.epoch, civ.occurrence),
+                    civ.seq,
+                );
                 st.inbox.insert((civ.from, civ.seq), (civ, payload));
                 drop(st);
                 self.arrived.notify_waiters();
@@ -405,16 +514,20 @@ impl Session {
         &self,
         from: ParticipantId,
         site: &Site,
+        epoch: u64,
     ) -> Result<(Civ, Vec<u8>), ChoreoError> {
         let occurrence = {
             let mut st = lock(&self.state);
             st.receiving += 1;
-            let n = st.site_taken.entry((from, site.clone())).or_insert(0);
+            let n = st
+                .site_taken
+                .entry((from, site.clone(), epoch))
+                .or_insert(0);
             *n += 1;
             *n - 1
         };
         let _receiving = Receiving(self);
-        let key = (from, site.clone(), occurrence);
+        let key = (from, site.clone(), epoch, occurrence);
         let mut recorded = false;
         loop {
             let notified = self.arrived.notified();
@@ -433,7 +546,10 @@ impl Session {
                 }
                 let next = st.consumed.get(&from).map_or(0, Dedup::next_missing);
                 if let Some((civ, _)) = st.inbox.get(&(from, next)) {
-                    if civ.ordered && st.receiving == 1 {
+                    // Only a frame of this receive's own epoch can prove a divergence: one of
+                    // another epoch comes from a participant that already left (or has not
+                    // yet entered) the block this receive runs in.
+                    if civ.ordered && civ.epoch == epoch && st.receiving == 1 {
                         return Err(ChoreoError::Integrity {
                             session: self.id,
                             sender: self.name(from),
@@ -471,6 +587,213 @@ impl Session {
     /// The session's failure, if it failed.
     pub fn failure(&self) -> Option<ChoreoError> {
         lock(&self.state).failure.as_ref().map(|f| f.error.clone())
+    }
+
+    /// Numbers the next block instance entered at a checkpoint site inside `parent`.
+    pub fn next_block(&self, parent: u64, site_key: u64) -> u64 {
+        let mut st = lock(&self.state);
+        let n = st.block_counts.entry((parent, site_key)).or_insert(0);
+        *n += 1;
+        let mut h = parent ^ site_key.rotate_left(17);
+        h = h.wrapping_add(n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        h = (h ^ (h >> 31)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        // 0 means "outside every block".
+        (h ^ (h >> 29)).max(1)
+    }
+
+    /// This participant enters block instance `block` inside `parent`.
+    pub fn enter(&self, block: u64, parent: u64) {
+        lock(&self.state).blocks.entry(block).or_default().parent = parent;
+    }
+
+    /// Records a member's control notice about a block (exit or rescue).
+    pub fn note(&self, from: ParticipantId, control: &Control) {
+        {
+            let mut st = lock(&self.state);
+            match control {
+                Control::Done { block } => {
+                    st.blocks.entry(*block).or_default().done.insert(from);
+                }
+                Control::Rescue { block, cause } => {
+                    st.blocks
+                        .entry(*block)
+                        .or_default()
+                        .rescue
+                        .get_or_insert_with(|| cause.clone());
+                }
+                Control::Abort(_) => return,
+            }
+        }
+        self.arrived.notify_waiters();
+    }
+
+    /// Why `block` is being rescued, if anyone said so.
+    pub fn rescue_notice(&self, block: u64) -> Option<Rescued> {
+        lock(&self.state)
+            .blocks
+            .get(&block)
+            .and_then(|b| b.rescue.clone())
+    }
+
+    /// Waits until `block` is rescued (by anyone), or the session fails.
+    pub async fn wait_rescue(&self, block: u64) -> Result<Rescued, ChoreoError> {
+        loop {
+            let notified = self.arrived.notified();
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let st = lock(&self.state);
+                if let Some(f) = &st.failure {
+                    return Err(f.error.clone());
+                }
+                if let Some(cause) = st.blocks.get(&block).and_then(|b| b.rescue.clone()) {
+                    return Ok(cause);
+                }
+            }
+            notified.await;
+        }
+    }
+
+    /// Waits until every member of `block` but this one finished the body, or the block is
+    /// rescued, or the session fails.
+    pub async fn wait_exit(
+        &self,
+        block: u64,
+        members: &[ParticipantId],
+    ) -> Result<BlockEnd, ChoreoError> {
+        loop {
+            let notified = self.arrived.notified();
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let st = lock(&self.state);
+                if let Some(f) = &st.failure {
+                    return Err(f.error.clone());
+                }
+                if let Some(notes) = st.blocks.get(&block) {
+                    if let Some(cause) = &notes.rescue {
+                        return Ok(BlockEnd::Rescue(cause.clone()));
+                    }
+                    if members
+                        .iter()
+                        .all(|m| *m == self.me || notes.done.contains(m))
+                    {
+                        return Ok(BlockEnd::Exit);
+                    }
+                } else if members.iter().all(|m| *m == self.me) {
+                    return Ok(BlockEnd::Exit);
+                }
+            }
+            notified.await;
+        }
+    }
+
+    /// Abandons `block`'s body here: its frames, pending and late, are discarded, and its
+    /// counters dropped.
+    pub fn abandon(&self, block: u64) -> usize {
+        let mut st = lock(&self.state);
+        st.blocks.entry(block).or_default().abandoned = true;
+        let stale: Vec<((ParticipantId, Site, u64, u64), u64)> = st
+            .by_site
+            .iter()
+            .filter(|((_, _, epoch, _), _)| abandoned(&st.blocks, *epoch))
+            .map(|(k, seq)| (k.clone(), *seq))
+            .collect();
+        for (key, seq) in &stale {
+            st.by_site.remove(key);
+            st.inbox.remove(&(key.0, *seq));
+            st.consumed.entry(key.0).or_default().accept(*seq);
+        }
+        let State {
+            blocks,
+            site_sent,
+            site_taken,
+            ..
+        } = &mut *st;
+        site_sent.retain(|(_, _, e), _| !abandoned(blocks, *e));
+        site_taken.retain(|(_, _, e), _| !abandoned(blocks, *e));
+        stale.len()
+    }
+
+    /// Moves every channel's sequence numbers to the floors of `block`'s rescue: the ones a
+    /// previous incarnation recorded for it, or (the first time) past everything this
+    /// participant sent or logged, recorded now. A replay that takes a rescue the logged run
+    /// did not (or skips a body the logged run ran) thus numbers its frames as the logged
+    /// run did, and never reuses a number a peer has already seen.
+    pub fn rescue_floors(&self, block: u64) -> Result<(), StoreError> {
+        let mut st = lock(&self.state);
+        let floors = match st.floors.get(&block) {
+            Some(f) => f.clone(),
+            None => {
+                let mut f: BTreeMap<(ParticipantId, Lane), u64> = st.next_send.clone();
+                for &(to, lane, seq) in st.logged_out.keys() {
+                    let n = f.entry((to, lane)).or_insert(0);
+                    *n = (*n).max(seq + 1);
+                }
+                let f: Floors = f.into_iter().collect();
+                if let Some(j) = &self.journal {
+                    j.floors(block, &f)?;
+                }
+                st.floors.insert(block, f.clone());
+                f
+            }
+        };
+        for (channel, floor) in floors {
+            let n = st.next_send.entry(channel).or_insert(0);
+            *n = (*n).max(floor);
+        }
+        Ok(())
+    }
+
+    /// Forgets a block that every member left through its body.
+    pub fn exited(&self, block: u64) {
+        let mut st = lock(&self.state);
+        st.blocks.remove(&block);
+        st.site_sent.retain(|(_, _, e), _| *e != block);
+        st.site_taken.retain(|(_, _, e), _| *e != block);
+    }
+
+    /// Replay: whether the journal says this participant left `block` through its body (it
+    /// sent its exit notice and never chose the rescue): that decision is committed.
+    pub fn left_through_body(&self, block: u64) -> bool {
+        let st = lock(&self.state);
+        st.replay_left.contains(&block) && st.blocks.get(&block).is_none_or(|b| b.rescue.is_none())
+    }
+
+    /// A crash happened while re-executing a block the journal says was left through its
+    /// body: it is a crash of the replay, which no checkpoint may rescue.
+    pub fn mark_replay_crash(&self) {
+        lock(&self.state).replay_crash = true;
+    }
+
+    /// Counts a local step; returns its index in this incarnation.
+    pub fn step(&self) -> u64 {
+        let mut st = lock(&self.state);
+        st.steps += 1;
+        st.steps
+    }
+
+    /// Records that local step `step` crashed.
+    pub fn crashed_in(&self, step: u64) {
+        lock(&self.state).crashed_at = Some(step);
+    }
+
+    /// The local step the last crash happened in (replays re-execute deterministically, so
+    /// a deterministic crash happens in the same step again).
+    pub fn crash_step(&self) -> Option<u64> {
+        lock(&self.state).crashed_at
+    }
+
+    /// Whether a crash of the replay is on its way to the top.
+    pub fn replay_crashed(&self) -> bool {
+        lock(&self.state).replay_crash
+    }
+
+    /// Replay: whether the previous incarnation died inside `block`'s body (it had sent or
+    /// received frames in it but never left it).
+    pub fn died_inside(&self, block: u64) -> bool {
+        let st = lock(&self.state);
+        st.replay_epochs.contains(&block) && !st.replay_left.contains(&block)
     }
 
     /// Frames that arrived and were never consumed.

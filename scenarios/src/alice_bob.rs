@@ -1,7 +1,11 @@
 //! Alice and Bob: each sends the other a greeting and returns what it received.
 //!
-//! The smallest choreography with values located at two roles; each role's outcome holds only
-//! its own value, so it checks that outcomes are compared per participant.
+//! Chorex's minimal crash example: the exchange runs inside a checkpoint whose first step is
+//! a division at Alice (`ch.at("divide")`). When Alice crashes there (say, dividing by zero:
+//! `fault-plans/alice-divides-by-zero.toml`), both roles abandon the block, run the rescue,
+//! and still exchange their messages and return, so the outcome is the same on both paths.
+//! Each role's outcome holds only its own value, so it also checks that outcomes are
+//! compared per participant.
 
 use rehearsal::{
     At, Choreo, ChoreoError, Choreography, FamilySizes, Outcomes, Program, Roles, roles,
@@ -39,16 +43,43 @@ impl Choreography for AliceBob {
     type Output = Received;
 
     async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<Received, ChoreoError> {
-        let hello = ch
-            .locally(Alice, |_| "hello from Alice".to_string())
-            .await?;
-        let bob = ch.at("to-bob").comm(Alice, Bob, &hello).await?;
-        let reply = ch
-            .locally(Bob, |b| format!("Bob got {} bytes", b.get(&bob).len()))
-            .await?;
-        let alice = ch.at("to-alice").comm(Bob, Alice, &reply).await?;
-        Ok(Received { alice, bob })
+        ch.checkpoint(
+            100u32,
+            |ch, dividend| {
+                Box::pin(async move {
+                    let divisor = ch.locally(Alice, |_| 4u32).await?;
+                    let _share = ch
+                        .at("divide")
+                        .locally(Alice, |a| {
+                            dividend
+                                .checked_div(*a.get(&divisor))
+                                .expect("attempt to divide by zero")
+                        })
+                        .await?;
+                    exchange(ch, "to-bob", "to-alice").await
+                })
+            },
+            |ch, _, _why| Box::pin(exchange(ch, "to-bob-after-rescue", "to-alice-after-rescue")),
+        )
+        .await
     }
+}
+
+/// Alice greets Bob, Bob answers with the length of the greeting.
+async fn exchange(
+    ch: &Choreo<'_, Roles![Alice, Bob]>,
+    to_bob: &'static str,
+    to_alice: &'static str,
+) -> Result<Received, ChoreoError> {
+    let hello = ch
+        .locally(Alice, |_| "hello from Alice".to_string())
+        .await?;
+    let bob = ch.at(to_bob).comm(Alice, Bob, &hello).await?;
+    let reply = ch
+        .locally(Bob, |b| format!("Bob got {} bytes", b.get(&bob).len()))
+        .await?;
+    let alice = ch.at(to_alice).comm(Bob, Alice, &reply).await?;
+    Ok(Received { alice, bob })
 }
 
 pub(crate) fn program(_: &Params) -> Result<Program, ChoreoError> {

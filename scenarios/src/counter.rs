@@ -1,7 +1,12 @@
 //! The counter: each round Client decides whether to go on; if so it sends the round number
 //! and Server adds it. With 10 rounds Server's sum is 55.
+//!
+//! Each round's transfer runs in a checkpoint: if either role crashes in it, both run the
+//! rescue, which transfers the number again, so the sum is 55 on every path.
 
-use rehearsal::{Choreo, ChoreoError, Choreography, FamilySizes, Outcomes, Program, Roles, roles};
+use rehearsal::{
+    At, Choreo, ChoreoError, Choreography, FamilySizes, Outcomes, Program, Roles, roles,
+};
 
 use crate::scenario::{Param, Params, outcome_of};
 
@@ -39,13 +44,31 @@ impl Choreography for Counter {
             if !ch.at("continue").broadcast(Client, more).await? {
                 break;
             }
-            let n = ch.locally(Client, |_| round).await?;
-            let n = ch.at("number").comm(Client, Server, &n).await?;
-            sum = ch.locally(Server, |s| s.get(&sum) + s.get(&n)).await?;
+            sum = ch
+                .checkpoint(
+                    sum,
+                    move |ch, sum| Box::pin(add(ch, round, sum, "number")),
+                    move |ch, sum, _why| Box::pin(add(ch, round, sum, "number-again")),
+                )
+                .await?;
             round += 1;
         }
         ch.at("total").broadcast(Server, sum).await
     }
+}
+
+/// Client sends the round number; Server adds it to its sum.
+async fn add(
+    ch: &Choreo<'_, Roles![Client, Server]>,
+    round: u64,
+    sum: At<u64, Server>,
+    label: &'static str,
+) -> Result<At<u64, Server>, ChoreoError> {
+    let n = ch.locally(Client, |_| round).await?;
+    let n = ch.at(label).comm(Client, Server, &n).await?;
+    ch.at("add")
+        .locally(Server, |s| s.get(&sum) + s.get(&n))
+        .await
 }
 
 pub(crate) fn program(p: &Params) -> Result<Program, ChoreoError> {

@@ -624,6 +624,7 @@ impl FaultPlan {
                 "fault",
                 "scenario",
                 "seed",
+                "time_limit_s",
                 "commit",
                 "trace_hash",
                 "violations",

@@ -172,7 +172,7 @@ impl Sim {
         let liveness: Vec<String> = report
             .violations
             .iter()
-            .filter(|v| v.starts_with("liveness"))
+            .filter(|v| v.starts_with("liveness") || v.starts_with("rescue-agreement"))
             .cloned()
             .collect();
         report.violations = liveness;
@@ -341,6 +341,7 @@ impl Sim {
                 .map(|d| format!("{}: {d}", rehearsal_scenarios::REFERENCE_ORACLE)),
         );
         let trace = recorder.trace();
+        violations.extend(trace.rescue_disagreements());
         Report {
             name: name.to_string(),
             seed: self.seed,

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rehearsal::civ::{Civ, Lane, SessionId};
-use rehearsal::observer::{Event, FrameEvent, Observer, Verdict};
+use rehearsal::observer::{CheckpointPath, Event, FrameEvent, Observer, Verdict};
 use rehearsal::transport::NodeId;
 use serde::Serialize;
 
@@ -142,6 +142,45 @@ impl Trace {
             out.push('\n');
         }
         out
+    }
+
+    /// The rescue-agreement oracle: for every checkpoint block instance, every participant
+    /// that left it left the same way (all through the body, or all through the rescue).
+    /// Returns one line per disagreeing block.
+    pub fn rescue_disagreements(&self) -> Vec<String> {
+        let mut paths: BTreeMap<(String, String), (Vec<String>, Vec<String>)> = BTreeMap::new();
+        for e in &self.events {
+            let (exit, rescue) = match e.kind {
+                "block-exit" => (true, false),
+                "rescue" => (false, true),
+                _ => continue,
+            };
+            let block = e
+                .detail
+                .as_deref()
+                .and_then(|d| d.split(':').next())
+                .unwrap_or_default()
+                .to_string();
+            let key = (e.session.clone().unwrap_or_default(), block);
+            let who = e.from.clone().unwrap_or_default();
+            let entry = paths.entry(key).or_default();
+            if exit {
+                entry.0.push(who);
+            } else if rescue {
+                entry.1.push(who);
+            }
+        }
+        paths
+            .into_iter()
+            .filter(|(_, (exits, rescues))| !exits.is_empty() && !rescues.is_empty())
+            .map(|((session, block), (exits, rescues))| {
+                format!(
+                    "rescue-agreement: in {session}, {block}: {} left through the body but {} ran the rescue",
+                    exits.join(", "),
+                    rescues.join(", ")
+                )
+            })
+            .collect()
     }
 
     /// How many events of kind `kind`.
@@ -399,6 +438,31 @@ impl Recorder {
                 e.from = Some(participant.to_string());
                 e.site = Some(site.to_string());
                 e.detail = Some(format!("#{iteration}"));
+                e
+            }
+            Event::Checkpoint {
+                session,
+                participant,
+                site,
+                block,
+                path,
+            } => {
+                let kind = match path {
+                    CheckpointPath::Enter => "block-enter",
+                    CheckpointPath::Exit => "block-exit",
+                    CheckpointPath::Rescue { .. } => "rescue",
+                };
+                let mut e = TraceEvent::new(t, node, kind);
+                e.session = Some(session.to_string());
+                e.from = Some(participant.to_string());
+                e.site = Some(site.to_string());
+                e.detail = Some(match path {
+                    CheckpointPath::Rescue { cause, dropped } => format!(
+                        "block {block:016x}: {} crashed at {}: {} ({dropped} stale frame(s) dropped)",
+                        cause.role, cause.site, cause.message
+                    ),
+                    _ => format!("block {block:016x}"),
+                });
                 e
             }
             Event::Failure {

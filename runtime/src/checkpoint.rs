@@ -1,0 +1,286 @@
+//! Checkpoint and rescue: what every participant of a block does when one of them crashes
+//! inside it.
+//!
+//! `ch.checkpoint(state, body, rescue)` runs `body` in a new *block instance*, whose id every
+//! participant derives the same way (the enclosing block, the site, the participants, and a
+//! count). Frames sent inside carry the block instance as their epoch, so the frames of an
+//! abandoned body can never be taken for anyone else's. Leaving the body is agreed: each
+//! participant that finishes it tells the others (`Done`) and waits for them, so nobody runs
+//! past a block that may still be rescued. A participant that crashes in the body (its local
+//! code panics, or a nested rescue crashes) tells the others (`Rescue`, with who crashed,
+//! where and why); every participant drops its body and runs `rescue` with the state cloned
+//! at entry. A participant that has not reached the block yet goes straight to `rescue`
+//! when it does; further crashes in the same block instance change nothing. A crash in
+//! `rescue` is a crash in the enclosing block. A participant whose *process* dies in the
+//! body replays to the block after its restart, and then (under [`Policy::Rescue`], the
+//! default) announces the rescue, or (under [`Policy::Replay`]) keeps replaying, which masks
+//! the death.
+//!
+//! In the fault-free path a checkpoint costs a clone of the state, one `Done` frame to each
+//! other participant, and the wait for theirs: no serialization, no store write beyond the
+//! journaling of those frames.
+
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+
+use crate::census::RoleSet;
+use crate::choreo::{Choreo, Ctx, spawn_point};
+use crate::civ::{Lane, Site};
+use crate::error::ChoreoError;
+use crate::link::Control;
+use crate::observer::{CheckpointPath, Event, Verdict};
+use crate::role::ParticipantId;
+use crate::session::BlockEnd;
+use crate::transport::BoxFuture;
+
+/// Why a rescue runs: which participant crashed in the block, where, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rescued {
+    /// The participant that crashed.
+    pub role: String,
+    /// Where it crashed.
+    pub site: Site,
+    /// The panic message (or what happened to the process).
+    pub message: String,
+}
+
+/// What a process death inside a checkpoint's body leads to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Policy {
+    /// Every participant runs the rescue (Chorex's meaning).
+    #[default]
+    Rescue,
+    /// The restarted participant replays the body from its journal; peers see only delay.
+    Replay,
+}
+
+enum Ended<T> {
+    Body(Result<T, ChoreoError>),
+    Signal(Result<Rescued, ChoreoError>),
+}
+
+impl<'s, C: RoleSet> Choreo<'s, C> {
+    /// Runs `body` as a checkpoint block: if any participant crashes inside it, every
+    /// participant abandons it and runs `rescue` with the state as it was at entry and why
+    /// the rescue runs. Both are closures returning boxed futures:
+    ///
+    /// ```
+    /// # use rehearsal::{Choreo, ChoreoError, Choreography, Roles, roles};
+    /// # roles!(Alice, Bob);
+    /// # #[derive(Clone)] struct Divide;
+    /// # impl Choreography for Divide {
+    /// #     type Census = Roles![Alice, Bob];
+    /// #     type Output = String;
+    /// #     async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<String, ChoreoError> {
+    /// let said = ch
+    ///     .checkpoint(
+    ///         0i32,
+    ///         |ch, zero| Box::pin(async move {
+    ///             let q = ch.locally(Alice, |_| 10i32.checked_div(zero).expect("divide by zero")).await?;
+    ///             Ok(format!("{:?}", ch.broadcast(Alice, q).await?))
+    ///         }),
+    ///         |_ch, _zero, why| Box::pin(async move { Ok(format!("rescued: {}", why.message)) }),
+    ///     )
+    ///     .await?;
+    /// # Ok(said) } }
+    /// ```
+    #[track_caller]
+    pub fn checkpoint<'c, S, T, B, R>(
+        &'c self,
+        state: S,
+        body: B,
+        rescue: R,
+    ) -> impl Future<Output = Result<T, ChoreoError>> + Send + 'c
+    where
+        S: Clone + Send + 'c,
+        T: Send + 'c,
+        B: for<'a> FnOnce(&'a Choreo<'s, C>, S) -> BoxFuture<'a, Result<T, ChoreoError>>
+            + Send
+            + 'c,
+        R: for<'a> FnOnce(&'a Choreo<'s, C>, S, Rescued) -> BoxFuture<'a, Result<T, ChoreoError>>
+            + Send
+            + 'c,
+    {
+        let site = self.site();
+        self.block(site, Policy::Rescue, state, body, rescue)
+    }
+
+    /// [`Choreo::checkpoint`] with a policy for process deaths inside the body.
+    #[track_caller]
+    pub fn checkpoint_with<'c, S, T, B, R>(
+        &'c self,
+        policy: Policy,
+        state: S,
+        body: B,
+        rescue: R,
+    ) -> impl Future<Output = Result<T, ChoreoError>> + Send + 'c
+    where
+        S: Clone + Send + 'c,
+        T: Send + 'c,
+        B: for<'a> FnOnce(&'a Choreo<'s, C>, S) -> BoxFuture<'a, Result<T, ChoreoError>>
+            + Send
+            + 'c,
+        R: for<'a> FnOnce(&'a Choreo<'s, C>, S, Rescued) -> BoxFuture<'a, Result<T, ChoreoError>>
+            + Send
+            + 'c,
+    {
+        let site = self.site();
+        self.block(site, policy, state, body, rescue)
+    }
+
+    async fn block<S, T, B, R>(
+        &self,
+        site: Site,
+        policy: Policy,
+        state: S,
+        body: B,
+        rescue: R,
+    ) -> Result<T, ChoreoError>
+    where
+        S: Clone + Send,
+        T: Send,
+        B: for<'a> FnOnce(&'a Choreo<'s, C>, S) -> BoxFuture<'a, Result<T, ChoreoError>> + Send,
+        R: for<'a> FnOnce(&'a Choreo<'s, C>, S, Rescued) -> BoxFuture<'a, Result<T, ChoreoError>>
+            + Send,
+    {
+        self.check_failed()?;
+        let (node, session) = match self.ctx {
+            Ctx::Central { .. } => {
+                // The reference run: a crash in the body is rescued, as it would be anywhere.
+                let entry = state.clone();
+                return match body(self, state).await {
+                    Err(ChoreoError::Crashed {
+                        role,
+                        site,
+                        message,
+                    }) => {
+                        let cause = Rescued {
+                            role,
+                            site: *site,
+                            message,
+                        };
+                        rescue(self, entry, cause).await
+                    }
+                    other => other,
+                };
+            }
+            Ctx::Projected { node, session } => (node, session),
+        };
+        let members: Vec<ParticipantId> = self.scope.to_vec();
+        let id = session.next_block(self.epoch, spawn_point(&site, &members));
+        session.enter(id, self.epoch);
+        let me = session.participant().to_string();
+        let observe = |path: CheckpointPath<'_>| {
+            if node.observer().is_some() {
+                let _ = node.observe(Event::Checkpoint {
+                    session: session.id,
+                    participant: session.participant(),
+                    site: &site,
+                    block: id,
+                    path,
+                });
+            }
+        };
+        let announce = |control: Control| -> bool {
+            let bytes = postcard::to_stdvec(&control).unwrap_or_default();
+            let mut halted = false;
+            for &m in members.iter().filter(|&&m| m != session.me) {
+                halted |= node.send(session, m, Lane::Control, site.clone(), bytes.clone(), 0)
+                    == Verdict::Halt;
+            }
+            halted
+        };
+        let rescued = |cause: Rescued| -> Result<Rescued, ChoreoError> {
+            let dropped = session.abandon(id);
+            if let Err(e) = session.rescue_floors(id) {
+                node.count_store_error();
+                let err = ChoreoError::Store {
+                    role: session.participant().to_string(),
+                    detail: e.to_string(),
+                };
+                return Err(self.fail(err, &site));
+            }
+            observe(CheckpointPath::Rescue {
+                cause: &cause,
+                dropped,
+            });
+            Ok(cause)
+        };
+        // Someone crashed in this block before we got here: straight to the rescue.
+        if let Some(cause) = session.rescue_notice(id) {
+            let cause = rescued(cause)?;
+            return rescue(self, state, cause).await;
+        }
+        // Replaying after our process died inside this block.
+        if policy == Policy::Rescue && session.died_inside(id) {
+            let cause = Rescued {
+                role: me,
+                site: site.clone(),
+                message: "its process died inside the block".into(),
+            };
+            let halted = announce(Control::Rescue {
+                block: id,
+                cause: cause.clone(),
+            });
+            self.halt_if(halted).await;
+            let cause = rescued(cause)?;
+            return rescue(self, state, cause).await;
+        }
+        observe(CheckpointPath::Enter);
+        let entry = state.clone();
+        let inner = self.enter_block(id);
+        let ended = {
+            let body = body(&inner, state);
+            tokio::select! {
+                biased;
+                signal = session.wait_rescue(id) => Ended::Signal(signal),
+                done = body => Ended::Body(done),
+            }
+        };
+        let cause = match ended {
+            Ended::Signal(Ok(cause)) => cause,
+            Ended::Signal(Err(e)) => return Err(e),
+            Ended::Body(Ok(value)) => {
+                let halted = announce(Control::Done { block: id });
+                self.halt_if(halted).await;
+                match session.wait_exit(id, &members).await? {
+                    BlockEnd::Exit => {
+                        session.exited(id);
+                        observe(CheckpointPath::Exit);
+                        return Ok(value);
+                    }
+                    BlockEnd::Rescue(cause) => cause,
+                }
+            }
+            Ended::Body(Err(e @ ChoreoError::Crashed { .. }))
+                if session.replay_crashed() || session.left_through_body(id) =>
+            {
+                // The journal says this block was left through its body: a crash while
+                // re-executing it is a crash of the replay, retried at the top, not rescued.
+                session.mark_replay_crash();
+                return Err(e);
+            }
+            Ended::Body(Err(ChoreoError::Crashed {
+                role,
+                site: at,
+                message,
+            })) if session.failure().is_none() => {
+                let cause = Rescued {
+                    role,
+                    site: *at,
+                    message,
+                };
+                let halted = announce(Control::Rescue {
+                    block: id,
+                    cause: cause.clone(),
+                });
+                self.halt_if(halted).await;
+                cause
+            }
+            Ended::Body(Err(e)) => return Err(e),
+        };
+        let cause = rescued(cause)?;
+        rescue(self, entry, cause).await
+    }
+}
