@@ -23,8 +23,13 @@ use crate::role::{Participant, ParticipantId};
 use crate::transport::{BoxFuture, NodeId};
 
 /// How often a participant whose local code crashed outside every checkpoint is replayed
-/// (each time with a different crash) before the session ends with the crash.
+/// from its journal before the session ends with the crash.
 const MAX_REPLAYS: usize = 16;
+
+/// A crash at the same step of the replay (same site, same message) this many times more is
+/// deterministic: the session ends with it. (Once would be enough for a deterministic bug,
+/// but two injected faults can land on the same step of consecutive incarnations.)
+const REPEATS: usize = 2;
 
 /// One participant's result: its view of the output as JSON, or the error it ended with.
 pub type RoleOutcome = Result<String, ChoreoError>;
@@ -158,12 +163,14 @@ impl<Ch: Choreography + Clone + Sync> Erased for Typed<Ch> {
                     // transient crash is masked); a crash that repeats (same site and
                     // message) is deterministic and ends the session.
                     let mut last: Option<(Site, String, Option<u64>)> = None;
+                    let mut repeats = 0;
                     for _ in 0..MAX_REPLAYS {
                         let Err(ChoreoError::Crashed { site, message, .. }) = &result else {
                             break;
                         };
                         let this = Some(((**site).clone(), message.clone(), s.crash_step()));
-                        if s.failure().is_some() || s.journal().is_none() || this == last {
+                        repeats = if this == last { repeats + 1 } else { 0 };
+                        if s.failure().is_some() || s.journal().is_none() || repeats >= REPEATS {
                             break;
                         }
                         last = this;
