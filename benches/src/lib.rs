@@ -304,3 +304,64 @@ pub mod sim {
         report
     }
 }
+
+/// A store that counts what passes through it (commits, writes per table, syncs), for
+/// benches that report store writes per frame or per checkpoint.
+pub struct CountingStore {
+    inner: std::sync::Arc<dyn rehearsal::store::Store>,
+    commits: std::sync::atomic::AtomicU64,
+    writes: std::sync::atomic::AtomicU64,
+    syncs: std::sync::atomic::AtomicU64,
+}
+
+impl CountingStore {
+    /// Counts what goes to `inner`.
+    pub fn new(inner: std::sync::Arc<dyn rehearsal::store::Store>) -> CountingStore {
+        CountingStore {
+            inner,
+            commits: Default::default(),
+            writes: Default::default(),
+            syncs: Default::default(),
+        }
+    }
+
+    /// Commits, single writes and syncs so far.
+    pub fn counts(&self) -> (u64, u64, u64) {
+        use std::sync::atomic::Ordering::SeqCst;
+        (
+            self.commits.load(SeqCst),
+            self.writes.load(SeqCst),
+            self.syncs.load(SeqCst),
+        )
+    }
+}
+
+impl rehearsal::store::Store for CountingStore {
+    fn commit(&self, batch: &rehearsal::store::Batch) -> Result<(), rehearsal::store::StoreError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.commits.fetch_add(1, SeqCst);
+        self.writes.fetch_add(batch.ops().len() as u64, SeqCst);
+        self.inner.commit(batch)
+    }
+
+    fn sync(&self) -> Result<(), rehearsal::store::StoreError> {
+        self.syncs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.sync()
+    }
+
+    fn get(
+        &self,
+        table: rehearsal::store::Table,
+        key: &[u8],
+    ) -> Result<Option<Vec<u8>>, rehearsal::store::StoreError> {
+        self.inner.get(table, key)
+    }
+
+    fn scan(
+        &self,
+        table: rehearsal::store::Table,
+        prefix: &[u8],
+    ) -> Result<Vec<rehearsal::store::Entry>, rehearsal::store::StoreError> {
+        self.inner.scan(table, prefix)
+    }
+}
