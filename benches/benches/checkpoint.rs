@@ -24,13 +24,12 @@ mod bench {
     use std::time::{Duration, Instant};
 
     use criterion::{Criterion, Throughput};
-    use rehearsal::store::{MemoryStore, Store};
+    use rehearsal::store::{CountingStore, MemoryStore, Store};
     use rehearsal::transport::{InProcessNetwork, NodeId};
     use rehearsal::{
         Choreo, ChoreoError, Choreography, FamilySizes, Node, NodeConfig, ParticipantId, Program,
         Roles, SessionId, roles,
     };
-    use rehearsal_benches::CountingStore;
 
     roles!(Runner, Monitor);
 
@@ -75,6 +74,10 @@ mod bench {
     /// Runs one session on two fresh in-process nodes; returns the time of the session and
     /// the stores' counts (commits, writes, syncs).
     fn run(checkpointed: bool, journal: bool) -> (Duration, (u64, u64, u64)) {
+        let counts = |s: &CountingStore| {
+            let c = s.counts();
+            (c.commits, c.writes, c.syncs)
+        };
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

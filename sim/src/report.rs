@@ -28,6 +28,17 @@ pub struct SimStats {
     pub bytes: u64,
     /// Simulated time until the last participant finished, in microseconds.
     pub sim_time_us: u64,
+    /// Datagrams the nodes handed to the network (frames, acknowledgements,
+    /// retransmissions).
+    pub datagrams: u64,
+    /// Their bytes.
+    pub wire_bytes: u64,
+    /// Store transactions committed by every node's journal.
+    pub store_commits: u64,
+    /// Single writes in them.
+    pub store_writes: u64,
+    /// Store syncs.
+    pub store_syncs: u64,
 }
 
 impl SimStats {
@@ -47,6 +58,7 @@ impl SimStats {
                 .filter_map(|e| e.bytes)
                 .sum::<usize>() as u64,
             sim_time_us: sim_time.as_micros() as u64,
+            ..SimStats::default()
         }
     }
 }
@@ -139,7 +151,7 @@ impl Report {
         let _ = writeln!(
             s,
             "stats     {} frames sent, {} delivered, {} dropped, {} duplicated, {} duplicates \
-             suppressed, {} retransmitted, {} bytes, {}.{:06}s simulated",
+             suppressed, {} retransmitted, {} bytes, {} store writes, {}.{:06}s simulated",
             st.frames_sent,
             st.delivered,
             st.dropped,
@@ -147,6 +159,7 @@ impl Report {
             st.duplicates_suppressed,
             st.retransmitted,
             st.bytes,
+            st.store_writes,
             st.sim_time_us / 1_000_000,
             st.sim_time_us % 1_000_000
         );

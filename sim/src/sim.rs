@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rehearsal::link::LinkConfig;
-use rehearsal::store::CrashableStore;
+use rehearsal::store::{CountingStore, CrashableStore, Store};
 use rehearsal::transport::NodeId;
 use rehearsal::{
     ChoreoError, Node, NodeConfig, Outcomes, ParticipantId, Program, RoleOutcome, SessionId,
@@ -268,6 +268,13 @@ impl Sim {
         let stores: Vec<Option<CrashableStore>> = (0..n)
             .map(|_| self.durable.then(CrashableStore::new))
             .collect();
+        let counted: Vec<Option<Arc<CountingStore>>> = stores
+            .iter()
+            .map(|s| {
+                s.clone()
+                    .map(|s| Arc::new(CountingStore::new(Arc::new(s) as Arc<dyn Store>)))
+            })
+            .collect();
         for (i, p) in participants.iter().enumerate() {
             let post = Arc::new(Post {
                 index: i,
@@ -280,7 +287,7 @@ impl Sim {
                 recorder: recorder.clone(),
                 observer: observer.clone(),
                 engine: engine.clone(),
-                store: stores[i].clone(),
+                store: counted[i].clone(),
                 outcomes: tx.clone(),
                 incarnation: AtomicU64::new(0),
             });
@@ -342,11 +349,19 @@ impl Sim {
         );
         let trace = recorder.trace();
         violations.extend(trace.rescue_disagreements());
+        let mut stats = SimStats::of(&trace, sim_time);
+        (stats.datagrams, stats.wire_bytes) = recorder.wire();
+        for c in counted.iter().flatten() {
+            let c = c.counts();
+            stats.store_commits += c.commits;
+            stats.store_writes += c.writes;
+            stats.store_syncs += c.syncs;
+        }
         Report {
             name: name.to_string(),
             seed: self.seed,
             net,
-            stats: SimStats::of(&trace, sim_time),
+            stats,
             trace_hash: trace.hash(),
             site_uses: recorder.site_uses(),
             outcomes,
@@ -369,7 +384,7 @@ struct Post {
     recorder: Arc<Recorder>,
     observer: Arc<SimObserver>,
     engine: Option<Arc<FaultEngine>>,
-    store: Option<CrashableStore>,
+    store: Option<Arc<CountingStore>>,
     outcomes: mpsc::UnboundedSender<(usize, RoleOutcome)>,
     incarnation: AtomicU64,
 }
@@ -403,10 +418,7 @@ async fn supervise(post: Arc<Post>) {
     let config = NodeConfig {
         link: post.link,
         observer: Some(post.observer.clone()),
-        store: post
-            .store
-            .clone()
-            .map(|s| Arc::new(s) as Arc<dyn rehearsal::store::Store>),
+        store: post.store.clone().map(|s| s as Arc<dyn Store>),
     };
     let node = Node::start(id, Arc::new(transport), config);
     let me = ParticipantId(post.index as u16);

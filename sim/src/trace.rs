@@ -203,6 +203,8 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
 pub struct Recorder {
     start: tokio::time::Instant,
     state: Mutex<RecorderState>,
+    datagrams: std::sync::atomic::AtomicU64,
+    wire_bytes: std::sync::atomic::AtomicU64,
 }
 
 type SiteKey = (Option<String>, String, u32, String, &'static str);
@@ -230,6 +232,8 @@ impl Recorder {
         Arc::new(Recorder {
             start: tokio::time::Instant::now(),
             state: Mutex::new(RecorderState::default()),
+            datagrams: Default::default(),
+            wire_bytes: Default::default(),
         })
     }
 
@@ -240,6 +244,20 @@ impl Recorder {
 
     fn now_us(&self) -> u64 {
         self.elapsed().as_micros() as u64
+    }
+
+    /// Counts a datagram handed to the network (frames, acknowledgements, retransmissions,
+    /// duplicates: everything a node puts on the wire).
+    pub fn datagram(&self, bytes: usize) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.datagrams.fetch_add(1, Relaxed);
+        self.wire_bytes.fetch_add(bytes as u64, Relaxed);
+    }
+
+    /// Datagrams and bytes put on the wire so far.
+    pub fn wire(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.datagrams.load(Relaxed), self.wire_bytes.load(Relaxed))
     }
 
     /// Records an event of the network itself (a loss or a duplicate) for the frame `civ`.

@@ -10,12 +10,14 @@
 //!
 //! One conformance suite (`runtime/tests/store_conformance.rs`) runs against all three.
 
+mod counting;
 mod crashable;
 mod file;
 mod memory;
 
 use std::path::PathBuf;
 
+pub use counting::{CountingStore, StoreCounts};
 pub use crashable::CrashableStore;
 pub use file::FileStore;
 pub use memory::MemoryStore;
