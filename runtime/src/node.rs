@@ -234,12 +234,17 @@ impl Node {
         session
     }
 
+    /// Encodes and sends a frame the previous incarnation sent but nobody acknowledged.
     fn track_and_transmit(&self, node: NodeId, civ: Civ, payload: Vec<u8>) {
         let packet = Packet::Frame { civ, payload };
         let bytes = packet.encode();
-        let Packet::Frame { civ, .. } = packet else {
-            return;
-        };
+        if let Packet::Frame { civ, .. } = packet {
+            self.track_and_send(node, civ, bytes);
+        }
+    }
+
+    /// Keeps an encoded frame for retransmission until it is acknowledged, and sends it.
+    fn track_and_send(&self, node: NodeId, civ: Civ, bytes: Vec<u8>) {
         let rto = self.inner.config.link.initial_rto;
         let key = FrameKey::of(&civ);
         let unacked = Unacked {
@@ -374,19 +379,7 @@ impl Node {
             census: Some(&session.census),
             bytes: bytes.len(),
         });
-        let rto = self.inner.config.link.initial_rto;
-        let key = FrameKey::of(&civ);
-        let unacked = Unacked {
-            node,
-            civ,
-            bytes: bytes.clone(),
-            due: Instant::now() + rto,
-            rto,
-        };
-        if lock(&self.inner.link).track(key, unacked) {
-            self.inner.link_wake.notify_one();
-        }
-        self.inner.transmit(node, bytes);
+        self.track_and_send(node, civ, bytes);
         verdict
     }
 

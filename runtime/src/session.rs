@@ -635,8 +635,8 @@ impl Session {
             .and_then(|b| b.rescue.clone())
     }
 
-    /// Waits until `block` is rescued (by anyone), or the session fails.
-    pub async fn wait_rescue(&self, block: u64) -> Result<Rescued, ChoreoError> {
+    /// Waits until `check` finds what it waits for in the state, or the session fails.
+    async fn wait_for<T>(&self, check: impl Fn(&State) -> Option<T>) -> Result<T, ChoreoError> {
         loop {
             let notified = self.arrived.notified();
             let mut notified = std::pin::pin!(notified);
@@ -646,12 +646,18 @@ impl Session {
                 if let Some(f) = &st.failure {
                     return Err(f.error.clone());
                 }
-                if let Some(cause) = st.blocks.get(&block).and_then(|b| b.rescue.clone()) {
-                    return Ok(cause);
+                if let Some(found) = check(&st) {
+                    return Ok(found);
                 }
             }
             notified.await;
         }
+    }
+
+    /// Waits until `block` is rescued (by anyone), or the session fails.
+    pub async fn wait_rescue(&self, block: u64) -> Result<Rescued, ChoreoError> {
+        self.wait_for(|st| st.blocks.get(&block).and_then(|b| b.rescue.clone()))
+            .await
     }
 
     /// Waits until every member of `block` but this one finished the body, or the block is
@@ -661,31 +667,17 @@ impl Session {
         block: u64,
         members: &[ParticipantId],
     ) -> Result<BlockEnd, ChoreoError> {
-        loop {
-            let notified = self.arrived.notified();
-            let mut notified = std::pin::pin!(notified);
-            notified.as_mut().enable();
-            {
-                let st = lock(&self.state);
-                if let Some(f) = &st.failure {
-                    return Err(f.error.clone());
-                }
-                if let Some(notes) = st.blocks.get(&block) {
-                    if let Some(cause) = &notes.rescue {
-                        return Ok(BlockEnd::Rescue(cause.clone()));
-                    }
-                    if members
-                        .iter()
-                        .all(|m| *m == self.me || notes.done.contains(m))
-                    {
-                        return Ok(BlockEnd::Exit);
-                    }
-                } else if members.iter().all(|m| *m == self.me) {
-                    return Ok(BlockEnd::Exit);
-                }
+        self.wait_for(|st| {
+            let notes = st.blocks.get(&block);
+            if let Some(cause) = notes.and_then(|b| b.rescue.clone()) {
+                return Some(BlockEnd::Rescue(cause));
             }
-            notified.await;
-        }
+            members
+                .iter()
+                .all(|m| *m == self.me || notes.is_some_and(|b| b.done.contains(m)))
+                .then_some(BlockEnd::Exit)
+        })
+        .await
     }
 
     /// Abandons `block`'s body here: its frames, pending and late, are discarded, and its
