@@ -74,10 +74,6 @@ mod bench {
     /// Runs one session on two fresh in-process nodes; returns the time of the session and
     /// the stores' counts (commits, writes, syncs).
     fn run(checkpointed: bool, journal: bool) -> (Duration, (u64, u64, u64)) {
-        let counts = |s: &CountingStore| {
-            let c = s.counts();
-            (c.commits, c.writes, c.syncs)
-        };
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -118,10 +114,9 @@ mod bench {
             for n in &nodes {
                 n.shutdown();
             }
-            let counts = stores
-                .iter()
-                .map(|s| s.counts())
-                .fold((0, 0, 0), |a, c| (a.0 + c.0, a.1 + c.1, a.2 + c.2));
+            let counts = stores.iter().map(|s| s.counts()).fold((0, 0, 0), |a, c| {
+                (a.0 + c.commits, a.1 + c.writes, a.2 + c.syncs)
+            });
             (elapsed, counts)
         })
     }

@@ -148,7 +148,11 @@ pub(crate) struct Session {
     /// The outcome the previous incarnation finished with, if it did.
     pub finished: Option<SessionState>,
     state: Mutex<State>,
+    /// Woken by data frames (receives wait on it) and by failures.
     arrived: Notify,
+    /// Woken by checkpoint notices (exit and rescue waits) and by failures: kept apart from
+    /// `arrived` so that data frames do not wake every level of a deep nest of checkpoints.
+    noticed: Notify,
 }
 
 impl Session {
@@ -167,6 +171,7 @@ impl Session {
             finished: None,
             state: Mutex::new(State::default()),
             arrived: Notify::new(),
+            noticed: Notify::new(),
         }
     }
 
@@ -258,6 +263,7 @@ impl Session {
             finished,
             state: Mutex::new(st),
             arrived: Notify::new(),
+            noticed: Notify::new(),
         }
     }
 
@@ -581,6 +587,7 @@ impl Session {
             }
         };
         self.arrived.notify_waiters();
+        self.noticed.notify_waiters();
         first
     }
 
@@ -624,7 +631,7 @@ impl Session {
                 Control::Abort(_) => return,
             }
         }
-        self.arrived.notify_waiters();
+        self.noticed.notify_waiters();
     }
 
     /// Why `block` is being rescued, if anyone said so.
@@ -638,7 +645,7 @@ impl Session {
     /// Waits until `check` finds what it waits for in the state, or the session fails.
     async fn wait_for<T>(&self, check: impl Fn(&State) -> Option<T>) -> Result<T, ChoreoError> {
         loop {
-            let notified = self.arrived.notified();
+            let notified = self.noticed.notified();
             let mut notified = std::pin::pin!(notified);
             notified.as_mut().enable();
             {

@@ -22,6 +22,7 @@
 
 pub mod alice_bob;
 pub mod bookseller;
+pub mod chorex;
 pub mod counter;
 pub mod planted;
 mod scenario;

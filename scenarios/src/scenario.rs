@@ -134,7 +134,7 @@ pub struct UnknownScenario {
 
 /// Every shipped scenario, by name.
 pub fn registry() -> &'static [Scenario] {
-    static REGISTRY: [Scenario; 4] = [
+    static REGISTRY: [Scenario; 8] = [
         Scenario {
             name: "bookseller",
             summary: "Buyer asks a title, Seller quotes, Buyer decides under budget, Seller sends a delivery date",
@@ -170,6 +170,42 @@ pub fn registry() -> &'static [Scenario] {
             oracles: crate::workers::ORACLES,
             build: crate::workers::program,
             oracle: crate::workers::oracle,
+        },
+        Scenario {
+            name: "state-machine",
+            summary: "Chorex's text adventure: Worker leads Player from atrium to end, one move per turn (variant=0|1|2: baseline|chk|chk+crash)",
+            roles: &["Gateway", "Worker", "Player"],
+            params: crate::chorex::state_machine::PARAMS,
+            oracles: crate::chorex::state_machine::ORACLES,
+            build: crate::chorex::state_machine::program,
+            oracle: crate::chorex::state_machine::oracle,
+        },
+        Scenario {
+            name: "mini-blockchain",
+            summary: "Chorex's nonce search: Searcher hashes \"hello\" ++ byte(n + x) until Verifier sees a 0 first byte (variant=0|1|2: baseline|chk|chk+crash)",
+            roles: &["Searcher", "Verifier"],
+            params: crate::chorex::mini_blockchain::PARAMS,
+            oracles: crate::chorex::mini_blockchain::ORACLES,
+            build: crate::chorex::mini_blockchain::program,
+            oracle: crate::chorex::mini_blockchain::oracle,
+        },
+        Scenario {
+            name: "flat-loop",
+            summary: "Chorex's flat loop: Runner and Monitor do 1,001 sha256 hashes per lap, one checkpoint per lap (variant=0|1|2: baseline|chk|chk+crash)",
+            roles: &["Runner", "Monitor"],
+            params: crate::chorex::flat_loop::PARAMS,
+            oracles: crate::chorex::flat_loop::ORACLES,
+            build: crate::chorex::flat_loop::program,
+            oracle: crate::chorex::flat_loop::oracle,
+        },
+        Scenario {
+            name: "nest-loop",
+            summary: "Chorex's nested loop: as flat-loop, but each lap runs inside the previous lap's checkpoint (variant=0|1|2: baseline|chk|chk+crash)",
+            roles: &["Runner", "Monitor"],
+            params: crate::chorex::nest_loop::PARAMS,
+            oracles: crate::chorex::nest_loop::ORACLES,
+            build: crate::chorex::nest_loop::program,
+            oracle: crate::chorex::nest_loop::oracle,
         },
     ];
     &REGISTRY

@@ -187,23 +187,29 @@ fn needs_sim() -> i32 {
 
 /// The `list` output.
 pub fn list() -> String {
+    let width = registry().iter().map(|s| s.name.len()).max().unwrap_or(0) + 2;
     let mut s = String::new();
+    let mut line = |head: &str, text: String| {
+        s.push_str(&format!("{head:<width$}{text}\n"));
+    };
     for sc in registry() {
-        s.push_str(&format!("{:<12} {}\n", sc.name, sc.summary));
-        s.push_str(&format!("{:<12} roles: {}\n", "", sc.roles.join(", ")));
+        line(sc.name, sc.summary.to_string());
+        line("", format!("roles: {}", sc.roles.join(", ")));
         for p in sc.params {
-            s.push_str(&format!(
-                "{:<12} param {}={} ({})\n",
-                "", p.name, p.default, p.summary
-            ));
+            line(
+                "",
+                format!("param {}={} ({})", p.name, p.default, p.summary),
+            );
         }
-        s.push_str(&format!(
-            "{:<12} oracle {}: every participant's outcome equals the reference run's\n",
+        line(
             "",
-            rehearsal_scenarios::REFERENCE_ORACLE
-        ));
+            format!(
+                "oracle {}: every participant's outcome equals the reference run's",
+                rehearsal_scenarios::REFERENCE_ORACLE
+            ),
+        );
         for (name, what) in sc.oracles {
-            s.push_str(&format!("{:<12} oracle {name}: {what}\n", ""));
+            line("", format!("oracle {name}: {what}"));
         }
     }
     s

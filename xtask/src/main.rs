@@ -6,6 +6,9 @@
 //! cargo xtask test --quick      tests only (no fmt, no clippy)
 //! cargo xtask test --std-only   std mode only
 //! cargo xtask test --sim-only   sim mode only (`--cfg madsim`, target dir `target/sim`)
+//! cargo xtask bench-report      Chorex's benchmarks (release), then their table of ratios
+//! cargo xtask compile-scaling   build time of a generated N-role choreography vs Chorex
+//! cargo xtask update-baseline   rewrite benches/cost-baseline.json from the simulator
 //! ```
 //!
 //! Every step is printed as `==> step name: command` before it runs. The first failing step
@@ -31,10 +34,24 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 /// The commands `cargo xtask` understands, with a one-line description each (for the usage).
-const COMMANDS: &[(&str, &str)] = &[(
-    "test [--quick] [--std-only | --sim-only]",
-    "fmt check, clippy and tests in std mode, then in sim mode",
-)];
+const COMMANDS: &[(&str, &str)] = &[
+    (
+        "test [--quick] [--std-only | --sim-only]",
+        "fmt check, clippy and tests in std mode, then in sim mode",
+    ),
+    (
+        "compile-scaling [--release] [--runs K] [N..]",
+        "build time of a generated N-role choreography vs Chorex",
+    ),
+    (
+        "bench-report",
+        "run Chorex's benchmarks (release) and print their slowdown table",
+    ),
+    (
+        "update-baseline",
+        "rewrite the cost-counter baseline benches/cost-baseline.json (commit it with the change)",
+    ),
+];
 
 /// The extra cargo arguments that select sim mode (see DESIGN.md "Build modes" and the `sim-*`
 /// aliases in `.cargo/config.toml`): compile with `--cfg madsim` into a separate target directory
@@ -78,6 +95,9 @@ fn dispatch(args: &[String]) -> Result<(), Failure> {
     };
     match command.as_str() {
         "test" => test(rest),
+        "compile-scaling" => compile_scaling(rest),
+        "bench-report" => bench_report(rest),
+        "update-baseline" => update_baseline(rest),
         "help" | "-h" | "--help" => {
             print!("{}", usage());
             Ok(())
@@ -473,4 +493,529 @@ mod tests {
         assert_eq!(shell_quote("it's $x"), r"'it'\''s $x'");
         assert_eq!(shell_quote(""), "\"\"");
     }
+}
+
+/// Chorex's compile times for its big choreography (a daisy chain over N actors inside three
+/// nested `try` blocks), from REFERENCE.md: `(actors, seconds)`.
+const CHOREX_COMPILE_SECONDS: &[(usize, f64)] =
+    &[(2, 0.4), (25, 2.9), (50, 5.3), (100, 11.8), (200, 24.0)];
+
+/// The role counts `cargo xtask compile-scaling` measures when given none.
+const SCALING_DEFAULT_ROLES: &[usize] = &[10, 50, 100, 200];
+
+/// `cargo xtask compile-scaling [--release] [--runs K] [N...]`: how the build time of a
+/// choreography grows with its number of roles, next to Chorex's figures.
+///
+/// For each N, writes a throwaway crate `target/compile-scaling/n<N>/` (its own workspace,
+/// depending on the runtime by path) whose choreography is Chorex's big-choreography benchmark:
+/// a daisy chain `R0 -> R1 -> .. -> R<N-1> -> R0` run at each of three nested checkpoints (see
+/// [`scaling_source`]). Every crate shares the target directory `target/compile-scaling/target`,
+/// so the dependencies are built once, by an untimed warm-up build of the N=2 crate; each timed
+/// `cargo build` (debug, or release with `--release`) then compiles only the generated crate,
+/// from scratch (its incremental cache is deleted first); with `--runs K` each crate is built K
+/// times and the fastest counts (other load on the machine only ever slows a build down).
+/// Prints a Markdown table and writes it to `target/compile-scaling.md`
+/// (`target/compile-scaling-release.md` with `--release`).
+fn compile_scaling(args: &[String]) -> Result<(), Failure> {
+    let ScalingOptions {
+        release,
+        runs,
+        roles,
+    } = ScalingOptions::parse(args)?;
+    let profile = if release { "release" } else { "debug" };
+    let root = workspace_root();
+    let base = root.join("target").join("compile-scaling");
+    let target_dir = base.join("target");
+    let load_before = load_average();
+    let started = Instant::now();
+
+    println!("==> warm-up ({profile}, untimed): dependencies and the N=2 crate");
+    let warm_up = write_scaling_crate(&root, 2)?;
+    scaling_build(&warm_up, &target_dir, release)
+        .map_err(|error| Failure::Step(format!("compile-scaling warm-up: {error}")))?;
+
+    let mut rows = Vec::new();
+    for &n in &roles {
+        let mut fastest: Option<Duration> = None;
+        for run in 1..=runs {
+            let dir = write_scaling_crate(&root, n)?;
+            forget_incremental(&target_dir.join(profile).join("incremental"), n);
+            let flag = if release { " --release" } else { "" };
+            println!("==> {n} roles, run {run}/{runs}: cargo build{flag}");
+            match scaling_build(&dir, &target_dir, release) {
+                Ok(elapsed) => {
+                    println!("    {:.2} s", elapsed.as_secs_f64());
+                    fastest = Some(fastest.map_or(elapsed, |best| best.min(elapsed)));
+                }
+                Err(error) => {
+                    eprintln!("    failed: {error}");
+                    fastest = None;
+                    break;
+                }
+            }
+        }
+        rows.push((n, fastest));
+    }
+
+    let command = if release {
+        "cargo build --release"
+    } else {
+        "cargo build"
+    };
+    let mut report = format!(
+        "Build time of a generated choreography crate (`{command}`, dependencies prebuilt, \
+         fastest of {runs}): a daisy chain over N roles at each of three nested checkpoints \
+         (`cargo xtask compile-scaling`). Chorex figures from REFERENCE.md.\n\n"
+    );
+    report.push_str(&scaling_table(&rows));
+    let load_after = load_average();
+    if let (Some(before), Some(after)) = (load_before, load_after) {
+        report.push_str(&format!(
+            "\nLoad average (1, 5, 15 min) before: {before}; after: {after}.\n"
+        ));
+    }
+    println!("\n{report}");
+    let file = root.join("target").join(if release {
+        "compile-scaling-release.md"
+    } else {
+        "compile-scaling.md"
+    });
+    std::fs::write(&file, &report)
+        .map_err(|error| Failure::Step(format!("writing {}: {error}", file.display())))?;
+    println!(
+        "==> wrote {} in {}",
+        file.display(),
+        format_duration(started.elapsed())
+    );
+    match rows.iter().find(|(_, time)| time.is_none()) {
+        Some((n, _)) => Err(Failure::Step(format!(
+            "compile-scaling: the build for {n} roles failed (see above)"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Options of `cargo xtask compile-scaling`.
+#[derive(Debug, PartialEq, Eq)]
+struct ScalingOptions {
+    /// Build with `--release` instead of the debug profile.
+    release: bool,
+    /// How many times each crate is built (the fastest counts); at least 1.
+    runs: usize,
+    /// The role counts, in order; each at least 2.
+    roles: Vec<usize>,
+}
+
+impl ScalingOptions {
+    /// Parses the arguments after `compile-scaling`: `--release`, `--runs K` and role counts.
+    fn parse(args: &[String]) -> Result<ScalingOptions, Failure> {
+        let bad = |what: &str, expected: &str| {
+            Failure::Usage(format!(
+                "`{what}` for `cargo xtask compile-scaling`: expected {expected}"
+            ))
+        };
+        let mut options = ScalingOptions {
+            release: false,
+            runs: 1,
+            roles: Vec::new(),
+        };
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--release" => options.release = true,
+                "--runs" => {
+                    let runs = args.next().map(String::as_str).unwrap_or("");
+                    options.runs = match runs.parse::<usize>() {
+                        Ok(k) if k >= 1 => k,
+                        _ => return Err(bad(runs, "a number of runs (at least 1) after `--runs`")),
+                    };
+                }
+                other => match other.parse::<usize>() {
+                    Ok(n) if n >= 2 => options.roles.push(n),
+                    _ => {
+                        return Err(bad(
+                            other,
+                            "`--release`, `--runs K` or a number of roles (at least 2)",
+                        ));
+                    }
+                },
+            }
+        }
+        if options.roles.is_empty() {
+            options.roles = SCALING_DEFAULT_ROLES.to_vec();
+        }
+        Ok(options)
+    }
+}
+
+/// The `#![recursion_limit]` the generated crate for `n` roles needs, if any. `Roles![..]`
+/// expands one macro level per role, and `RoleSet` and `Member` resolve one trait obligation
+/// per role of the census, so past the default limit of 128 the crate does not compile: 126
+/// roles build without the attribute, 127 fail with "overflow evaluating the requirement
+/// `Nil: RoleSet`" (E0275), 128 and more with "recursion limit reached while expanding
+/// `$crate::Roles!`". The attribute is added from 100 roles on, with some headroom.
+fn scaling_recursion_limit(n: usize) -> Option<usize> {
+    (n >= 100).then(|| (n + 16).next_power_of_two().max(256))
+}
+
+/// The source of the generated crate for `n` roles: Chorex's big choreography (`BigChor` in its
+/// benchmarks). One lap, `work`, passes a number along `R0 -> R1 -> .. -> R<n-1> -> R0`, each
+/// receiver adding 1; the body runs a lap in a checkpoint, then another in a nested checkpoint,
+/// then a third in a checkpoint nested in that, each rescue returning the value it started with;
+/// `R0` broadcasts the result.
+fn scaling_source(n: usize) -> String {
+    let names: Vec<String> = (0..n).map(|i| format!("R{i}")).collect();
+    let all = names.join(", ");
+    let mut src = format!(
+        "//! Generated by `cargo xtask compile-scaling`: a daisy chain over {n} roles inside three\n\
+         //! nested checkpoints (Chorex's big-choreography compile-time benchmark).\n"
+    );
+    if let Some(limit) = scaling_recursion_limit(n) {
+        src.push_str(&format!("#![recursion_limit = \"{limit}\"]\n"));
+    }
+    src.push_str(&format!(
+        r#"
+use rehearsal::{{At, Choreo, ChoreoError, Choreography, FamilySizes, Program, Roles, roles}};
+
+roles!({all});
+
+/// Every role.
+pub type Census = Roles![{all}];
+
+/// One lap of the chain: R0 -> .. -> R{last} -> R0, each receiver adding 1.
+async fn work(ch: &Choreo<'_, Census>, x: At<u64, R0>) -> Result<At<u64, R0>, ChoreoError> {{
+"#,
+        last = n - 1
+    ));
+    for i in 0..n {
+        let (from, to) = (&names[i], &names[(i + 1) % n]);
+        src.push_str(&format!(
+            "    let x = ch.comm({from}, {to}, &x).await?;\n    \
+             let x = ch.locally({to}, |l| *l.get(&x) + 1).await?;\n"
+        ));
+    }
+    src.push_str(SCALING_RUN);
+    src
+}
+
+/// The end of [`scaling_source`]: the choreography running `work` in three nested checkpoints.
+const SCALING_RUN: &str = r#"    Ok(x)
+}
+
+/// Three laps, each in a checkpoint nested in the previous one's.
+#[derive(Clone)]
+pub struct DaisyChain;
+
+impl Choreography for DaisyChain {
+    type Census = Census;
+    type Output = u64;
+
+    async fn run(self, ch: &Choreo<'_, Census>) -> Result<u64, ChoreoError> {
+        let x = ch.locally(R0, |_| 0u64).await?;
+        let x = ch
+            .checkpoint(
+                x,
+                |ch, x| {
+                    Box::pin(async move {
+                        let y = work(ch, x).await?;
+                        ch.checkpoint(
+                            y,
+                            |ch, y| {
+                                Box::pin(async move {
+                                    let z = work(ch, y).await?;
+                                    ch.checkpoint(
+                                        z,
+                                        |ch, z| Box::pin(async move { work(ch, z).await }),
+                                        |_ch, z, _why| Box::pin(async move { Ok(z) }),
+                                    )
+                                    .await
+                                })
+                            },
+                            |_ch, y, _why| Box::pin(async move { Ok(y) }),
+                        )
+                        .await
+                    })
+                },
+                |_ch, x, _why| Box::pin(async move { Ok(x) }),
+            )
+            .await?;
+        ch.broadcast(R0, x).await
+    }
+}
+
+/// The choreography with its census fixed (instantiates the projection of every role).
+pub fn program() -> Result<Program, ChoreoError> {
+    Program::new(DaisyChain, &FamilySizes::new())
+}
+"#;
+
+/// The manifest of the generated crate for `n` roles: its own workspace, so the main workspace
+/// does not claim it, with the runtime at `runtime` (an absolute path).
+fn scaling_manifest(n: usize, runtime: &Path) -> String {
+    let runtime = runtime.display().to_string().replace('\\', "/");
+    format!(
+        "# Generated by `cargo xtask compile-scaling`.\n\
+         [package]\n\
+         name = \"compile-scaling-n{n}\"\n\
+         version = \"0.0.0\"\n\
+         edition = \"2024\"\n\
+         publish = false\n\n\
+         [dependencies]\n\
+         rehearsal = {{ path = \"{runtime}\" }}\n\
+         serde = {{ version = \"1\", features = [\"derive\"] }}\n\n\
+         [workspace]\n"
+    )
+}
+
+/// Writes (or rewrites, which marks it changed for cargo) the crate for `n` roles under
+/// `target/compile-scaling/` of workspace `root`, with the workspace's `Cargo.lock` so dependency
+/// versions match it; returns its directory.
+fn write_scaling_crate(root: &Path, n: usize) -> Result<PathBuf, Failure> {
+    let dir = root
+        .join("target")
+        .join("compile-scaling")
+        .join(format!("n{n}"));
+    let write = |path: PathBuf, contents: &str| {
+        std::fs::write(&path, contents)
+            .map_err(|error| Failure::Step(format!("writing {}: {error}", path.display())))
+    };
+    std::fs::create_dir_all(dir.join("src"))
+        .map_err(|error| Failure::Step(format!("creating {}: {error}", dir.display())))?;
+    write(
+        dir.join("Cargo.toml"),
+        &scaling_manifest(n, &root.join("runtime")),
+    )?;
+    write(dir.join("src").join("lib.rs"), &scaling_source(n))?;
+    let lock = dir.join("Cargo.lock");
+    if !lock.exists() {
+        // Best effort: without it cargo resolves the dependencies afresh.
+        let _ = std::fs::copy(root.join("Cargo.lock"), &lock);
+    }
+    Ok(dir)
+}
+
+/// Deletes the incremental-compilation caches of the crate for `n` roles in `incremental`, so
+/// the next debug build compiles it from scratch even when its source is unchanged.
+fn forget_incremental(incremental: &Path, n: usize) {
+    let prefix = format!("compile_scaling_n{n}-");
+    let Ok(entries) = std::fs::read_dir(incremental) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// Runs `cargo build` (with `--release` if `release`) in crate directory `dir` with target
+/// directory `target_dir` and returns how long it took; on failure, the end of cargo's output.
+fn scaling_build(dir: &Path, target_dir: &Path, release: bool) -> Result<Duration, String> {
+    let mut command = Command::new(cargo());
+    command
+        .arg("build")
+        .args(release.then_some("--release"))
+        .env("CARGO_TARGET_DIR", target_dir)
+        .current_dir(dir)
+        .stdin(Stdio::null());
+    let started = Instant::now();
+    let output = command
+        .output()
+        .map_err(|error| format!("cargo could not start: {error}"))?;
+    let elapsed = started.elapsed();
+    if output.status.success() {
+        return Ok(elapsed);
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    let tail = lines[lines.len().saturating_sub(40)..].join("\n");
+    Err(format!(
+        "`cargo build` in {} failed ({}):\n{tail}",
+        dir.display(),
+        output.status
+    ))
+}
+
+/// The Markdown table of build times (`None`: the build failed) next to Chorex's.
+fn scaling_table(rows: &[(usize, Option<Duration>)]) -> String {
+    let mut table = String::from("| roles | build time (s) | Chorex (s) |\n|---:|---:|---:|\n");
+    for &(n, time) in rows {
+        let ours = time.map_or("failed".to_string(), |t| format!("{:.2}", t.as_secs_f64()));
+        let chorex = CHOREX_COMPILE_SECONDS
+            .iter()
+            .find(|&&(actors, _)| actors == n)
+            .map_or("n/a".to_string(), |&(_, secs)| format!("{secs:.1}"));
+        table.push_str(&format!("| {n} | {ours} | {chorex} |\n"));
+    }
+    table
+}
+
+/// The first three fields of `/proc/loadavg`, where there is one.
+fn load_average() -> Option<String> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    Some(
+        text.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
+}
+
+#[cfg(test)]
+mod compile_scaling_tests {
+    use super::*;
+
+    #[test]
+    fn the_generated_choreography_chains_every_role_in_three_nested_checkpoints() {
+        let src = scaling_source(3);
+        assert!(src.contains("roles!(R0, R1, R2);"), "{src}");
+        assert!(src.contains("Roles![R0, R1, R2]"), "{src}");
+        assert_eq!(src.matches("checkpoint(").count(), 3, "{src}");
+        assert_eq!(src.matches("work(ch, ").count(), 3, "{src}");
+        for hop in ["(R0, R1, &x)", "(R1, R2, &x)", "(R2, R0, &x)"] {
+            assert!(
+                src.contains(&format!("ch.comm{hop}")),
+                "{hop} missing:\n{src}"
+            );
+        }
+        assert!(!src.contains("recursion_limit"), "{src}");
+        assert!(scaling_source(200).contains("#![recursion_limit = \"256\"]"));
+    }
+
+    #[test]
+    fn the_generated_manifest_is_its_own_workspace() {
+        let manifest = scaling_manifest(10, Path::new("/abs/runtime"));
+        assert!(manifest.contains("name = \"compile-scaling-n10\""));
+        assert!(manifest.contains("rehearsal = { path = \"/abs/runtime\" }"));
+        assert!(manifest.contains("\n[workspace]\n"));
+    }
+
+    #[test]
+    fn parses_compile_scaling_options_and_tabulates_against_chorex() {
+        let given = |list: &[&str]| {
+            ScalingOptions::parse(&list.iter().map(|arg| arg.to_string()).collect::<Vec<_>>())
+        };
+        let options = |release, runs, roles: &[usize]| ScalingOptions {
+            release,
+            runs,
+            roles: roles.to_vec(),
+        };
+        assert_eq!(given(&[]).unwrap(), options(false, 1, &[10, 50, 100, 200]));
+        assert_eq!(
+            given(&["--release", "25", "--runs", "3", "50"]).unwrap(),
+            options(true, 3, &[25, 50])
+        );
+        for bad in [&["1"][..], &["--bogus"], &["--runs"], &["--runs", "0"]] {
+            assert!(matches!(given(bad), Err(Failure::Usage(_))), "{bad:?}");
+        }
+        let table = scaling_table(&[(10, Some(Duration::from_millis(1500))), (200, None)]);
+        assert!(table.contains("| 10 | 1.50 | n/a |"), "{table}");
+        assert!(table.contains("| 200 | failed | 24.0 |"), "{table}");
+    }
+}
+
+/// `cargo xtask bench-report`: runs Chorex's benchmark suite on Rehearsal
+/// (`cargo bench -p rehearsal-benches --bench chorex`, std mode, the release-based bench
+/// profile), which writes its Markdown table of slowdowns to `target/bench-report.md`, then
+/// prints that table. The old report is deleted first, so a run that writes none (a failed
+/// bench, or a sim-mode build that only prints a note) is an error, not a stale table.
+fn bench_report(args: &[String]) -> Result<(), Failure> {
+    if let Some(arg) = args.first() {
+        return Err(Failure::Usage(format!(
+            "`cargo xtask bench-report` takes no arguments; got `{arg}`"
+        )));
+    }
+    let root = workspace_root();
+    let report = bench_report_path(&root, std::env::var_os("CARGO_TARGET_DIR"));
+    match std::fs::remove_file(&report) {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => {
+            return Err(Failure::Step(format!(
+                "cannot remove the old report {}: {error}",
+                report.display()
+            )));
+        }
+    }
+    let started = Instant::now();
+    bench_report_step().run(&root)?;
+    let table = std::fs::read_to_string(&report).map_err(|error| {
+        Failure::Step(format!(
+            "the chorex bench wrote no report at {}: {error}",
+            report.display()
+        ))
+    })?;
+    println!(
+        "
+==> bench-report ({}), from {}:
+",
+        format_duration(started.elapsed()),
+        report.display()
+    );
+    print!("{table}");
+    Ok(())
+}
+
+/// The step of `cargo xtask bench-report`.
+fn bench_report_step() -> Step {
+    Step::cargo(
+        "chorex bench",
+        &["bench", "-p", "rehearsal-benches", "--bench", "chorex"],
+        &[],
+    )
+}
+
+/// Where the chorex bench writes its report: `bench-report.md` in the target directory
+/// (`CARGO_TARGET_DIR`, relative to the workspace root, if set; else `target/`).
+fn bench_report_path(root: &Path, target_dir: Option<OsString>) -> PathBuf {
+    let target = target_dir
+        .filter(|dir| !dir.is_empty())
+        .map(|dir| root.join(dir))
+        .unwrap_or_else(|| root.join("target"));
+    target.join("bench-report.md")
+}
+
+#[cfg(test)]
+mod bench_report_tests {
+    use super::*;
+
+    #[test]
+    fn bench_report_runs_the_chorex_bench_and_reads_its_report() {
+        assert_eq!(
+            bench_report_step().display(),
+            "cargo bench -p rehearsal-benches --bench chorex"
+        );
+        let root = Path::new("/ws");
+        assert_eq!(
+            bench_report_path(root, None),
+            Path::new("/ws/target/bench-report.md")
+        );
+        assert_eq!(
+            bench_report_path(root, Some("out".into())),
+            Path::new("/ws/out/bench-report.md")
+        );
+        assert!(matches!(
+            dispatch(&["bench-report".to_string(), "--fast".to_string()]),
+            Err(Failure::Usage(_))
+        ));
+    }
+}
+
+/// `cargo xtask update-baseline`: runs the simulator's cost-counter test in its update mode,
+/// which rewrites `benches/cost-baseline.json` with the counters of the current code.
+fn update_baseline(args: &[String]) -> Result<(), Failure> {
+    if let Some(extra) = args.first() {
+        return Err(Failure::Usage(format!(
+            "update-baseline takes no arguments; got `{extra}`"
+        )));
+    }
+    // SAFETY: xtask is single-threaded here; the variable is read by the test that cargo starts.
+    unsafe { std::env::set_var("REHEARSAL_UPDATE_BASELINE", "1") };
+    Step::cargo(
+        "update cost baseline",
+        &["test", "-p", "rehearsal-sim", "--test", "cost_baseline"],
+        &[],
+    )
+    .in_mode(Mode::Sim)
+    .run(&workspace_root())
 }

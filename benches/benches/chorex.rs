@@ -1,0 +1,469 @@
+//! Chorex's benchmark suite on Rehearsal: what checkpoints cost, and what a rescued crash
+//! costs, next to the slowdowns the Chorex paper reports.
+//!
+//! `cargo bench -p rehearsal-benches --bench chorex` (std mode, release), or
+//! `cargo xtask bench-report`, which runs it and prints the table it writes. In sim mode the
+//! bench only says so.
+//!
+//! The benchmarks are the scenarios of `rehearsal_scenarios::chorex`, found in the registry
+//! and run with Chorex's sizes: `state-machine` (one whole game), `mini-blockchain` (201
+//! attempts from nonce 42), `flat-10k` (`flat-loop`, 10,000 laps of 1,001 sha256 hashes at
+//! each role), `nest-1k` and `nest-10k` (`nest-loop`, 1,000 and 10,000 laps). Each runs as
+//! `baseline` (no checkpoint), `chk` (checkpoints, nothing crashes) and `chk+crash`
+//! (checkpoints and Chorex's crashes, each rescued): `variant=0|1|2`.
+//!
+//! Every run is one session on fresh in-process nodes without a store
+//! (`NodeConfig::default()`: Chorex has no durability either), joined by a perfect
+//! [`InProcessNetwork`](rehearsal::transport::InProcessNetwork), on a fresh current-thread
+//! tokio runtime, so the roles take turns on one core and the time is the CPU cost of the
+//! whole session: from opening every participant's session until every participant has
+//! returned (`iter_custom`; starting the runtime and the nodes is not timed). Everything runs
+//! on a thread with a 512 MiB stack: the checkpointed `nest-10k` nests 10,000 blocks, and
+//! polling them recurses 10,000 levels deep.
+//!
+//! Before timing, each case runs once in each variant and its outcomes are checked against
+//! the reference run and the scenario's oracles. Criterion then times every variant whose
+//! checked run took at most 5 s (a slower one would need at least 11 runs). After criterion,
+//! the bench times the three variants of each case alternately in the same process (about
+//! 20 s per case, at least 3 repetitions, the checked run counting as the first for cases
+//! that take seconds) and prints a Markdown table of the medians' ratios
+//! to the baseline, next to Chorex's figures from the paper, and writes it to
+//! `target/bench-report.md` (in `CARGO_TARGET_DIR` if set).
+//!
+//! Under `cargo test --benches` or `cargo bench -- --test`, every case runs once, the loops
+//! with 10 laps.
+
+#[cfg(madsim)]
+fn main() {
+    println!(
+        "the chorex bench runs in std mode: `cargo bench -p rehearsal-benches --bench chorex` \
+         or `cargo xtask bench-report`"
+    );
+}
+
+#[cfg(not(madsim))]
+fn main() {
+    // The checkpointed nest-10k polls 10,000 nested futures: run everything on a big stack.
+    std::thread::Builder::new()
+        .name("chorex-bench".into())
+        .stack_size(512 << 20)
+        .spawn(bench::main)
+        .expect("the bench starts its thread")
+        .join()
+        .expect("the bench thread");
+}
+
+#[cfg(not(madsim))]
+mod bench {
+    use std::fmt::Write as _;
+    use std::hint::black_box;
+    use std::path::PathBuf;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use criterion::{Criterion, SamplingMode};
+    use rehearsal::transport::{InProcessNetwork, NodeId};
+    use rehearsal::{Node, NodeConfig, Outcomes, ParticipantId, Program, SessionId};
+    use rehearsal_scenarios::chorex::Variant;
+    use rehearsal_scenarios::{Params, Scenario, find};
+
+    /// Time spent on the alternating repetitions of one case (all three variants).
+    const RATIO_BUDGET: Duration = Duration::from_secs(20);
+    /// Fewest alternating repetitions per case.
+    const MIN_REPS: usize = 3;
+    /// Most alternating repetitions per case.
+    const MAX_REPS: usize = 301;
+    /// A variant whose single run takes longer than this is left out of criterion (which
+    /// needs at least 11 runs) and timed only in the alternating repetitions.
+    const SLOW: Duration = Duration::from_secs(5);
+
+    /// One benchmark of the suite.
+    struct Case {
+        /// Its name in the table and in criterion.
+        name: &'static str,
+        /// The scenario it runs.
+        scenario: &'static str,
+        /// Laps, for the loops.
+        laps: Option<u64>,
+        /// Other parameters.
+        settings: &'static [&'static str],
+        /// Chorex's slowdowns from the paper (chk, chk+rescue), if it reports any.
+        chorex: Option<(&'static str, &'static str)>,
+    }
+
+    const CASES: [Case; 5] = [
+        Case {
+            name: "state machine",
+            scenario: "state-machine",
+            laps: None,
+            settings: &[],
+            chorex: Some(("1.01x", "1.04x")),
+        },
+        Case {
+            name: "mini blockchain",
+            scenario: "mini-blockchain",
+            laps: None,
+            // Chorex's start nonce (the registry's default is 232: 11 attempts).
+            settings: &["start=42"],
+            chorex: Some(("6.76x", "4.71x")),
+        },
+        Case {
+            name: "flat-10k",
+            scenario: "flat-loop",
+            laps: Some(10_000),
+            settings: &[],
+            chorex: None,
+        },
+        Case {
+            name: "nest-1k",
+            scenario: "nest-loop",
+            laps: Some(1_000),
+            settings: &[],
+            chorex: None,
+        },
+        Case {
+            name: "nest-10k",
+            scenario: "nest-loop",
+            laps: Some(10_000),
+            settings: &[],
+            chorex: Some(("3.48x", "1.96x")),
+        },
+    ];
+
+    /// One case in one variant, ready to run.
+    struct Prepared {
+        scenario: &'static Scenario,
+        params: Params,
+        program: Program,
+    }
+
+    impl Case {
+        /// The case's program in `variant` (the loops with 10 laps when `quick`).
+        fn prepare(&self, variant: Variant, quick: bool) -> Prepared {
+            let scenario = find(self.scenario).expect("a Chorex scenario is registered");
+            let mut settings = vec![format!("variant={}", variant.number())];
+            settings.extend(self.settings.iter().map(|s| s.to_string()));
+            if let Some(laps) = self.laps {
+                settings.push(format!("laps={}", if quick { 10 } else { laps }));
+            }
+            let params = scenario
+                .parse_params(settings.iter().map(String::as_str))
+                .expect("the bench's parameters are valid");
+            let program = scenario.program(&params).expect("the program builds");
+            Prepared {
+                scenario,
+                params,
+                program,
+            }
+        }
+    }
+
+    /// What one run measured.
+    struct Run {
+        /// The session alone.
+        elapsed: Duration,
+        /// Every participant's outcome.
+        outcomes: Outcomes,
+        /// Frames sent by all nodes (data and control, acknowledgements not counted).
+        frames: u64,
+    }
+
+    /// One session of `program` on fresh in-process nodes (no store) on a fresh
+    /// current-thread runtime; only the session is timed.
+    fn run_once(program: &Program) -> Run {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("the bench builds a tokio runtime");
+        runtime.block_on(async {
+            let net = InProcessNetwork::new();
+            let n = program.census().participants().len();
+            let nodes: Vec<Node> = (0..n as u32)
+                .map(|i| {
+                    let id = NodeId(i);
+                    Node::start(id, Arc::new(net.endpoint(id)), NodeConfig::default())
+                })
+                .collect();
+            let placement: Arc<[NodeId]> = nodes.iter().map(Node::id).collect();
+            let start = Instant::now();
+            let runs: Vec<_> = nodes
+                .iter()
+                .enumerate()
+                .map(|(i, node)| {
+                    program.start(
+                        node,
+                        SessionId(1),
+                        ParticipantId(i as u16),
+                        placement.clone(),
+                    )
+                })
+                .collect();
+            let tasks: Vec<_> = runs.into_iter().map(tokio::spawn).collect();
+            let mut entries = Vec::with_capacity(n);
+            for (p, task) in program.census().participants().iter().zip(tasks) {
+                entries.push((*p, task.await.expect("a participant's task")));
+            }
+            let elapsed = start.elapsed();
+            let frames = nodes.iter().map(|node| node.stats().frames_sent).sum();
+            for node in &nodes {
+                node.shutdown();
+            }
+            Run {
+                elapsed,
+                outcomes: Outcomes::new(entries),
+                frames,
+            }
+        })
+    }
+
+    /// Runs `prepared` once and checks it against its reference run and its oracles.
+    fn verify(case: &Case, variant: Variant, prepared: &Prepared) -> Run {
+        let run = run_once(&prepared.program);
+        let reference = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("the bench builds a tokio runtime")
+            .block_on(prepared.program.reference());
+        let violations = prepared
+            .scenario
+            .check(&prepared.params, &run.outcomes, &reference);
+        assert!(
+            violations.is_empty(),
+            "{} {}: {violations:#?}\n{}",
+            case.name,
+            variant.name(),
+            run.outcomes
+        );
+        run
+    }
+
+    pub fn main() {
+        // As criterion decides: `cargo bench` passes `--bench`; `cargo bench -- --test` adds
+        // `--test`; `cargo test --benches` passes neither.
+        let args: Vec<String> = std::env::args().collect();
+        let quick = args.iter().any(|a| a == "--test") || !args.iter().any(|a| a == "--bench");
+        let prepared: Vec<[Prepared; 3]> = CASES
+            .iter()
+            .map(|case| Variant::ALL.map(|v| case.prepare(v, quick)))
+            .collect();
+        // One checked run of every variant: its frames, and its time as an estimate.
+        let mut checked: Vec<Vec<(u64, Duration)>> = Vec::new();
+        for (case, programs) in CASES.iter().zip(&prepared) {
+            let runs = Variant::ALL
+                .iter()
+                .zip(programs)
+                .map(|(v, p)| {
+                    let run = verify(case, *v, p);
+                    println!(
+                        "checked {} {}: one run {}, {} frames",
+                        case.name,
+                        v.name(),
+                        show(run.elapsed),
+                        run.frames
+                    );
+                    (run.frames, run.elapsed)
+                })
+                .collect();
+            checked.push(runs);
+        }
+        println!("every case in every variant matches its reference run and passes its oracles");
+
+        let mut c = Criterion::default()
+            .warm_up_time(Duration::from_millis(if quick { 1 } else { 500 }))
+            .measurement_time(Duration::from_secs(if quick { 1 } else { 3 }))
+            .sample_size(10)
+            .configure_from_args();
+        for ((case, programs), checked) in CASES.iter().zip(&prepared).zip(&checked) {
+            let mut group = c.benchmark_group(format!("chorex/{}", case.name.replace(' ', "-")));
+            group.sampling_mode(SamplingMode::Flat);
+            if case.laps.is_some_and(|laps| laps >= 10_000) && !quick {
+                // Seconds per run: one warm-up run, then ten samples of one run each.
+                group.warm_up_time(Duration::from_millis(1));
+                group.measurement_time(Duration::from_secs(15));
+            } else if case.laps.is_some() && !quick {
+                group.measurement_time(Duration::from_secs(5));
+            } else {
+                group.sample_size(if quick { 10 } else { 20 });
+            }
+            for ((variant, p), (_, once)) in Variant::ALL.iter().zip(programs).zip(checked) {
+                if *once > SLOW && !quick {
+                    println!(
+                        "chorex/{}/{}: one run takes {}: left out of criterion, timed in the \
+                         alternating repetitions only",
+                        case.name.replace(' ', "-"),
+                        variant.name(),
+                        show(*once)
+                    );
+                    continue;
+                }
+                group.bench_function(variant.name(), |b| {
+                    b.iter_custom(|iters| {
+                        (0..iters)
+                            .map(|_| black_box(run_once(&p.program)).elapsed)
+                            .sum()
+                    })
+                });
+            }
+            group.finish();
+        }
+        c.final_summary();
+
+        let mut rows = Vec::new();
+        for ((case, programs), checked) in CASES.iter().zip(&prepared).zip(checked) {
+            rows.push(ratios(case, programs, &checked, quick));
+        }
+        let report = report(&rows, quick);
+        println!("\n{report}");
+        let path = report_path();
+        match std::fs::write(&path, &report) {
+            Ok(()) => println!("written to {}", path.display()),
+            Err(e) => eprintln!("cannot write {}: {e}", path.display()),
+        }
+    }
+
+    /// The medians of one case.
+    struct Row {
+        name: &'static str,
+        chorex: Option<(&'static str, &'static str)>,
+        /// Medians of baseline, chk, chk+crash.
+        medians: [Duration; 3],
+        /// Frames per run of each variant.
+        frames: Vec<u64>,
+        reps: usize,
+    }
+
+    fn median(mut times: Vec<Duration>) -> Duration {
+        times.sort();
+        let n = times.len();
+        if n % 2 == 1 {
+            times[n / 2]
+        } else {
+            (times[n / 2 - 1] + times[n / 2]) / 2
+        }
+    }
+
+    /// Times the three variants of `case` alternately, as many times as fit in
+    /// [`RATIO_BUDGET`] by the checked runs' times (within [`MIN_REPS`]..=[`MAX_REPS`]), and
+    /// returns their medians. Cheap cases (under 2 s for all three) get one warm-up run of
+    /// each variant first; for the others the checked runs count as the first repetition.
+    fn ratios(
+        case: &Case,
+        programs: &[Prepared; 3],
+        checked: &[(u64, Duration)],
+        quick: bool,
+    ) -> Row {
+        let once: Duration = checked.iter().map(|(_, d)| *d).sum();
+        let reps = if quick {
+            1
+        } else {
+            let fit = RATIO_BUDGET.as_secs_f64() / once.as_secs_f64().max(1e-9);
+            (fit as usize).clamp(MIN_REPS, MAX_REPS)
+        };
+        let mut times: [Vec<Duration>; 3] = Default::default();
+        if quick {
+            // One run each, no warm-up.
+        } else if once < Duration::from_secs(2) {
+            for p in programs {
+                run_once(&p.program);
+            }
+        } else {
+            for (t, (_, d)) in times.iter_mut().zip(checked) {
+                t.push(*d);
+            }
+        }
+        for _ in times[0].len()..reps {
+            for (i, p) in programs.iter().enumerate() {
+                times[i].push(run_once(&p.program).elapsed);
+            }
+        }
+        Row {
+            name: case.name,
+            chorex: case.chorex,
+            medians: times.map(median),
+            frames: checked.iter().map(|(f, _)| *f).collect(),
+            reps,
+        }
+    }
+
+    /// `1.234 ms`, `56.7 us` or `2.345 s`.
+    fn show(d: Duration) -> String {
+        let s = d.as_secs_f64();
+        if s >= 1.0 {
+            format!("{s:.3} s")
+        } else if s >= 1e-3 {
+            format!("{:.3} ms", s * 1e3)
+        } else {
+            format!("{:.1} us", s * 1e6)
+        }
+    }
+
+    /// The Markdown report: the ratio table, then the medians and frame counts behind it.
+    fn report(rows: &[Row], quick: bool) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "## Chorex's benchmarks on Rehearsal: slowdown over the baseline\n"
+        );
+        if quick {
+            let _ = writeln!(
+                out,
+                "**Test mode: one run each, loops with 10 laps; not a measurement.**\n"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "| benchmark | baseline | chk / baseline | chk+crash / baseline | Chorex chk | Chorex chk+crash |"
+        );
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
+        for r in rows {
+            let base = r.medians[0].as_secs_f64();
+            let ratio = |d: Duration| format!("{:.2}x", d.as_secs_f64() / base);
+            let (ck, cc) = r.chorex.unwrap_or(("n/a", "n/a"));
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {ck} | {cc} |",
+                r.name,
+                show(r.medians[0]),
+                ratio(r.medians[1]),
+                ratio(r.medians[2]),
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\nMedians of alternating repetitions in one process; every run is one whole \
+             session on in-process nodes without a store, on one current-thread runtime \
+             (the roles share one core). Chorex's figures are the paper's (Benchee, BEAM).\n"
+        );
+        let _ = writeln!(
+            out,
+            "| benchmark | reps | baseline | chk | chk+crash | frames baseline / chk / chk+crash |"
+        );
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
+        for r in rows {
+            let frames: Vec<String> = r.frames.iter().map(u64::to_string).collect();
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} |",
+                r.name,
+                r.reps,
+                show(r.medians[0]),
+                show(r.medians[1]),
+                show(r.medians[2]),
+                frames.join(" / ")
+            );
+        }
+        out
+    }
+
+    /// `target/bench-report.md` in the workspace.
+    fn report_path() -> PathBuf {
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                    .parent()
+                    .expect("benches/ lives in the workspace")
+                    .join("target")
+            });
+        target.join("bench-report.md")
+    }
+}

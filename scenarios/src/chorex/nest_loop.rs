@@ -1,0 +1,224 @@
+//! Chorex's nested loop: like the [flat loop](super::flat_loop), but the next lap runs
+//! *inside* the current lap's checkpoint, so the checkpointed variant nests one block per lap.
+//!
+//! Each lap both roles do [`work_hard`] (1,001 sha256 hashes of the lap number), then Runner
+//! sends Monitor the lap number and Monitor decides (broadcast) whether another lap follows.
+//! The last lap ends the loop; every role ends with the number of laps and the hex of its
+//! last lap's work.
+//!
+//! * `variant=0`: a loop, no checkpoint.
+//! * `variant=1`: each lap is a checkpoint; when another lap follows, Monitor calls its
+//!   harmless `1 / 1`, and the next lap runs inside this lap's block (`laps` nested blocks).
+//!   Nothing crashes.
+//! * `variant=2`: the same, but Monitor divides by zero instead; every role runs the rescue,
+//!   and the next lap runs from the rescue, so blocks do not nest.
+//!
+//! The rescue's "go on with the next lap" is a tail call, written as a loop around the
+//! checkpointed laps, so the crashing variant is flat on the stack too. As in Chorex the
+//! rescue always goes on with the next lap (whatever crashed: the lap's work is dropped with
+//! the block), except that a rescue of the last lap runs it again, so the outcome is the same
+//! under any fault. The rescue does not look at its cause: participants that crash in the
+//! same block at once may each see their own.
+//!
+//! The checkpointed variant recurses through boxed futures, and polling them recurses once
+//! per lap on the thread's stack (about 6 KiB per lap in a release build, 20 KiB in a debug
+//! build): a few hundred laps need more than the 2 MiB of a spawned thread, thousands need a
+//! thread with a big stack (see [the module docs](super)).
+
+use rehearsal::transport::BoxFuture;
+use rehearsal::{At, Choreo, ChoreoError, Choreography, FamilySizes, Outcomes, Program, Roles};
+use serde::{Deserialize, Serialize};
+
+use super::{Monitor, Runner, VARIANT_PARAM, Variant, hex, laps_of, work_hard};
+use crate::scenario::{Param, Params, outcome_of};
+
+/// The roles.
+pub type Census = Roles![Runner, Monitor];
+
+/// Parameters: the variant and the number of laps.
+pub const PARAMS: &[Param] = &[
+    VARIANT_PARAM,
+    Param {
+        name: "laps",
+        default: 3,
+        summary: "laps of 1,001 sha256 hashes at each role, one nested checkpoint each \
+                  (Chorex's nest-1k and nest-10k: 1000 and 10000; thousands need a big stack)",
+    },
+];
+
+/// Oracles beyond the reference oracle.
+pub const ORACLES: &[(&str, &str)] = &[(
+    "last-lap-reached",
+    "every role ends with `laps` laps and the hex of work_hard(laps - 1)",
+)];
+
+/// What each role ends with.
+#[derive(Debug, Serialize)]
+pub struct Laps {
+    /// Laps run (the last lap's number plus one).
+    pub laps: u64,
+    /// Runner's last work, in hex.
+    pub runner: At<String, Runner>,
+    /// Monitor's last work, in hex.
+    pub monitor: At<String, Monitor>,
+}
+
+/// The choreography.
+#[derive(Clone, Copy, Debug)]
+pub struct NestLoop {
+    /// Which benchmark variant.
+    pub variant: Variant,
+    /// How many laps.
+    pub laps: u64,
+}
+
+impl Choreography for NestLoop {
+    type Census = Census;
+    type Output = Laps;
+
+    async fn run(self, ch: &Choreo<'_, Census>) -> Result<Laps, ChoreoError> {
+        let mut lap = 0;
+        if self.variant.checkpoints() {
+            loop {
+                match nest(ch, self, lap).await? {
+                    Nested::Done(laps) => return Ok(laps),
+                    Nested::Resume(next) => lap = next,
+                }
+            }
+        }
+        loop {
+            match step(ch, self, lap).await? {
+                Step::Next => lap += 1,
+                Step::Last(laps) => return Ok(laps),
+            }
+        }
+    }
+}
+
+/// How a checkpointed lap ended.
+enum Nested {
+    /// The last lap ended the loop.
+    Done(Laps),
+    /// A rescue ran: go on with this lap.
+    Resume(u64),
+}
+
+/// Where a lap leads.
+enum Step {
+    /// Another lap follows.
+    Next,
+    /// This was the last lap.
+    Last(Laps),
+}
+
+/// One lap: both roles work, Runner sends the lap number, Monitor decides whether another
+/// lap follows.
+async fn step(ch: &Choreo<'_, Census>, cfg: NestLoop, lap: u64) -> Result<Step, ChoreoError> {
+    let runner = ch
+        .at("runner-work")
+        .locally(Runner, |_| work_hard(lap))
+        .await?;
+    let monitor = ch
+        .at("monitor-work")
+        .locally(Monitor, |_| work_hard(lap))
+        .await?;
+    let n = ch.locally(Runner, |_| lap).await?;
+    let l = ch.at("lap").comm(Runner, Monitor, &n).await?;
+    let laps = cfg.laps;
+    let more = ch.locally(Monitor, |m| *m.get(&l) + 1 < laps).await?;
+    if ch.at("more").broadcast(Monitor, more).await? {
+        return Ok(Step::Next);
+    }
+    let runner = ch.locally(Runner, |r| hex(r.get(&runner))).await?;
+    let monitor = ch.locally(Monitor, |m| hex(m.get(&monitor))).await?;
+    Ok(Step::Last(Laps {
+        laps: lap + 1,
+        runner,
+        monitor,
+    }))
+}
+
+/// Lap `lap` in a checkpoint; the next lap runs inside it. The rescue says where to go on:
+/// the next lap (the last lap again if this was the last), from outside every block (a tail
+/// call from the rescue, written as a loop so that crashing laps do not nest futures).
+fn nest<'a>(
+    ch: &'a Choreo<'_, Census>,
+    cfg: NestLoop,
+    lap: u64,
+) -> BoxFuture<'a, Result<Nested, ChoreoError>> {
+    Box::pin(async move {
+        ch.checkpoint(
+            lap,
+            move |ch, lap| {
+                Box::pin(async move {
+                    match step(ch, cfg, lap).await? {
+                        Step::Next => {
+                            let divisor = if cfg.variant == Variant::ChkCrash {
+                                0
+                            } else {
+                                1
+                            };
+                            ch.at("explode")
+                                .locally(Monitor, |_| explode(divisor))
+                                .await?;
+                            nest(ch, cfg, lap + 1).await
+                        }
+                        Step::Last(laps) => Ok(Nested::Done(laps)),
+                    }
+                })
+            },
+            move |_ch, lap, _why| {
+                // Every role computes the same lap from plain values; the cause is not used,
+                // as participants that crash at once may each see their own.
+                let next = (lap + 1).min(cfg.laps - 1);
+                Box::pin(async move { Ok(Nested::Resume(next)) })
+            },
+        )
+        .await
+    })
+}
+
+/// Monitor's `1 / divisor` (a crash when `divisor` is 0).
+fn explode(divisor: u64) -> u64 {
+    1 / divisor
+}
+
+pub(crate) fn program(p: &Params) -> Result<Program, ChoreoError> {
+    let variant = Variant::from_params(p)?;
+    let laps = laps_of(p)?;
+    Program::new(NestLoop { variant, laps }, &FamilySizes::new())
+}
+
+pub(crate) fn oracle(p: &Params, outcomes: &Outcomes) -> Vec<String> {
+    #[derive(Deserialize)]
+    struct Seen {
+        laps: u64,
+        runner: Option<String>,
+        monitor: Option<String>,
+    }
+    let laps = p.get("laps");
+    let want = hex(work_hard(laps.saturating_sub(1)));
+    let mut violations = Vec::new();
+    for role in ["Runner", "Monitor"] {
+        let seen = match outcome_of::<Seen>(outcomes, role) {
+            Ok(seen) => seen,
+            Err(e) => {
+                violations.push(format!("last-lap-reached: {e}"));
+                continue;
+            }
+        };
+        let last = if role == "Runner" {
+            seen.runner
+        } else {
+            seen.monitor
+        };
+        if seen.laps != laps || last.as_deref() != Some(want.as_str()) {
+            violations.push(format!(
+                "last-lap-reached: {role} ended with {} laps and last work {last:?}; \
+                 expected {laps} laps and {want}",
+                seen.laps
+            ));
+        }
+    }
+    violations
+}

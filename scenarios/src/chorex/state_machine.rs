@@ -1,0 +1,294 @@
+//! Chorex's state machine: a text adventure with roles Gateway, Worker and Player.
+//!
+//! Player sends its name to Gateway, Gateway to Worker. Each turn Worker sends Player the
+//! prompt for the current room, Player answers a move, Worker computes the next room (an
+//! illegal move panics in Worker's local code), Worker tells Player where it is now, and
+//! Player reports its feedback (its configuration, `good` or `bad`) back to Worker. Then
+//! Worker decides whether the game is over (broadcast); if not, it sends Player its
+//! configuration for the next turn. Rooms: `atrium` -open-> `mailbox` -take-> `leaflet`
+//! -read-> `read-leaflet` -any-> `end`. At the end Worker thanks the player by name.
+//!
+//! * `variant=0`: the turns as they are (a `good` player: four legal moves).
+//! * `variant=1`: each turn runs inside a checkpoint whose rescue sends Player a failure text,
+//!   has Player report, and keeps the old room. Nothing crashes.
+//! * `variant=2`: the same, with a `bad` player, who answers the mailbox's prompt with `read`
+//!   (illegal there): Worker crashes once per game, every role runs the rescue, the failure
+//!   text turns the player `good`, and the game goes on from the mailbox (five turns).
+//!
+//! Every variant ends in room `end`, with Player thanked by name.
+
+use rehearsal::{
+    At, Choreo, ChoreoError, Choreography, FamilySizes, Outcomes, Program, Roles, roles,
+};
+use serde::{Deserialize, Serialize};
+
+use super::{VARIANT_PARAM, Variant};
+use crate::scenario::{Param, Params, outcome_of};
+
+roles!(Gateway, Worker, Player);
+
+/// The roles.
+pub type Census = Roles![Gateway, Worker, Player];
+
+/// Parameters: the variant.
+pub const PARAMS: &[Param] = &[VARIANT_PARAM];
+
+/// Oracles beyond the reference oracle.
+pub const ORACLES: &[(&str, &str)] = &[(
+    "game-reaches-the-end",
+    "Worker ends in room `end`, Gateway with the player's name, Player thanked by name",
+)];
+
+/// The name Player gives.
+pub const PLAYER_NAME: &str = "cretin";
+
+/// What Worker says after a failed turn.
+pub const FAILURE: &str = "I'm sorry, that's not something I can do.";
+
+/// The start of the panic message of an illegal move.
+pub const ILLEGAL_MOVE: &str = "illegal move";
+
+/// A room of the adventure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Room {
+    /// Where the game starts.
+    Atrium,
+    /// The mailbox is open.
+    Mailbox,
+    /// The leaflet is taken.
+    Leaflet,
+    /// The leaflet is read.
+    ReadLeaflet,
+    /// The game is over.
+    End,
+}
+
+/// A move Player can make.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Move {
+    /// Open the mailbox.
+    Open,
+    /// Take the leaflet.
+    Take,
+    /// Read the leaflet.
+    Read,
+    /// Anything goes at the end.
+    Jump,
+}
+
+/// Player's configuration: a `bad` player answers the mailbox with an illegal move.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Conf {
+    /// Plays the four legal moves.
+    Good,
+    /// Reads the leaflet before taking it (once: the failure text makes it good).
+    Bad,
+}
+
+/// Worker's prompt for `room`.
+pub fn prompt(room: Room) -> &'static str {
+    match room {
+        Room::Atrium => {
+            "You are standing in an open field west of a white house with a boarded front \
+             door. There is a small mailbox here."
+        }
+        Room::Mailbox => "Opening the mailbox reveals a small leaflet.",
+        Room::Leaflet => "Leaflet: (taken)",
+        Room::ReadLeaflet => "The leaflet says, 'Welcome to this homage to Zork!'",
+        Room::End => "The game is over.",
+    }
+}
+
+/// Player's answer to `prompt`.
+pub fn make_move(prompt: &str, conf: Conf) -> Move {
+    if prompt.starts_with("You are standing in an open field") {
+        Move::Open
+    } else if prompt.starts_with("Opening the mailbox reveals a small leaflet") {
+        match conf {
+            Conf::Good => Move::Take,
+            Conf::Bad => Move::Read,
+        }
+    } else if prompt.starts_with("Leaflet: (taken)") {
+        Move::Read
+    } else {
+        Move::Jump
+    }
+}
+
+/// Worker's rules: the room after `mv` in `room`. Panics on an illegal move.
+pub fn realize_move(mv: Move, room: Room) -> Room {
+    match (mv, room) {
+        (Move::Open, Room::Atrium) => Room::Mailbox,
+        (Move::Take, Room::Mailbox) => Room::Leaflet,
+        (Move::Read, Room::Leaflet) => Room::ReadLeaflet,
+        (_, Room::ReadLeaflet) => Room::End,
+        (mv, room) => panic!("{ILLEGAL_MOVE} {mv:?} in room {room:?}"),
+    }
+}
+
+/// What Worker tells Player after a move: the room it is in now.
+pub fn inform(room: Room) -> String {
+    format!("You are in the {room:?} now.")
+}
+
+/// Player's report on `feedback`: the failure text makes it good, anything else keeps it.
+pub fn report(feedback: &str, conf: Conf) -> Conf {
+    if feedback == FAILURE {
+        Conf::Good
+    } else {
+        conf
+    }
+}
+
+/// What each role ends with.
+#[derive(Debug, Serialize)]
+pub struct Game {
+    /// The player's name, as Gateway got it.
+    pub name: At<String, Gateway>,
+    /// The room the game ended in.
+    pub room: At<Room, Worker>,
+    /// Worker's farewell, as Player got it.
+    pub farewell: At<String, Player>,
+}
+
+/// The choreography.
+#[derive(Clone, Copy, Debug)]
+pub struct StateMachine {
+    /// Which benchmark variant.
+    pub variant: Variant,
+}
+
+/// The room after a turn, and Player's configuration as Worker holds it.
+type Turn = (At<Room, Worker>, At<Conf, Worker>);
+
+impl Choreography for StateMachine {
+    type Census = Census;
+    type Output = Game;
+
+    async fn run(self, ch: &Choreo<'_, Census>) -> Result<Game, ChoreoError> {
+        let name = ch.locally(Player, |_| PLAYER_NAME.to_string()).await?;
+        let name = ch.at("name").comm(Player, Gateway, &name).await?;
+        let worker_name = ch.at("name-to-worker").comm(Gateway, Worker, &name).await?;
+        let start = match self.variant {
+            Variant::ChkCrash => Conf::Bad,
+            Variant::Baseline | Variant::Chk => Conf::Good,
+        };
+        let mut conf = ch.locally(Player, |_| start).await?;
+        let mut room = ch.locally(Worker, |_| Room::Atrium).await?;
+        loop {
+            let (next_room, next_conf) = if self.variant.checkpoints() {
+                ch.checkpoint(
+                    (room, conf),
+                    |ch, (room, conf)| Box::pin(turn(ch, room, conf)),
+                    |ch, (room, conf), _why| Box::pin(failed_turn(ch, room, conf)),
+                )
+                .await?
+            } else {
+                turn(ch, room, conf).await?
+            };
+            room = next_room;
+            let over = ch.locally(Worker, |w| *w.get(&room) == Room::End).await?;
+            if ch.at("game-over").broadcast(Worker, over).await? {
+                let bye = ch
+                    .locally(Worker, |w| {
+                        format!("Thank you for playing {}", w.get(&worker_name))
+                    })
+                    .await?;
+                let farewell = ch.at("farewell").comm(Worker, Player, &bye).await?;
+                return Ok(Game {
+                    name,
+                    room,
+                    farewell,
+                });
+            }
+            conf = ch.at("conf").comm(Worker, Player, &next_conf).await?;
+        }
+    }
+}
+
+/// One turn: prompt, move, next room (panics on an illegal move), feedback, report.
+async fn turn(
+    ch: &Choreo<'_, Census>,
+    room: At<Room, Worker>,
+    conf: At<Conf, Player>,
+) -> Result<Turn, ChoreoError> {
+    let text = ch
+        .locally(Worker, |w| prompt(*w.get(&room)).to_string())
+        .await?;
+    let text = ch.at("prompt").comm(Worker, Player, &text).await?;
+    let mv = ch
+        .locally(Player, |p| make_move(p.get(&text).as_str(), *p.get(&conf)))
+        .await?;
+    let mv = ch.at("move").comm(Player, Worker, &mv).await?;
+    let room = ch
+        .at("realize-move")
+        .locally(Worker, |w| realize_move(*w.get(&mv), *w.get(&room)))
+        .await?;
+    let feedback = ch.locally(Worker, |w| inform(*w.get(&room))).await?;
+    let feedback = ch.at("feedback").comm(Worker, Player, &feedback).await?;
+    let conf = ch
+        .locally(Player, |p| report(p.get(&feedback).as_str(), *p.get(&conf)))
+        .await?;
+    let conf = ch.at("report").comm(Player, Worker, &conf).await?;
+    Ok((room, conf))
+}
+
+/// The rescue of a turn: Worker sends the failure text, Player reports, the room stays.
+async fn failed_turn(
+    ch: &Choreo<'_, Census>,
+    room: At<Room, Worker>,
+    conf: At<Conf, Player>,
+) -> Result<Turn, ChoreoError> {
+    let failure = ch.locally(Worker, |_| FAILURE.to_string()).await?;
+    let failure = ch.at("failure").comm(Worker, Player, &failure).await?;
+    let conf = ch
+        .locally(Player, |p| report(p.get(&failure).as_str(), *p.get(&conf)))
+        .await?;
+    let conf = ch
+        .at("report-after-failure")
+        .comm(Player, Worker, &conf)
+        .await?;
+    Ok((room, conf))
+}
+
+pub(crate) fn program(p: &Params) -> Result<Program, ChoreoError> {
+    let variant = Variant::from_params(p)?;
+    Program::new(StateMachine { variant }, &FamilySizes::new())
+}
+
+pub(crate) fn oracle(_: &Params, outcomes: &Outcomes) -> Vec<String> {
+    #[derive(Deserialize)]
+    struct Seen {
+        name: Option<String>,
+        room: Option<Room>,
+        farewell: Option<String>,
+    }
+    let farewell = format!("Thank you for playing {PLAYER_NAME}");
+    let mut violations = Vec::new();
+    for role in ["Gateway", "Worker", "Player"] {
+        let seen = match outcome_of::<Seen>(outcomes, role) {
+            Ok(seen) => seen,
+            Err(e) => {
+                violations.push(format!("game-reaches-the-end: {e}"));
+                continue;
+            }
+        };
+        let wrong = match role {
+            "Gateway" => (seen.name.as_deref() != Some(PLAYER_NAME))
+                .then(|| format!("Gateway got name {:?}; expected {PLAYER_NAME:?}", seen.name)),
+            "Worker" => (seen.room != Some(Room::End))
+                .then(|| format!("Worker ended in room {:?}; expected End", seen.room)),
+            _ => (seen.farewell.as_deref() != Some(farewell.as_str())).then(|| {
+                format!(
+                    "Player got farewell {:?}; expected {farewell:?}",
+                    seen.farewell
+                )
+            }),
+        };
+        violations.extend(wrong.map(|w| format!("game-reaches-the-end: {w}")));
+    }
+    violations
+}
