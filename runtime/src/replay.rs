@@ -62,6 +62,8 @@ pub(crate) struct Counters {
     pub children: Vec<(u64, u64)>,
     pub effects: u64,
     pub repeats: Vec<(u64, u64)>,
+    /// Checkpoint block instances entered per (parent epoch, site key).
+    pub blocks: Vec<((u64, u64), u64)>,
 }
 
 /// Frames a participant sent, by (to, lane, seq): the token, the payload, and whether the

@@ -374,6 +374,7 @@ impl Session {
             children: st.children.iter().map(|(k, v)| (*k, *v)).collect(),
             effects: st.effect_next,
             repeats: st.repeats.iter().map(|(k, v)| (*k, *v)).collect(),
+            blocks: st.block_counts.iter().map(|(k, v)| (*k, *v)).collect(),
         }
     }
 
@@ -408,6 +409,7 @@ impl Session {
         st.children = counters.children.iter().cloned().collect();
         st.effect_next = counters.effects;
         st.repeats = counters.repeats.iter().cloned().collect();
+        st.block_counts = counters.blocks.iter().cloned().collect();
         let stale: Vec<((ParticipantId, Site, u64, u64), u64)> = st
             .by_site
             .iter()
