@@ -794,7 +794,13 @@ impl Session {
     /// received frames in it but never left it).
     pub fn died_inside(&self, block: u64) -> bool {
         let st = lock(&self.state);
-        st.replay_epochs.contains(&block) && !st.replay_left.contains(&block)
+        // Only once every checkpoint notice the previous incarnation sent has been sent again
+        // can the replay be at the point where it died: while the log is ahead (it died in a
+        // block nested deeper, say, after deciding that block's fate), the body is replayed.
+        let log_ahead = st.logged_out.keys().any(|&(to, lane, seq)| {
+            lane == Lane::Control && st.next_send.get(&(to, lane)).copied().unwrap_or(0) <= seq
+        });
+        !log_ahead && st.replay_epochs.contains(&block) && !st.replay_left.contains(&block)
     }
 
     /// Frames that arrived and were never consumed.
