@@ -21,6 +21,8 @@
 //! journaling of those frames.
 
 use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use serde::{Deserialize, Serialize};
 
@@ -31,7 +33,7 @@ use crate::error::ChoreoError;
 use crate::link::Control;
 use crate::observer::{CheckpointPath, Event, Verdict};
 use crate::role::ParticipantId;
-use crate::session::BlockEnd;
+use crate::session::{BlockEnd, Session};
 use crate::transport::BoxFuture;
 
 /// Why a rescue runs: which participant crashed in the block, where, and why.
@@ -58,6 +60,36 @@ pub enum Policy {
 enum Ended<T> {
     Body(Result<T, ChoreoError>),
     Signal(Result<Rescued, ChoreoError>),
+}
+
+/// A block's body, dropped as soon as the block is rescued or the session fails.
+///
+/// A rescue notice wakes whatever the participant waits for (every wait of a session wakes
+/// on it) and bumps the session's signal count; each enclosing body looks up its block only
+/// when the count changed. So a poll through a nest of blocks costs one atomic load per
+/// level, and no level registers a waker of its own (tokio's `select!` on a notice per
+/// level made every poll, and every notice, cost as much as the nest is deep).
+struct Watched<'a, T> {
+    session: &'a Session,
+    block: u64,
+    /// The signal count when the block was last looked up.
+    seen: u64,
+    body: BoxFuture<'a, Result<T, ChoreoError>>,
+}
+
+impl<T> Future for Watched<'_, T> {
+    type Output = Ended<T>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Ended<T>> {
+        let signals = self.session.signals();
+        if signals != self.seen {
+            self.seen = signals;
+            if let Some(signal) = self.session.rescue_or_failure(self.block) {
+                return Poll::Ready(Ended::Signal(signal));
+            }
+        }
+        self.body.as_mut().poll(cx).map(Ended::Body)
+    }
 }
 
 impl<'s, C: RoleSet> Choreo<'s, C> {
@@ -207,6 +239,8 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
             });
             Ok(cause)
         };
+        // Read before looking for a notice, so that one arriving after the look is seen.
+        let signals = session.signals();
         // Someone crashed in this block before we got here: straight to the rescue.
         if let Some(cause) = session.rescue_notice(id) {
             let cause = rescued(cause)?;
@@ -230,14 +264,13 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
         observe(CheckpointPath::Enter);
         let entry = state.clone();
         let inner = self.enter_block(id);
-        let ended = {
-            let body = body(&inner, state);
-            tokio::select! {
-                biased;
-                signal = session.wait_rescue(id) => Ended::Signal(signal),
-                done = body => Ended::Body(done),
-            }
-        };
+        let ended = Watched {
+            session,
+            block: id,
+            seen: signals,
+            body: body(&inner, state),
+        }
+        .await;
         let cause = match ended {
             Ended::Signal(Ok(cause)) => cause,
             Ended::Signal(Err(e)) => return Err(e),
@@ -254,10 +287,13 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
                 }
             }
             Ended::Body(Err(e @ ChoreoError::Crashed { .. }))
-                if session.replay_crashed() || session.left_through_body(id) =>
+                if session.replay_crashed()
+                    || session.left_through_body(id)
+                    || session.replay_ahead() =>
             {
-                // The journal says this block was left through its body: a crash while
-                // re-executing it is a crash of the replay, retried at the top, not rescued.
+                // The journal says this block was left through its body, or that the logged
+                // run got past this point: a crash while re-executing it is a crash of the
+                // replay, retried at the top, not rescued.
                 session.mark_replay_crash();
                 return Err(e);
             }

@@ -13,6 +13,7 @@
 //! returns that error.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
@@ -42,6 +43,58 @@ pub(crate) enum Arrival {
 /// A frame's place in the choreography: (peer, site, epoch).
 pub(crate) type Spot = (ParticipantId, Site, u64);
 
+/// Frames counted per [`Spot`], grouped by epoch so that a block's counters go at once when
+/// it ends (a nest of blocks keeps one group per level open).
+#[derive(Default)]
+struct SiteCounts(BTreeMap<u64, BTreeMap<(ParticipantId, Site), u64>>);
+
+impl SiteCounts {
+    /// The count at `spot` before this call; counts one more.
+    fn bump(&mut self, (peer, site, epoch): (ParticipantId, &Site, u64)) -> u64 {
+        let group = self.0.entry(epoch).or_default();
+        let n = match group.get_mut(&(peer, site.clone())) {
+            Some(n) => n,
+            None => group.entry((peer, site.clone())).or_insert(0),
+        };
+        *n += 1;
+        *n - 1
+    }
+
+    fn get(&self, (peer, site, epoch): (ParticipantId, &Site, u64)) -> Option<u64> {
+        self.0.get(&epoch)?.get(&(peer, site.clone())).copied()
+    }
+
+    fn remove_epoch(&mut self, epoch: u64) {
+        self.0.remove(&epoch);
+    }
+
+    fn retain_epochs(&mut self, mut keep: impl FnMut(u64) -> bool) {
+        self.0.retain(|&epoch, _| keep(epoch));
+    }
+
+    fn to_vec(&self) -> Vec<(Spot, u64)> {
+        self.0
+            .iter()
+            .flat_map(|(&epoch, group)| {
+                group
+                    .iter()
+                    .map(move |((peer, site), n)| ((*peer, site.clone(), epoch), *n))
+            })
+            .collect()
+    }
+
+    fn from_slice(counts: &[(Spot, u64)]) -> SiteCounts {
+        let mut all = SiteCounts::default();
+        for ((peer, site, epoch), n) in counts {
+            all.0
+                .entry(*epoch)
+                .or_default()
+                .insert((*peer, site.clone()), *n);
+        }
+        all
+    }
+}
+
 /// What members of one checkpoint block instance told this participant.
 #[derive(Default)]
 struct BlockNotes {
@@ -53,18 +106,14 @@ struct BlockNotes {
     abandoned: bool,
     /// The enclosing block instance (0: none), once this participant entered the block.
     parent: u64,
+    /// Block instances this participant entered inside this one and has not left.
+    children: BTreeSet<u64>,
 }
 
-/// Whether `epoch`'s block, or a block enclosing it, was abandoned here.
-fn abandoned(blocks: &BTreeMap<u64, BlockNotes>, mut epoch: u64) -> bool {
-    while epoch != 0 {
-        match blocks.get(&epoch) {
-            Some(b) if b.abandoned => return true,
-            Some(b) => epoch = b.parent,
-            None => return false,
-        }
-    }
-    false
+/// Whether `epoch`'s block, or a block enclosing it, was abandoned here (abandoning a block
+/// marks every block entered inside it, so this is one lookup however deep the nest).
+fn abandoned(blocks: &BTreeMap<u64, BlockNotes>, epoch: u64) -> bool {
+    blocks.get(&epoch).is_some_and(|b| b.abandoned)
 }
 
 /// How a checkpoint block instance ends at this participant.
@@ -84,8 +133,8 @@ struct State {
     inbox: BTreeMap<(ParticipantId, u64), (Civ, Vec<u8>)>,
     /// (sender, site, epoch, occurrence) -> sequence number of the frame in `inbox`.
     by_site: BTreeMap<(ParticipantId, Site, u64, u64), u64>,
-    site_sent: BTreeMap<Spot, u64>,
-    site_taken: BTreeMap<Spot, u64>,
+    site_sent: SiteCounts,
+    site_taken: SiteCounts,
     dedup: BTreeMap<(ParticipantId, Lane), Dedup>,
     consumed: BTreeMap<ParticipantId, Dedup>,
     next_send: BTreeMap<(ParticipantId, Lane), u64>,
@@ -153,6 +202,8 @@ pub(crate) struct Session {
     /// Woken by checkpoint notices (exit and rescue waits) and by failures: kept apart from
     /// `arrived` so that data frames do not wake every level of a deep nest of checkpoints.
     noticed: Notify,
+    /// Rescue notices received and failures, counted (see [`Session::signals`]).
+    signals: AtomicU64,
 }
 
 impl Session {
@@ -172,6 +223,7 @@ impl Session {
             state: Mutex::new(State::default()),
             arrived: Notify::new(),
             noticed: Notify::new(),
+            signals: AtomicU64::new(0),
         }
     }
 
@@ -264,6 +316,7 @@ impl Session {
             state: Mutex::new(st),
             arrived: Notify::new(),
             noticed: Notify::new(),
+            signals: AtomicU64::new(0),
         }
     }
 
@@ -369,8 +422,8 @@ impl Session {
     fn counters(st: &State) -> Counters {
         Counters {
             next_send: st.next_send.iter().map(|(k, v)| (*k, *v)).collect(),
-            site_sent: st.site_sent.iter().map(|(k, v)| (k.clone(), *v)).collect(),
-            site_taken: st.site_taken.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            site_sent: st.site_sent.to_vec(),
+            site_taken: st.site_taken.to_vec(),
             children: st.children.iter().map(|(k, v)| (*k, *v)).collect(),
             effects: st.effect_next,
             repeats: st.repeats.iter().map(|(k, v)| (*k, *v)).collect(),
@@ -404,8 +457,8 @@ impl Session {
     pub fn restore(&self, counters: &Counters) {
         let mut st = lock(&self.state);
         st.next_send = counters.next_send.iter().cloned().collect();
-        st.site_sent = counters.site_sent.iter().cloned().collect();
-        st.site_taken = counters.site_taken.iter().cloned().collect();
+        st.site_sent = SiteCounts::from_slice(&counters.site_sent);
+        st.site_taken = SiteCounts::from_slice(&counters.site_taken);
         st.children = counters.children.iter().cloned().collect();
         st.effect_next = counters.effects;
         st.repeats = counters.repeats.iter().cloned().collect();
@@ -415,8 +468,8 @@ impl Session {
             .iter()
             .filter(|((from, site, epoch, occ), _)| {
                 st.site_taken
-                    .get(&(*from, site.clone(), *epoch))
-                    .is_some_and(|taken| occ < taken)
+                    .get((*from, site, *epoch))
+                    .is_some_and(|taken| *occ < taken)
             })
             .map(|(k, seq)| (k.clone(), *seq))
             .collect();
@@ -451,9 +504,7 @@ impl Session {
     /// Numbers the next frame to `to` at `site` in `epoch`.
     pub fn next_occurrence(&self, to: ParticipantId, site: &Site, epoch: u64) -> u64 {
         let mut st = lock(&self.state);
-        let n = st.site_sent.entry((to, site.clone(), epoch)).or_insert(0);
-        *n += 1;
-        *n - 1
+        st.site_sent.bump((to, site, epoch))
     }
 
     /// Whether no receive is waiting here: a frame sent now is in program order.
@@ -527,12 +578,7 @@ impl Session {
         let occurrence = {
             let mut st = lock(&self.state);
             st.receiving += 1;
-            let n = st
-                .site_taken
-                .entry((from, site.clone(), epoch))
-                .or_insert(0);
-            *n += 1;
-            *n - 1
+            st.site_taken.bump((from, site, epoch))
         };
         let _receiving = Receiving(self);
         let key = (from, site.clone(), epoch, occurrence);
@@ -588,6 +634,7 @@ impl Session {
                 true
             }
         };
+        self.signals.fetch_add(1, Ordering::AcqRel);
         self.arrived.notify_waiters();
         self.noticed.notify_waiters();
         first
@@ -612,7 +659,35 @@ impl Session {
 
     /// This participant enters block instance `block` inside `parent`.
     pub fn enter(&self, block: u64, parent: u64) {
-        lock(&self.state).blocks.entry(block).or_default().parent = parent;
+        let mut st = lock(&self.state);
+        let inherited = match st.blocks.get_mut(&parent) {
+            Some(p) if parent != 0 => {
+                p.children.insert(block);
+                p.abandoned
+            }
+            _ => false,
+        };
+        let notes = st.blocks.entry(block).or_default();
+        notes.parent = parent;
+        notes.abandoned |= inherited;
+    }
+
+    /// The count of rescue notices and failures so far: a body need look for its block's
+    /// rescue only when it changed (see [`Session::rescue_or_failure`]).
+    pub fn signals(&self) -> u64 {
+        self.signals.load(Ordering::Acquire)
+    }
+
+    /// Why `block` is being rescued, or the session's failure, if either happened.
+    pub fn rescue_or_failure(&self, block: u64) -> Option<Result<Rescued, ChoreoError>> {
+        let st = lock(&self.state);
+        if let Some(f) = &st.failure {
+            return Some(Err(f.error.clone()));
+        }
+        st.blocks
+            .get(&block)
+            .and_then(|b| b.rescue.clone())
+            .map(Ok)
     }
 
     /// Records a member's control notice about a block (exit or rescue).
@@ -629,9 +704,15 @@ impl Session {
                         .or_default()
                         .rescue
                         .get_or_insert_with(|| cause.clone());
+                    self.signals.fetch_add(1, Ordering::AcqRel);
                 }
                 Control::Abort(_) => return,
             }
+        }
+        if matches!(control, Control::Rescue { .. }) {
+            // Whatever the participant waits for, it must wake to see the rescue: the body
+            // of the rescued block (or of one enclosing it) is dropped on its next poll.
+            self.arrived.notify_waiters();
         }
         self.noticed.notify_waiters();
     }
@@ -663,12 +744,6 @@ impl Session {
         }
     }
 
-    /// Waits until `block` is rescued (by anyone), or the session fails.
-    pub async fn wait_rescue(&self, block: u64) -> Result<Rescued, ChoreoError> {
-        self.wait_for(|st| st.blocks.get(&block).and_then(|b| b.rescue.clone()))
-            .await
-    }
-
     /// Waits until every member of `block` but this one finished the body, or the block is
     /// rescued, or the session fails.
     pub async fn wait_exit(
@@ -693,7 +768,14 @@ impl Session {
     /// counters dropped.
     pub fn abandon(&self, block: u64) -> usize {
         let mut st = lock(&self.state);
-        st.blocks.entry(block).or_default().abandoned = true;
+        let mut marking = vec![block];
+        while let Some(b) = marking.pop() {
+            let notes = st.blocks.entry(b).or_default();
+            if !notes.abandoned || b == block {
+                notes.abandoned = true;
+                marking.extend(notes.children.iter().copied());
+            }
+        }
         let stale: Vec<((ParticipantId, Site, u64, u64), u64)> = st
             .by_site
             .iter()
@@ -711,8 +793,8 @@ impl Session {
             site_taken,
             ..
         } = &mut *st;
-        site_sent.retain(|(_, _, e), _| !abandoned(blocks, *e));
-        site_taken.retain(|(_, _, e), _| !abandoned(blocks, *e));
+        site_sent.retain_epochs(|e| !abandoned(blocks, e));
+        site_taken.retain_epochs(|e| !abandoned(blocks, e));
         stale.len()
     }
 
@@ -749,9 +831,13 @@ impl Session {
     /// Forgets a block that every member left through its body.
     pub fn exited(&self, block: u64) {
         let mut st = lock(&self.state);
-        st.blocks.remove(&block);
-        st.site_sent.retain(|(_, _, e), _| *e != block);
-        st.site_taken.retain(|(_, _, e), _| *e != block);
+        if let Some(notes) = st.blocks.remove(&block)
+            && let Some(parent) = st.blocks.get_mut(&notes.parent)
+        {
+            parent.children.remove(&block);
+        }
+        st.site_sent.remove_epoch(block);
+        st.site_taken.remove_epoch(block);
     }
 
     /// Replay: whether the journal says this participant left `block` through its body (it
@@ -797,14 +883,29 @@ impl Session {
         // Only once every checkpoint notice the previous incarnation sent has been sent again
         // can the replay be at the point where it died: while the log is ahead (it died in a
         // block nested deeper, say, after deciding that block's fate), the body is replayed.
-        let log_ahead = st.logged_out.keys().any(|&(to, lane, seq)| {
-            lane == Lane::Control && st.next_send.get(&(to, lane)).copied().unwrap_or(0) <= seq
-        });
-        !log_ahead && st.replay_epochs.contains(&block) && !st.replay_left.contains(&block)
+        !log_ahead(&st, Some(Lane::Control))
+            && st.replay_epochs.contains(&block)
+            && !st.replay_left.contains(&block)
+    }
+
+    /// Replay: whether the previous incarnation sent frames this one has not sent again yet,
+    /// so that it went further than where this incarnation is. A crash here then is a crash
+    /// of the replay, not of the logged run (which got past this point): nobody may rescue
+    /// it, since peers acted on what came after.
+    pub fn replay_ahead(&self) -> bool {
+        log_ahead(&lock(&self.state), None)
     }
 
     /// Frames that arrived and were never consumed.
     pub fn unconsumed(&self) -> usize {
         lock(&self.state).inbox.len()
     }
+}
+
+/// Whether some frame the previous incarnation logged (on `lane`, or on any lane) has a
+/// sequence number this incarnation has not reached on its channel.
+fn log_ahead(st: &State, lane: Option<Lane>) -> bool {
+    st.logged_out.keys().any(|&(to, l, seq)| {
+        lane.is_none_or(|lane| lane == l) && st.next_send.get(&(to, l)).copied().unwrap_or(0) <= seq
+    })
 }
