@@ -116,6 +116,43 @@ impl<T, S: RoleSet> Shared<T, S> {
             _set: PhantomData,
         }
     }
+
+    /// Takes a value located at a member of `S` out of a shared value. An enclave's result
+    /// often carries values located at its members, which live on at those roles in the
+    /// enclosing choreography; at roles outside `S` the result is absent, as it should be.
+    ///
+    /// ```
+    /// # use rehearsal::{At, Choreo, ChoreoError, Choreography, Roles, roles};
+    /// # roles!(Gateway, Worker, Player);
+    /// struct Play;
+    /// impl Choreography for Play {
+    ///     type Census = Roles![Worker, Player];
+    ///     type Output = (At<u32, Worker>, At<bool, Player>);
+    ///     async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<Self::Output, ChoreoError> {
+    ///         let room = ch.locally(Worker, |_| 7u32).await?;
+    ///         let happy = ch.locally(Player, |_| true).await?;
+    ///         Ok((room, happy))
+    ///     }
+    /// }
+    /// # #[derive(Clone)] struct Game;
+    /// # impl Choreography for Game {
+    /// #     type Census = Roles![Gateway, Worker, Player];
+    /// #     type Output = ();
+    /// #     async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<(), ChoreoError> {
+    /// let played = ch.enclave(Play).await?;
+    /// let room: At<u32, Worker> = played.clone().into_located(|(room, _)| room);
+    /// let happy: At<bool, Player> = played.into_located(|(_, happy)| happy);
+    /// # let _ = (room, happy); Ok(()) } }
+    /// ```
+    pub fn into_located<U, R, I>(self, pick: impl FnOnce(T) -> At<U, R>) -> At<U, R>
+    where
+        R: Role + Member<S, I>,
+    {
+        match self.value {
+            Some(value) => pick(value),
+            None => At::absent(),
+        }
+    }
 }
 
 impl<T: Clone, S: RoleSet> Clone for Shared<T, S> {

@@ -179,17 +179,15 @@ impl Choreography for StateMachine {
         let mut conf = ch.locally(Player, |_| start).await?;
         let mut room = ch.locally(Worker, |_| Room::Atrium).await?;
         loop {
-            let (next_room, next_conf) = if self.variant.checkpoints() {
-                ch.checkpoint(
-                    (room, conf),
-                    |ch, (room, conf)| Box::pin(turn(ch, room, conf)),
-                    |ch, (room, conf), _why| Box::pin(failed_turn(ch, room, conf)),
-                )
-                .await?
-            } else {
-                turn(ch, room, conf).await?
-            };
-            room = next_room;
+            let played = ch
+                .enclave(Turns {
+                    variant: self.variant,
+                    room,
+                    conf,
+                })
+                .await?;
+            room = played.clone().into_located(|(room, _)| room);
+            let next_conf = played.into_located(|(_, conf)| conf);
             let over = ch.locally(Worker, |w| *w.get(&room) == Room::End).await?;
             if ch.at("game-over").broadcast(Worker, over).await? {
                 let bye = ch
@@ -209,9 +207,38 @@ impl Choreography for StateMachine {
     }
 }
 
+/// A turn, played by Worker and Player alone (Gateway takes no part in it, so it is not a
+/// member of the turn's checkpoint either: the exit agreement is among the block's members).
+struct Turns {
+    variant: Variant,
+    room: At<Room, Worker>,
+    conf: At<Conf, Player>,
+}
+
+/// The roles of a turn.
+type TurnCensus = Roles![Worker, Player];
+
+impl Choreography for Turns {
+    type Census = TurnCensus;
+    type Output = Turn;
+
+    async fn run(self, ch: &Choreo<'_, TurnCensus>) -> Result<Turn, ChoreoError> {
+        if self.variant.checkpoints() {
+            ch.checkpoint(
+                (self.room, self.conf),
+                |ch, (room, conf)| Box::pin(turn(ch, room, conf)),
+                |ch, (room, conf), _why| Box::pin(failed_turn(ch, room, conf)),
+            )
+            .await
+        } else {
+            turn(ch, self.room, self.conf).await
+        }
+    }
+}
+
 /// One turn: prompt, move, next room (panics on an illegal move), feedback, report.
 async fn turn(
-    ch: &Choreo<'_, Census>,
+    ch: &Choreo<'_, TurnCensus>,
     room: At<Room, Worker>,
     conf: At<Conf, Player>,
 ) -> Result<Turn, ChoreoError> {
@@ -238,7 +265,7 @@ async fn turn(
 
 /// The rescue of a turn: Worker sends the failure text, Player reports, the room stays.
 async fn failed_turn(
-    ch: &Choreo<'_, Census>,
+    ch: &Choreo<'_, TurnCensus>,
     room: At<Room, Worker>,
     conf: At<Conf, Player>,
 ) -> Result<Turn, ChoreoError> {
