@@ -684,10 +684,7 @@ impl Session {
         if let Some(f) = &st.failure {
             return Some(Err(f.error.clone()));
         }
-        st.blocks
-            .get(&block)
-            .and_then(|b| b.rescue.clone())
-            .map(Ok)
+        st.blocks.get(&block).and_then(|b| b.rescue.clone()).map(Ok)
     }
 
     /// Records a member's control notice about a block (exit or rescue).
