@@ -28,7 +28,12 @@
 //! 20 s per case, at least 3 repetitions, the checked run counting as the first for cases
 //! that take seconds) and prints a Markdown table of the medians' ratios
 //! to the baseline, next to Chorex's figures from the paper, and writes it to
-//! `target/bench-report.md` (in `CARGO_TARGET_DIR` if set).
+//! `target/bench-report.md` (in `CARGO_TARGET_DIR` if set). The same figures go to
+//! `target/bench-report.json` for `cargo xtask bench-check`, which compares the ratios with
+//! the committed `benches/ratio-baseline.json`: one object with `test_mode`, `machine` (cores,
+//! memory, OS) and `benchmarks`, a list in the table's order, each with `name`, `reps`, the
+//! medians `baseline_seconds`, `chk_seconds` and `chk+crash_seconds`, `ratios` (`chk` and
+//! `chk+crash`, each variant's median over the baseline's) and `frames` per run of each variant.
 //!
 //! Under `cargo test --benches` or `cargo bench -- --test`, every case runs once, the loops
 //! with 10 laps.
@@ -57,7 +62,7 @@ fn main() {
 mod bench {
     use std::fmt::Write as _;
     use std::hint::black_box;
-    use std::path::PathBuf;
+    use std::path::{Path, PathBuf};
     use std::sync::Arc;
     use std::time::{Duration, Instant};
 
@@ -66,6 +71,7 @@ mod bench {
     use rehearsal::{Node, NodeConfig, Outcomes, ParticipantId, Program, SessionId};
     use rehearsal_scenarios::chorex::Variant;
     use rehearsal_scenarios::{Params, Scenario, find};
+    use serde::Serialize;
 
     /// Time spent on the alternating repetitions of one case (all three variants).
     const RATIO_BUDGET: Duration = Duration::from_secs(20);
@@ -311,12 +317,19 @@ mod bench {
         for ((case, programs), checked) in CASES.iter().zip(&prepared).zip(checked) {
             rows.push(ratios(case, programs, &checked, quick));
         }
-        let report = report(&rows, quick);
+        let machine = machine();
+        let report = report(&rows, quick, &machine);
         println!("\n{report}");
-        let path = report_path();
-        match std::fs::write(&path, &report) {
-            Ok(()) => println!("written to {}", path.display()),
-            Err(e) => eprintln!("cannot write {}: {e}", path.display()),
+        let json = serde_json::to_string_pretty(&JsonReport::new(&rows, quick, machine))
+            .expect("the JSON report serializes");
+        for (path, contents) in [
+            (report_path("bench-report.md"), report),
+            (report_path("bench-report.json"), json + "\n"),
+        ] {
+            match std::fs::write(&path, contents) {
+                Ok(()) => println!("written to {}", path.display()),
+                Err(e) => eprintln!("cannot write {}: {e}", path.display()),
+            }
         }
     }
 
@@ -396,8 +409,99 @@ mod bench {
         }
     }
 
+    /// The machine the bench runs on, for the reports: cores, memory (where `/proc/meminfo`
+    /// says), OS and architecture, e.g. `2 cores, 24 GiB, linux x86_64`.
+    fn machine() -> String {
+        let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+        let memory = std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|info| {
+                let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+                let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+                Some(format!("{:.0} GiB, ", kib / (1024.0 * 1024.0)))
+            })
+            .unwrap_or_default();
+        format!(
+            "{cores} cores, {memory}{} {}",
+            std::env::consts::OS,
+            std::env::consts::ARCH
+        )
+    }
+
+    /// `target/bench-report.json`, read by `cargo xtask bench-check` (see the crate doc).
+    #[derive(Serialize)]
+    struct JsonReport {
+        /// Written under `cargo bench -- --test` or `cargo test --benches`: one run of each
+        /// case, loops with 10 laps; not a measurement.
+        test_mode: bool,
+        machine: String,
+        benchmarks: Vec<JsonBenchmark>,
+    }
+
+    /// One row of [`JsonReport`].
+    #[derive(Serialize)]
+    struct JsonBenchmark {
+        name: &'static str,
+        reps: usize,
+        baseline_seconds: f64,
+        chk_seconds: f64,
+        #[serde(rename = "chk+crash_seconds")]
+        chk_crash_seconds: f64,
+        ratios: JsonRatios,
+        frames: JsonFrames,
+    }
+
+    /// Each variant's median over the baseline's.
+    #[derive(Serialize)]
+    struct JsonRatios {
+        chk: f64,
+        #[serde(rename = "chk+crash")]
+        chk_crash: f64,
+    }
+
+    /// Frames sent per run of each variant (the checked run's).
+    #[derive(Serialize)]
+    struct JsonFrames {
+        baseline: u64,
+        chk: u64,
+        #[serde(rename = "chk+crash")]
+        chk_crash: u64,
+    }
+
+    impl JsonReport {
+        fn new(rows: &[Row], quick: bool, machine: String) -> JsonReport {
+            let benchmarks = rows
+                .iter()
+                .map(|r| {
+                    let [base, chk, crash] = r.medians.map(|d| d.as_secs_f64());
+                    JsonBenchmark {
+                        name: r.name,
+                        reps: r.reps,
+                        baseline_seconds: base,
+                        chk_seconds: chk,
+                        chk_crash_seconds: crash,
+                        ratios: JsonRatios {
+                            chk: chk / base,
+                            chk_crash: crash / base,
+                        },
+                        frames: JsonFrames {
+                            baseline: r.frames[0],
+                            chk: r.frames[1],
+                            chk_crash: r.frames[2],
+                        },
+                    }
+                })
+                .collect();
+            JsonReport {
+                test_mode: quick,
+                machine,
+                benchmarks,
+            }
+        }
+    }
+
     /// The Markdown report: the ratio table, then the medians and frame counts behind it.
-    fn report(rows: &[Row], quick: bool) -> String {
+    fn report(rows: &[Row], quick: bool, machine: &str) -> String {
         let mut out = String::new();
         let _ = writeln!(
             out,
@@ -431,7 +535,8 @@ mod bench {
             out,
             "\nMedians of alternating repetitions in one process; every run is one whole \
              session on in-process nodes without a store, on one current-thread runtime \
-             (the roles share one core). Chorex's figures are the paper's (Benchee, BEAM).\n"
+             (the roles share one core). Chorex's figures are the paper's (Benchee, BEAM). \
+             Machine: {machine}.\n"
         );
         let _ = writeln!(
             out,
@@ -454,16 +559,16 @@ mod bench {
         out
     }
 
-    /// `target/bench-report.md` in the workspace.
-    fn report_path() -> PathBuf {
+    /// `file` in the target directory: `CARGO_TARGET_DIR` if set (a relative one taken from
+    /// the workspace root, as `cargo xtask` does: cargo runs the bench in `benches/`), else
+    /// `target/` in the workspace.
+    fn report_path(file: &str) -> PathBuf {
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("benches/ lives in the workspace");
         let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                    .parent()
-                    .expect("benches/ lives in the workspace")
-                    .join("target")
-            });
-        target.join("bench-report.md")
+            .filter(|dir| !dir.is_empty())
+            .map_or_else(|| workspace.join("target"), |dir| workspace.join(dir));
+        target.join(file)
     }
 }

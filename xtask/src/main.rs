@@ -7,6 +7,7 @@
 //! cargo xtask test --std-only   std mode only
 //! cargo xtask test --sim-only   sim mode only (`--cfg madsim`, target dir `target/sim`)
 //! cargo xtask bench-report      Chorex's benchmarks (release), then their table of ratios
+//! cargo xtask bench-check       Chorex's benchmarks, their ratios checked against a baseline
 //! cargo xtask compile-scaling   build time of a generated N-role choreography vs Chorex
 //! cargo xtask update-baseline   rewrite benches/cost-baseline.json from the simulator
 //! ```
@@ -20,13 +21,24 @@
 //! separately. Sim mode skips doc tests: rustdoc does not receive `build.rustflags`, so doc tests
 //! would not be built with `--cfg madsim`.
 //!
+//! `cargo xtask bench-check [--tolerance PCT] [--update] [--report FILE] [--baseline FILE]`
+//! runs the same bench (or reads the JSON report `--report` names) and fails when a ratio
+//! (`chk` or `chk+crash` over the baseline variant) exceeds its value in
+//! `benches/ratio-baseline.json` by more than the tolerance (default 25%); `--update` rewrites
+//! that baseline instead. Wall-clock figures are noisy, so `cargo xtask test` never runs it (see
+//! the `bench_check` module).
+//!
 //! To add a command (`bench-report`, `bench-check`, ...), write a function taking the remaining
 //! arguments and returning `Result<(), Failure>`, add it to [`COMMANDS`] and to the `match` in
 //! [`dispatch`].
 //!
-//! Only the standard library is used, so this builds fast on a fresh machine.
+//! Only the standard library is used, so this builds fast on a fresh machine (hence the small
+//! JSON parser in the `json` module).
 //!
 //! [xtask convention]: https://github.com/matklad/cargo-xtask
+
+mod bench_check;
+mod json;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -46,6 +58,10 @@ const COMMANDS: &[(&str, &str)] = &[
     (
         "bench-report",
         "run Chorex's benchmarks (release) and print their slowdown table",
+    ),
+    (
+        "bench-check [--tolerance PCT] [--update] [--report FILE] [--baseline FILE]",
+        "run Chorex's benchmarks and check their ratios against benches/ratio-baseline.json",
     ),
     (
         "update-baseline",
@@ -97,6 +113,7 @@ fn dispatch(args: &[String]) -> Result<(), Failure> {
         "test" => test(rest),
         "compile-scaling" => compile_scaling(rest),
         "bench-report" => bench_report(rest),
+        "bench-check" => bench_check::bench_check(rest),
         "update-baseline" => update_baseline(rest),
         "help" | "-h" | "--help" => {
             print!("{}", usage());
@@ -110,7 +127,12 @@ fn dispatch(args: &[String]) -> Result<(), Failure> {
 fn usage() -> String {
     let mut text = String::from("usage: cargo xtask <command> [options]\n\ncommands:\n");
     for (synopsis, description) in COMMANDS {
-        text.push_str(&format!("    {synopsis:<44} {description}\n"));
+        if synopsis.len() > 44 {
+            // Too long for the column: the description goes on the next line.
+            text.push_str(&format!("    {synopsis}\n    {:<44} {description}\n", ""));
+        } else {
+            text.push_str(&format!("    {synopsis:<44} {description}\n"));
+        }
     }
     text.push_str(&format!("    {:<44} {}\n", "help", "print this message"));
     text
@@ -927,18 +949,8 @@ fn bench_report(args: &[String]) -> Result<(), Failure> {
     }
     let root = workspace_root();
     let report = bench_report_path(&root, std::env::var_os("CARGO_TARGET_DIR"));
-    match std::fs::remove_file(&report) {
-        Ok(()) => {}
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-        Err(error) => {
-            return Err(Failure::Step(format!(
-                "cannot remove the old report {}: {error}",
-                report.display()
-            )));
-        }
-    }
     let started = Instant::now();
-    bench_report_step().run(&root)?;
+    run_chorex_bench(&root)?;
     let table = std::fs::read_to_string(&report).map_err(|error| {
         Failure::Step(format!(
             "the chorex bench wrote no report at {}: {error}",
@@ -956,7 +968,27 @@ fn bench_report(args: &[String]) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The step of `cargo xtask bench-report`.
+/// Runs the chorex bench (see [`bench_report_step`]) from workspace `root`, after deleting its
+/// old reports (`bench-report.md` and `bench-report.json`), so that a run that writes none (a
+/// failed bench, or a sim-mode build that only prints a note) is an error, not a stale report.
+fn run_chorex_bench(root: &Path) -> Result<(), Failure> {
+    let markdown = bench_report_path(root, std::env::var_os("CARGO_TARGET_DIR"));
+    for report in [markdown.with_extension("json"), markdown] {
+        match std::fs::remove_file(&report) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => {
+                return Err(Failure::Step(format!(
+                    "cannot remove the old report {}: {error}",
+                    report.display()
+                )));
+            }
+        }
+    }
+    bench_report_step().run(root)
+}
+
+/// The step of `cargo xtask bench-report` and `cargo xtask bench-check`.
 fn bench_report_step() -> Step {
     Step::cargo(
         "chorex bench",
@@ -966,7 +998,8 @@ fn bench_report_step() -> Step {
 }
 
 /// Where the chorex bench writes its report: `bench-report.md` in the target directory
-/// (`CARGO_TARGET_DIR`, relative to the workspace root, if set; else `target/`).
+/// (`CARGO_TARGET_DIR`, relative to the workspace root, if set; else `target/`). Its JSON twin
+/// is the same path with extension `json`.
 fn bench_report_path(root: &Path, target_dir: Option<OsString>) -> PathBuf {
     let target = target_dir
         .filter(|dir| !dir.is_empty())
