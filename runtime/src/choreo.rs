@@ -21,6 +21,7 @@ use serde::de::DeserializeOwned;
 use crate::census::{Census, Member, RoleSet, Subset};
 use crate::civ::{Lane, SessionId, Site};
 use crate::error::ChoreoError;
+use crate::link::Control;
 use crate::located::{At, Faceted, Local, LocalMember, Shared};
 use crate::node::Node;
 use crate::observer::{Event, FrameEvent, Verdict};
@@ -990,8 +991,35 @@ pub(crate) async fn run_projected<Ch: Choreography>(
     let scope: Arc<[ParticipantId]> = (0..session.census.len())
         .map(|i| ParticipantId(i as u16))
         .collect();
-    let ch = Choreo::<Ch::Census>::new(&ctx, scope);
-    choreo.run(&ch).await
+    let ch = Choreo::<Ch::Census>::new(&ctx, scope.clone());
+    let output = choreo.run(&ch).await?;
+    agree_on_end(&ch, &node, &session, &scope).await?;
+    Ok(output)
+}
+
+/// The end of a session is agreed, like the exit of a checkpoint: a participant that finished
+/// its part tells every other participant and waits for all of them, so a session ends
+/// either with every participant's output or with the same failure at every participant
+/// (also at one that had finished its part before a peer crashed).
+async fn agree_on_end<C: RoleSet>(
+    ch: &Choreo<'_, C>,
+    node: &Node,
+    session: &Session,
+    members: &[ParticipantId],
+) -> Result<(), ChoreoError> {
+    session.failure().map_or(Ok(()), Err)?;
+    if members.len() < 2 {
+        return Ok(());
+    }
+    let site = Site::session_end();
+    let bytes = postcard::to_stdvec(&Control::Done { block: 0 }).unwrap_or_default();
+    let mut halted = false;
+    for &m in members.iter().filter(|&&m| m != session.me) {
+        halted |=
+            node.send(session, m, Lane::Control, site.clone(), bytes.clone(), 0) == Verdict::Halt;
+    }
+    ch.halt_if(halted).await;
+    session.wait_exit(0, members).await.map(|_| ())
 }
 
 /// Ends `session` here with `result`: a failure detected here (a crash that escaped every

@@ -65,6 +65,17 @@ impl Site {
         }
     }
 
+    /// The site of the agreement that ends a session (see `Program`): not in any source file,
+    /// so traces and fault plans name it by its label, `session-end`.
+    pub fn session_end() -> Site {
+        Site {
+            file: Cow::Borrowed("session"),
+            line: 0,
+            column: 0,
+            label: Some(Cow::Borrowed("session-end")),
+        }
+    }
+
     /// The file name without directories, as used in fault plans (`bookseller.rs:42`).
     pub fn file_name(&self) -> &str {
         self.file

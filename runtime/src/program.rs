@@ -5,6 +5,13 @@
 //! participant's outcome is the choreography's output serialized as JSON *as that participant
 //! sees it* (values located elsewhere are absent), so the central reference run and the
 //! projected runs compare participant by participant.
+//!
+//! The end of a session is agreed: a participant that finished its part sends each other
+//! participant a notice (on the control lane, at the site labelled `session-end`) and waits
+//! for theirs. So a session ends either with every participant's output, or with the same
+//! failure at every participant, also at one that had finished its part before a peer's
+//! crash ended the session. It costs one notice per ordered pair of participants and one
+//! network delay per session.
 
 use std::fmt;
 use std::sync::Arc;
