@@ -243,7 +243,11 @@ async fn a_multicast_reaches_its_set_only() {
     assert_eq!(a.stats().frames_sent, 2 + end, "A sends to B and C only");
     let sd = d.stats();
     assert_eq!(
-        (sd.frames_sent, sd.delivered, sd.dropped_finished + sd.held_unknown),
+        (
+            sd.frames_sent,
+            sd.delivered,
+            sd.dropped_finished + sd.held_unknown
+        ),
         (end, end, 0),
         "D takes no part: {sd:?}"
     );
