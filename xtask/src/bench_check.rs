@@ -14,7 +14,8 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::json::{self, Json};
+use serde::{Deserialize, Serialize};
+
 use crate::{Failure, bench_report_path, format_duration, run_chorex_bench, workspace_root};
 
 /// The default tolerance, as a fraction: a ratio fails when it exceeds its baseline by more
@@ -57,28 +58,91 @@ impl RatioKind {
 }
 
 /// The ratios of one benchmark, measured (in a report) or expected (in the baseline).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 pub struct BenchRatios {
     /// The benchmark's name in the table, e.g. `nest-10k`.
     pub name: String,
     /// Alternating repetitions behind the medians, if the file says.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reps: Option<u64>,
     /// The baseline variant's median in seconds, if the file says (shown, never checked).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub baseline_seconds: Option<f64>,
-    /// The ratios, indexed like [`RatioKind::ALL`].
-    pub ratios: [f64; 2],
+    /// The checked ratios.
+    pub ratios: Ratios,
+}
+
+/// The `ratios` object of a benchmark: each checkpointed variant's median over the baseline's.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize, Serialize)]
+pub struct Ratios {
+    /// [`RatioKind::Chk`].
+    pub chk: f64,
+    /// [`RatioKind::ChkCrash`].
+    #[serde(rename = "chk+crash")]
+    pub chk_crash: f64,
+}
+
+impl Ratios {
+    /// The ratio of `kind`.
+    pub fn of(self, kind: RatioKind) -> f64 {
+        match kind {
+            RatioKind::Chk => self.chk,
+            RatioKind::ChkCrash => self.chk_crash,
+        }
+    }
 }
 
 /// A report of the chorex bench or the baseline: both have this shape (the report has more
 /// members, which are ignored).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct RatioFile {
     /// The machine the figures were measured on, if the file says.
     pub machine: Option<String>,
     /// Written by the bench in test mode (one run, 10 laps): not a measurement.
+    #[serde(default)]
     pub test_mode: bool,
     /// The benchmarks, in the file's order.
     pub benchmarks: Vec<BenchRatios>,
+}
+
+impl RatioFile {
+    /// What the types do not say: names are non-empty and unique, ratios are positive.
+    fn check(&self) -> Result<(), String> {
+        for (i, bench) in self.benchmarks.iter().enumerate() {
+            let name = &bench.name;
+            if name.is_empty() {
+                return Err(format!("benchmarks[{i}]: `name` is empty"));
+            }
+            if self.benchmarks[..i].iter().any(|b| b.name == *name) {
+                return Err(format!(
+                    "benchmarks[{i}]: the benchmark `{name}` appears twice"
+                ));
+            }
+            for kind in RatioKind::ALL {
+                // JSON has no NaN or infinity, so this is every ratio that is not positive.
+                let x = bench.ratios.of(kind);
+                if x <= 0.0 {
+                    return Err(format!(
+                        "benchmarks[{i}] (`{name}`): `ratios.{}` is {x}, not a positive number",
+                        kind.key()
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The baseline file as `--update` writes it, members in this order.
+#[derive(Serialize)]
+struct BaselineFile<'a> {
+    /// What the file is and how to rewrite it.
+    about: &'a str,
+    /// [`RatioFile::machine`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    machine: Option<&'a str>,
+    /// The benchmarks, figures rounded.
+    benchmarks: Vec<BenchRatios>,
 }
 
 /// Reads and parses the ratio file `path`; every error names it.
@@ -88,8 +152,8 @@ pub fn read_ratio_file(path: &Path) -> Result<RatioFile, Failure> {
     parse_ratio_file(&text, path)
 }
 
-/// Parses `text`, the contents of ratio file `path` (named in every error, with what was
-/// expected).
+/// Parses `text`, the contents of ratio file `path` (named in every error, with the line and
+/// column serde_json reports and the shape that was expected).
 pub fn parse_ratio_file(text: &str, path: &Path) -> Result<RatioFile, Failure> {
     let bad = |what: String| {
         Failure::Step(format!(
@@ -97,112 +161,9 @@ pub fn parse_ratio_file(text: &str, path: &Path) -> Result<RatioFile, Failure> {
             path.display()
         ))
     };
-    let json = json::parse(text).map_err(|error| bad(error.to_string()))?;
-    if !matches!(json, Json::Object(_)) {
-        return Err(bad(format!("the top level is {}", json.kind())));
-    }
-    let machine = match json.get("machine") {
-        None | Some(Json::Null) => None,
-        Some(Json::String(machine)) => Some(machine.clone()),
-        Some(other) => return Err(bad(format!("`machine` is {}, not a string", other.kind()))),
-    };
-    let test_mode = match json.get("test_mode") {
-        None => false,
-        Some(Json::Bool(test_mode)) => *test_mode,
-        Some(other) => {
-            return Err(bad(format!(
-                "`test_mode` is {}, not a boolean",
-                other.kind()
-            )));
-        }
-    };
-    let list = match json.get("benchmarks") {
-        Some(Json::Array(list)) => list,
-        Some(other) => {
-            return Err(bad(format!(
-                "`benchmarks` is {}, not an array",
-                other.kind()
-            )));
-        }
-        None => return Err(bad("`benchmarks` is missing".into())),
-    };
-    let mut benchmarks: Vec<BenchRatios> = Vec::new();
-    for (i, entry) in list.iter().enumerate() {
-        let bench = parse_benchmark(entry).map_err(|what| bad(format!("benchmarks[{i}]{what}")))?;
-        if benchmarks.iter().any(|b| b.name == bench.name) {
-            return Err(bad(format!(
-                "benchmarks[{i}]: the benchmark `{}` appears twice",
-                bench.name
-            )));
-        }
-        benchmarks.push(bench);
-    }
-    Ok(RatioFile {
-        machine,
-        test_mode,
-        benchmarks,
-    })
-}
-
-/// One entry of `benchmarks`; the error continues `benchmarks[i]`.
-fn parse_benchmark(entry: &Json) -> Result<BenchRatios, String> {
-    if !matches!(entry, Json::Object(_)) {
-        return Err(format!(" is {}, not an object", entry.kind()));
-    }
-    let name = match entry.get("name") {
-        Some(Json::String(name)) if !name.is_empty() => name.clone(),
-        Some(Json::String(_)) => return Err(": `name` is empty".into()),
-        Some(other) => return Err(format!(": `name` is {}, not a string", other.kind())),
-        None => return Err(": `name` is missing".into()),
-    };
-    let number = |key: &str| match entry.get(key) {
-        None | Some(Json::Null) => Ok(None),
-        Some(Json::Number(x)) => Ok(Some(*x)),
-        Some(other) => Err(format!(
-            " (`{name}`): `{key}` is {}, not a number",
-            other.kind()
-        )),
-    };
-    let reps = match number("reps")? {
-        None => None,
-        Some(x) if x >= 0.0 && x.fract() == 0.0 && x <= u64::MAX as f64 => Some(x as u64),
-        Some(x) => return Err(format!(" (`{name}`): `reps` is {x}, not a whole number")),
-    };
-    let baseline_seconds = number("baseline_seconds")?;
-    let Some(ratios) = entry.get("ratios") else {
-        return Err(format!(" (`{name}`): `ratios` is missing"));
-    };
-    if !matches!(ratios, Json::Object(_)) {
-        return Err(format!(
-            " (`{name}`): `ratios` is {}, not an object",
-            ratios.kind()
-        ));
-    }
-    let mut values = [0.0; 2];
-    for (value, kind) in values.iter_mut().zip(RatioKind::ALL) {
-        let key = kind.key();
-        *value = match ratios.get(key) {
-            Some(Json::Number(x)) if x.is_finite() && *x > 0.0 => *x,
-            Some(Json::Number(x)) => {
-                return Err(format!(
-                    " (`{name}`): `ratios.{key}` is {x}, not a positive number"
-                ));
-            }
-            Some(other) => {
-                return Err(format!(
-                    " (`{name}`): `ratios.{key}` is {}, not a positive number",
-                    other.kind()
-                ));
-            }
-            None => return Err(format!(" (`{name}`): `ratios.{key}` is missing")),
-        };
-    }
-    Ok(BenchRatios {
-        name,
-        reps,
-        baseline_seconds,
-        ratios: values,
-    })
+    let file: RatioFile = serde_json::from_str(text).map_err(|error| bad(error.to_string()))?;
+    file.check().map_err(bad)?;
+    Ok(file)
 }
 
 /// How one measured ratio compares with its baseline.
@@ -276,8 +237,8 @@ pub fn compare(baseline: &RatioFile, measured: &RatioFile, tolerance: f64) -> Co
             comparison.missing_from_baseline.push(bench.name.clone());
             continue;
         };
-        for (i, kind) in RatioKind::ALL.into_iter().enumerate() {
-            let (base, got) = (expected.ratios[i], bench.ratios[i]);
+        for kind in RatioKind::ALL {
+            let (base, got) = (expected.ratios.of(kind), bench.ratios.of(kind));
             let limit = base * (1.0 + tolerance);
             let verdict = if got > limit {
                 Verdict::Failed
@@ -363,63 +324,32 @@ pub fn table(comparison: &Comparison) -> String {
 /// report's (the suite's) order, figures rounded to four significant digits so that an update
 /// changes only the lines whose figures moved.
 pub fn baseline_json(report: &RatioFile) -> String {
-    let mut out = String::from("{\n");
-    out.push_str(&format!(
-        "  \"about\": {},\n",
-        json::quote(
-            "Chorex benchmark ratios (median of a variant / median of the baseline) checked by \
-             `cargo xtask bench-check`; rewrite with `cargo xtask bench-check --update`"
-        )
-    ));
-    if let Some(machine) = &report.machine {
-        out.push_str(&format!("  \"machine\": {},\n", json::quote(machine)));
-    }
-    out.push_str("  \"benchmarks\": [");
-    for (i, bench) in report.benchmarks.iter().enumerate() {
-        out.push_str(if i == 0 { "\n" } else { ",\n" });
-        out.push_str("    {\n");
-        out.push_str(&format!("      \"name\": {},\n", json::quote(&bench.name)));
-        if let Some(reps) = bench.reps {
-            out.push_str(&format!("      \"reps\": {reps},\n"));
-        }
-        if let Some(seconds) = bench.baseline_seconds {
-            out.push_str(&format!(
-                "      \"baseline_seconds\": {},\n",
-                significant(seconds)
-            ));
-        }
-        out.push_str("      \"ratios\": {\n");
-        for (j, kind) in RatioKind::ALL.into_iter().enumerate() {
-            let comma = if j + 1 < RatioKind::ALL.len() {
-                ","
-            } else {
-                ""
-            };
-            out.push_str(&format!(
-                "        {}: {}{comma}\n",
-                json::quote(kind.key()),
-                significant(bench.ratios[j])
-            ));
-        }
-        out.push_str("      }\n    }");
-    }
-    out.push_str(if report.benchmarks.is_empty() {
-        "]\n}\n"
-    } else {
-        "\n  ]\n}\n"
-    });
-    out
+    let rounded = |ratios: Ratios| Ratios {
+        chk: significant(ratios.chk),
+        chk_crash: significant(ratios.chk_crash),
+    };
+    let file = BaselineFile {
+        about: "Chorex benchmark ratios (median of a variant / median of the baseline) checked \
+                by `cargo xtask bench-check`; rewrite with `cargo xtask bench-check --update`",
+        machine: report.machine.as_deref(),
+        benchmarks: report
+            .benchmarks
+            .iter()
+            .map(|bench| BenchRatios {
+                name: bench.name.clone(),
+                reps: bench.reps,
+                baseline_seconds: bench.baseline_seconds.map(significant),
+                ratios: rounded(bench.ratios),
+            })
+            .collect(),
+    };
+    // Strings, integers and floats (non-finite ones become `null`): serializing cannot fail.
+    serde_json::to_string_pretty(&file).expect("a baseline always serializes") + "\n"
 }
 
-/// `x` rounded to four significant digits, as a JSON number (`0.0000675`, `34.24`, `1`).
-fn significant(x: f64) -> String {
-    if !x.is_finite() {
-        return "null".into();
-    }
-    let rounded: f64 = format!("{x:.3e}")
-        .parse()
-        .expect("a formatted float parses");
-    format!("{rounded}")
+/// `x` rounded to four significant digits (`0.0000675`, `34.24`, `1.0` once serialized).
+fn significant(x: f64) -> f64 {
+    format!("{x:.3e}").parse().unwrap_or(x)
 }
 
 /// Options of `cargo xtask bench-check`.
@@ -679,7 +609,10 @@ mod tests {
             name: name.into(),
             reps: Some(3),
             baseline_seconds: Some(1.25),
-            ratios: [chk, crash],
+            ratios: Ratios {
+                chk,
+                chk_crash: crash,
+            },
         }
     }
 
@@ -788,45 +721,56 @@ mod tests {
         let error = |text: &str| message(parse_ratio_file(text, path).unwrap_err());
         let broken = error("{\"benchmarks\": [\n  {\"name\": \"nest-1k\" \"ratios\": {}}\n]}");
         assert!(
-            broken.starts_with("benches/ratio-baseline.json is not a valid ratio file: line 2"),
+            broken.starts_with(
+                "benches/ratio-baseline.json is not a valid ratio file: expected `,` or `}` at \
+                 line 2 column 22"
+            ),
             "{broken}"
         );
         assert!(broken.contains("expected a JSON object like"), "{broken}");
+        let ratios = |chk: &str| format!("\"ratios\": {{\"chk\": {chk}, \"chk+crash\": 1}}");
         for (text, says) in [
-            ("[]", "the top level is an array"),
-            ("{}", "`benchmarks` is missing"),
             (
-                "{\"benchmarks\": {}}",
-                "`benchmarks` is an object, not an array",
+                "{}".to_string(),
+                "missing field `benchmarks` at line 1 column 2",
             ),
             (
-                "{\"benchmarks\": [{\"ratios\": {}}]}",
-                "benchmarks[0]: `name` is missing",
+                "{\"benchmarks\": {}}".into(),
+                "invalid type: map, expected a sequence",
             ),
             (
-                "{\"benchmarks\": [{\"name\": \"nest-1k\", \"ratios\": {\"chk\": 2.0}}]}",
-                "benchmarks[0] (`nest-1k`): `ratios.chk+crash` is missing",
+                format!("{{\"benchmarks\": [{{{}}}]}}", ratios("1")),
+                "missing field `name`",
             ),
             (
-                "{\"benchmarks\": [{\"name\": \"a\", \"ratios\": {\"chk\": \"2x\", \
-                 \"chk+crash\": 1}}]}",
-                "`ratios.chk` is a string, not a positive number",
+                "{\"benchmarks\": [{\"name\": \"nest-1k\", \"ratios\": {\"chk\": 2.0}}]}".into(),
+                "missing field `chk+crash`",
             ),
             (
-                "{\"benchmarks\": [{\"name\": \"a\", \"ratios\": {\"chk\": 0, \
-                 \"chk+crash\": 1}}]}",
-                "`ratios.chk` is 0, not a positive number",
+                format!(
+                    "{{\"benchmarks\": [{{\"name\": \"a\", {}}}]}}",
+                    ratios("\"2x\"")
+                ),
+                "invalid type: string \"2x\", expected f64 at line 1 column 52",
             ),
             (
-                "{\"benchmarks\": [{\"name\": \"a\", \"ratios\": {\"chk\": 1, \
-                 \"chk+crash\": 1}}, {\"name\": \"a\", \"ratios\": {\"chk\": 1, \
-                 \"chk+crash\": 1}}]}",
+                format!("{{\"benchmarks\": [{{\"name\": \"a\", {}}}]}}", ratios("0")),
+                "benchmarks[0] (`a`): `ratios.chk` is 0, not a positive number",
+            ),
+            (
+                format!(
+                    "{{\"benchmarks\": [{{\"name\": \"a\", {0}}}, {{\"name\": \"a\", {0}}}]}}",
+                    ratios("1")
+                ),
                 "benchmarks[1]: the benchmark `a` appears twice",
             ),
+            // serde reads a struct from an array of its members too, so this is the complaint.
+            ("[]".into(), "expected struct RatioFile"),
         ] {
-            let got = error(text);
+            let got = error(&text);
             assert!(got.contains(says), "{text}: {got}");
             assert!(got.contains("benches/ratio-baseline.json"), "{got}");
+            assert!(got.contains("expected a JSON object like"), "{got}");
         }
         let missing = message(read_ratio_file(Path::new("/nonexistent/ratios.json")).unwrap_err());
         assert!(
@@ -860,7 +804,22 @@ mod tests {
     }
   ]
 }"#;
-        let parsed = parse_ratio_file(report, Path::new("report.json")).unwrap();
+        let mut parsed = parse_ratio_file(report, Path::new("report.json")).unwrap();
+        // serde_json without its `float_roundtrip` feature may read a 17-digit float one unit
+        // in the last place off: nothing next to a 25% tolerance and four-digit rounding.
+        let ratios = parsed.benchmarks[0].ratios;
+        assert!(
+            (ratios.chk - 1.5392592592592593).abs() < 1e-12,
+            "{ratios:?}"
+        );
+        assert!(
+            (ratios.chk_crash - 1.962962962962963).abs() < 1e-12,
+            "{ratios:?}"
+        );
+        parsed.benchmarks[0].ratios = Ratios {
+            chk: 1.0,
+            chk_crash: 2.0,
+        };
         assert_eq!(
             parsed,
             RatioFile {
@@ -870,7 +829,10 @@ mod tests {
                     name: "state machine".into(),
                     reps: Some(301),
                     baseline_seconds: Some(6.75e-5),
-                    ratios: [1.5392592592592593, 1.962962962962963],
+                    ratios: Ratios {
+                        chk: 1.0,
+                        chk_crash: 2.0,
+                    },
                 }],
             }
         );
@@ -888,7 +850,7 @@ mod tests {
         let text = baseline_json(&report);
         assert_eq!(text, baseline_json(&report));
         assert!(text.contains("\"chk\": 1.539,\n"), "{text}");
-        assert!(text.contains("\"chk+crash\": 1\n"), "{text}");
+        assert!(text.contains("\"chk+crash\": 1.0\n"), "{text}");
         assert!(
             text.contains("\"baseline_seconds\": 0.0000675,\n"),
             "{text}"
@@ -900,7 +862,7 @@ mod tests {
         );
         let back = parse_ratio_file(&text, Path::new("baseline.json")).unwrap();
         assert_eq!(back.machine, report.machine);
-        assert_eq!(back.benchmarks[1].ratios, [34.24, 1.0]);
+        assert_eq!(back.benchmarks[1].ratios.chk, 34.24);
         assert!(compare(&back, &report, 0.001).passed());
         let empty = baseline_json(&file(vec![]));
         assert!(
@@ -985,7 +947,7 @@ mod tests {
         assert!(run(&failing, &["--update"]).is_ok());
         assert!(run(&failing, &[]).is_ok());
         let rewritten = read_ratio_file(&failing).unwrap();
-        assert_eq!(rewritten.benchmarks[0].ratios, [2.5, 1.07]);
+        assert_eq!(rewritten.benchmarks[0].ratios.of(RatioKind::Chk), 2.5);
 
         let malformed = temp_file("given", "malformed.json", "{\"benchmarks\": [");
         let error = message(run(&malformed, &[]).unwrap_err());
