@@ -31,6 +31,7 @@ use crate::choreo::{Choreo, Ctx, spawn_point};
 use crate::civ::{Lane, Site};
 use crate::error::ChoreoError;
 use crate::link::Control;
+use crate::node::Node;
 use crate::observer::{CheckpointPath, Event, Verdict};
 use crate::role::ParticipantId;
 use crate::session::{BlockEnd, Session};
@@ -176,111 +177,175 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
         R: for<'a> FnOnce(&'a Choreo<'s, C>, S, Rescued) -> BoxFuture<'a, Result<T, ChoreoError>>
             + Send,
     {
+        // Only the wait for the body is awaited inline; every other phase is boxed, so that
+        // while the body runs this future is a few words (see `Watched`).
         self.check_failed()?;
         let (node, session) = match self.ctx {
-            Ctx::Central { .. } => {
-                // The reference run: a crash in the body is rescued, as it would be anywhere.
-                let entry = state.clone();
-                return match body(self, state).await {
-                    Err(ChoreoError::Crashed {
-                        role,
-                        site,
-                        message,
-                    }) => {
-                        let cause = Rescued {
-                            role,
-                            site: *site,
-                            message,
-                        };
-                        rescue(self, entry, cause).await
-                    }
-                    other => other,
-                };
-            }
+            Ctx::Central { .. } => return Box::pin(self.central_block(state, body, rescue)).await,
             Ctx::Projected { node, session } => (node, session),
         };
         let members: Vec<ParticipantId> = self.scope.to_vec();
         let id = session.next_block(self.epoch, spawn_point(&site, &members));
         session.enter(id, self.epoch);
-        let me = session.participant().to_string();
-        let observe = |path: CheckpointPath<'_>| {
-            if node.observer().is_some() {
-                let _ = node.observe(Event::Checkpoint {
-                    session: session.id,
-                    participant: session.participant(),
-                    site: &site,
-                    block: id,
-                    path,
-                });
-            }
-        };
-        let announce = |control: Control| -> bool {
-            let bytes = postcard::to_stdvec(&control).unwrap_or_default();
-            let mut halted = false;
-            for &m in members.iter().filter(|&&m| m != session.me) {
-                halted |= node.send(session, m, Lane::Control, site.clone(), bytes.clone(), 0)
-                    == Verdict::Halt;
-            }
-            halted
-        };
-        let rescued = |cause: Rescued| -> Result<Rescued, ChoreoError> {
-            let dropped = session.abandon(id);
-            if let Err(e) = session.rescue_floors(id) {
-                node.count_store_error();
-                let err = ChoreoError::Store {
-                    role: session.participant().to_string(),
-                    detail: e.to_string(),
-                };
-                return Err(self.fail(err, &site));
-            }
-            observe(CheckpointPath::Rescue {
-                cause: &cause,
-                dropped,
-            });
-            Ok(cause)
+        let block = Block {
+            ch: self,
+            node,
+            session,
+            site,
+            members,
+            id,
         };
         // Read before looking for a notice, so that one arriving after the look is seen.
         let signals = session.signals();
         // Someone crashed in this block before we got here: straight to the rescue.
         if let Some(cause) = session.rescue_notice(id) {
-            let cause = rescued(cause)?;
-            return rescue(self, state, cause).await;
+            return Box::pin(block.rescue(state, rescue, cause)).await;
         }
         // Replaying after our process died inside this block.
         if policy == Policy::Rescue && session.died_inside(id) {
-            let cause = Rescued {
-                role: me,
-                site: site.clone(),
-                message: "its process died inside the block".into(),
-            };
-            let halted = announce(Control::Rescue {
-                block: id,
-                cause: cause.clone(),
-            });
-            self.halt_if(halted).await;
-            let cause = rescued(cause)?;
-            return rescue(self, state, cause).await;
+            return Box::pin(block.died_inside(state, rescue)).await;
         }
-        observe(CheckpointPath::Enter);
-        let entry = state.clone();
-        let inner = self.enter_block(id);
+        block.observe(CheckpointPath::Enter);
+        let cold = Box::new((block, state.clone(), rescue, self.enter_block(id)));
         let ended = Watched {
             session,
             block: id,
             seen: signals,
-            body: body(&inner, state),
+            body: body(&cold.3, state),
         }
         .await;
+        let (block, entry, rescue, _) = *cold;
+        Box::pin(block.settle(ended, entry, rescue)).await
+    }
+
+    /// The reference run's block: a crash in the body is rescued, as it would be anywhere.
+    async fn central_block<S, T, B, R>(
+        &self,
+        state: S,
+        body: B,
+        rescue: R,
+    ) -> Result<T, ChoreoError>
+    where
+        S: Clone + Send,
+        T: Send,
+        B: for<'a> FnOnce(&'a Choreo<'s, C>, S) -> BoxFuture<'a, Result<T, ChoreoError>> + Send,
+        R: for<'a> FnOnce(&'a Choreo<'s, C>, S, Rescued) -> BoxFuture<'a, Result<T, ChoreoError>>
+            + Send,
+    {
+        let entry = state.clone();
+        match body(self, state).await {
+            Err(ChoreoError::Crashed {
+                role,
+                site,
+                message,
+            }) => {
+                let cause = Rescued {
+                    role,
+                    site: *site,
+                    message,
+                };
+                rescue(self, entry, cause).await
+            }
+            other => other,
+        }
+    }
+}
+
+/// One block instance at one participant, once entered.
+struct Block<'b, 's, C: RoleSet> {
+    ch: &'b Choreo<'s, C>,
+    node: &'b Node,
+    session: &'b Session,
+    site: Site,
+    members: Vec<ParticipantId>,
+    id: u64,
+}
+
+impl<'b, 's, C: RoleSet> Block<'b, 's, C> {
+    fn observe(&self, path: CheckpointPath<'_>) {
+        if self.node.observer().is_some() {
+            let _ = self.node.observe(Event::Checkpoint {
+                session: self.session.id,
+                participant: self.session.participant(),
+                site: &self.site,
+                block: self.id,
+                path,
+            });
+        }
+    }
+
+    /// Sends `control` to every other member; true if the process is to die here.
+    fn announce(&self, control: &Control) -> bool {
+        let bytes = postcard::to_stdvec(control).unwrap_or_default();
+        let mut halted = false;
+        for &m in self.members.iter().filter(|&&m| m != self.session.me) {
+            halted |= self.node.send(
+                self.session,
+                m,
+                Lane::Control,
+                self.site.clone(),
+                bytes.clone(),
+                0,
+            ) == Verdict::Halt;
+        }
+        halted
+    }
+
+    /// Abandons the body and runs `rescue` with `state`.
+    async fn rescue<S, T, R>(self, state: S, rescue: R, cause: Rescued) -> Result<T, ChoreoError>
+    where
+        R: for<'a> FnOnce(&'a Choreo<'s, C>, S, Rescued) -> BoxFuture<'a, Result<T, ChoreoError>>,
+    {
+        let dropped = self.session.abandon(self.id);
+        if let Err(e) = self.session.rescue_floors(self.id) {
+            self.node.count_store_error();
+            let err = ChoreoError::Store {
+                role: self.session.participant().to_string(),
+                detail: e.to_string(),
+            };
+            return Err(self.ch.fail(err, &self.site));
+        }
+        self.observe(CheckpointPath::Rescue {
+            cause: &cause,
+            dropped,
+        });
+        rescue(self.ch, state, cause).await
+    }
+
+    /// The replay reached the block its process died in: announce the rescue and run it.
+    async fn died_inside<S, T, R>(self, state: S, rescue: R) -> Result<T, ChoreoError>
+    where
+        R: for<'a> FnOnce(&'a Choreo<'s, C>, S, Rescued) -> BoxFuture<'a, Result<T, ChoreoError>>,
+    {
+        let cause = Rescued {
+            role: self.session.participant().to_string(),
+            site: self.site.clone(),
+            message: "its process died inside the block".into(),
+        };
+        let halted = self.announce(&Control::Rescue {
+            block: self.id,
+            cause: cause.clone(),
+        });
+        self.ch.halt_if(halted).await;
+        self.rescue(state, rescue, cause).await
+    }
+
+    /// After the body: agree on the exit, or go to the rescue.
+    async fn settle<S, T, R>(self, ended: Ended<T>, entry: S, rescue: R) -> Result<T, ChoreoError>
+    where
+        R: for<'a> FnOnce(&'a Choreo<'s, C>, S, Rescued) -> BoxFuture<'a, Result<T, ChoreoError>>,
+    {
+        let session = self.session;
         let cause = match ended {
             Ended::Signal(Ok(cause)) => cause,
             Ended::Signal(Err(e)) => return Err(e),
             Ended::Body(Ok(value)) => {
-                let halted = announce(Control::Done { block: id });
-                self.halt_if(halted).await;
-                match session.wait_exit(id, &members).await? {
+                let halted = self.announce(&Control::Done { block: self.id });
+                self.ch.halt_if(halted).await;
+                match session.wait_exit(self.id, &self.members).await? {
                     BlockEnd::Exit => {
-                        session.exited(id);
-                        observe(CheckpointPath::Exit);
+                        session.exited(self.id);
+                        self.observe(CheckpointPath::Exit);
                         return Ok(value);
                     }
                     BlockEnd::Rescue(cause) => cause,
@@ -288,7 +353,7 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
             }
             Ended::Body(Err(e @ ChoreoError::Crashed { .. }))
                 if session.replay_crashed()
-                    || session.left_through_body(id)
+                    || session.left_through_body(self.id)
                     || session.replay_ahead() =>
             {
                 // The journal says this block was left through its body, or that the logged
@@ -307,16 +372,15 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
                     site: *at,
                     message,
                 };
-                let halted = announce(Control::Rescue {
-                    block: id,
+                let halted = self.announce(&Control::Rescue {
+                    block: self.id,
                     cause: cause.clone(),
                 });
-                self.halt_if(halted).await;
+                self.ch.halt_if(halted).await;
                 cause
             }
             Ended::Body(Err(e)) => return Err(e),
         };
-        let cause = rescued(cause)?;
-        rescue(self, entry, cause).await
+        self.rescue(entry, rescue, cause).await
     }
 }
