@@ -442,14 +442,24 @@ impl NodeInner {
             Packet::Ack { key } => {
                 if lock(&self.link).ack(&key) {
                     lock(&self.stats).acks_received += 1;
-                    let session = lock(&self.sessions)
-                        .open
-                        .get(&(key.session, key.from))
-                        .cloned();
-                    if let Some(journal) = session.as_deref().and_then(Session::journal) {
-                        if journal.acked(&key).is_err() {
-                            lock(&self.stats).store_errors += 1;
-                        }
+                    let (session, finished) = {
+                        let s = lock(&self.sessions);
+                        let at = (key.session, key.from);
+                        (s.open.get(&at).cloned(), s.finished.contains(&at))
+                    };
+                    let stored = match (session.as_deref().and_then(Session::journal), finished) {
+                        (Some(journal), _) => journal.acked(&key),
+                        // A frame its session kept after ending (see `Journal::finish`).
+                        (None, true) => match &self.config.store {
+                            Some(store) => {
+                                Journal::new(store.clone(), key.session, key.from).forget_sent(&key)
+                            }
+                            None => Ok(()),
+                        },
+                        (None, false) => Ok(()),
+                    };
+                    if stored.is_err() {
+                        lock(&self.stats).store_errors += 1;
                     }
                 }
             }

@@ -157,6 +157,44 @@ impl Journal {
         self.write(&b, durable)
     }
 
+    /// Records how the session ended here, durably, and forgets in the same batch everything
+    /// only a replay needed: received frames, effects, loop snapshots, rescue floors and the
+    /// sent frames that were acknowledged. A restarted participant returns the recorded
+    /// outcome without replaying, so a finished session keeps one record, plus the frames no
+    /// peer acknowledged yet (they go out again after a restart; [`Journal::forget_sent`]
+    /// drops each when its acknowledgement comes).
+    pub fn finish(&self, state: &SessionState) -> Result<(), StoreError> {
+        let mut b = Batch::new();
+        b.put(Table::Sessions, self.key(&[]), encode(state));
+        for (k, _) in self.store.scan(Table::Sessions, &self.key(b"F"))? {
+            b.delete(Table::Sessions, k);
+        }
+        for table in [Table::Inbox, Table::Effects, Table::Snapshots] {
+            for (k, _) in self.store.scan(table, &self.prefix)? {
+                b.delete(table, k);
+            }
+        }
+        for (k, _) in self.store.scan(Table::Outbox, &self.prefix)? {
+            if k.len() == self.prefix.len() + 12 && k.last() == Some(&ACKED) {
+                b.delete(Table::Outbox, k[..k.len() - 1].to_vec());
+                b.delete(Table::Outbox, k);
+            }
+        }
+        self.write(&b, true)
+    }
+
+    /// Forgets a sent frame of a finished session once it is acknowledged (not synced:
+    /// losing this only costs a resend after a restart).
+    pub fn forget_sent(&self, key: &FrameKey) -> Result<(), StoreError> {
+        let k = self.frame_key(key.to, key.lane, key.seq);
+        let mut marker = k.clone();
+        marker.push(ACKED);
+        let mut b = Batch::new();
+        b.delete(Table::Outbox, k);
+        b.delete(Table::Outbox, marker);
+        self.write(&b, false)
+    }
+
     /// Records the sequence floors of a rescue, durably.
     pub fn floors(&self, block: u64, floors: &Floors) -> Result<(), StoreError> {
         let mut rest = vec![b'F'];

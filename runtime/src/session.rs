@@ -324,13 +324,10 @@ impl Session {
     /// after finishing returns its outcome instead of running again.
     pub fn record_end(&self, outcome: &Result<String, ChoreoError>) -> Result<(), StoreError> {
         match &self.journal {
-            Some(j) => j.state(
-                &match outcome {
-                    Ok(json) => SessionState::Done(json.clone()),
-                    Err(e) => SessionState::Failed(e.clone()),
-                },
-                true,
-            ),
+            Some(j) => j.finish(&match outcome {
+                Ok(json) => SessionState::Done(json.clone()),
+                Err(e) => SessionState::Failed(e.clone()),
+            }),
             None => Ok(()),
         }
     }

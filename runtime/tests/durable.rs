@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use rehearsal::observer::{Event, FrameEvent, Observer, Verdict};
-use rehearsal::store::FileStore;
+use rehearsal::store::{FileStore, Store, Table};
 use rehearsal::transport::{InProcessNetwork, NodeId};
 use rehearsal::{
     Choreo, ChoreoError, Choreography, FamilySizes, Node, NodeConfig, ParticipantId, Program,
@@ -133,6 +133,17 @@ async fn a_killed_role_replays_from_its_store_file_and_the_session_completes() {
     );
 
     // A third process finds the session finished in the file and returns its outcome.
+    for _ in 0..500 {
+        if right.in_flight() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        right.in_flight(),
+        0,
+        "Left acknowledges every frame of Right"
+    );
     right.shutdown();
     drop(right);
     let again = node(1, open_when_released(&files[1]).await, None);
@@ -147,4 +158,18 @@ async fn a_killed_role_replays_from_its_store_file_and_the_session_completes() {
     );
     left.shutdown();
     again.shutdown();
+    drop(again);
+
+    // The session ended and every frame was acknowledged: Right's journal is one record.
+    let store = open_when_released(&files[1]).await;
+    for table in Table::ALL {
+        let left_over = store.scan(table, &[]).unwrap().len();
+        let want = usize::from(table == Table::Sessions);
+        assert_eq!(
+            left_over,
+            want,
+            "{}: {left_over} entries left",
+            table.name()
+        );
+    }
 }
