@@ -652,6 +652,20 @@ impl FaultPlan {
         Ok(FaultPlan { faults })
     }
 
+    /// Gives every panic of the plan its own message, `injected panic #N` (N: its place in
+    /// the plan, from 1). The runtime takes a crash outside every checkpoint that repeats
+    /// under replay at the same step with the same message for a deterministic one, which
+    /// ends the session; numbered, planned panics stay what they model: transient crashes,
+    /// each its own, however many of them land on the same step.
+    pub fn number_panics(mut self) -> FaultPlan {
+        for (i, fault) in self.faults.iter_mut().enumerate() {
+            if let Action::Panic { message } = &mut fault.action {
+                *message = format!("injected panic #{}", i + 1);
+            }
+        }
+        self
+    }
+
     /// The plan as TOML, in the format [`FaultPlan::parse`] reads.
     pub fn to_toml(&self) -> String {
         let mut s = String::new();

@@ -146,7 +146,7 @@ impl Swarm {
             }
             faults.push(Fault { trigger, action });
         }
-        FaultPlan { faults }
+        FaultPlan { faults }.number_panics()
     }
 }
 

@@ -103,5 +103,6 @@ pub fn fault_plans(
                 Some(Fault { trigger, action })
             })
             .collect(),
-    })
+    }
+    .number_panics())
 }
