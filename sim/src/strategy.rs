@@ -42,67 +42,70 @@ pub fn fault_plans(
         any::<prop::sample::Index>(),
         any::<bool>(),
     );
-    prop::collection::vec(fault, 0..=max_faults).prop_map(move |raw| FaultPlan {
-        faults: raw
-            .into_iter()
-            .filter_map(|(k, use_ix, occ_ix, ms, role_ix, flag)| {
-                let kind = kinds[k];
-                let pool: Vec<_> = ctx
-                    .sites
-                    .iter()
-                    .filter(|u| !kind.on_frame() || u.event == "send")
-                    .collect();
-                let role_at = |ix: &prop::sample::Index| -> Option<String> {
-                    (!ctx.roles.is_empty()).then(|| ctx.roles[ix.index(ctx.roles.len())].clone())
-                };
-                let trigger = if pool.is_empty() {
-                    if kind.on_frame() {
-                        return None;
-                    }
-                    Trigger::Time {
-                        at: Duration::from_millis(ms),
-                        role: role_at(&role_ix),
-                    }
-                } else {
-                    let u = pool[use_ix.index(pool.len())];
-                    Trigger::Site {
-                        site: u.label.clone().map(SiteRef::Label).unwrap_or_else(|| {
-                            SiteRef::Line {
-                                file: u.file.clone(),
-                                line: u.line,
-                            }
-                        }),
-                        role: Some(u.role.clone()),
-                        occurrence: occ_ix.index(u.count.max(1) as usize) as u32 + 1,
-                    }
-                };
-                let d = Duration::from_millis(ms.max(1));
-                let action = match kind {
-                    FaultKind::Crash => Action::Crash {
-                        restart_after: Some(Duration::from_millis(ms / 2)),
-                    },
-                    FaultKind::Panic => Action::Panic {
-                        message: "injected panic".into(),
-                    },
-                    FaultKind::Delay => Action::Delay { by: d },
-                    FaultKind::Drop => Action::Drop,
-                    FaultKind::Duplicate => Action::Duplicate,
-                    FaultKind::Partition => {
-                        if ctx.roles.len() < 2 {
+    prop::collection::vec(fault, 0..=max_faults).prop_map(move |raw| {
+        FaultPlan {
+            faults: raw
+                .into_iter()
+                .filter_map(|(k, use_ix, occ_ix, ms, role_ix, flag)| {
+                    let kind = kinds[k];
+                    let pool: Vec<_> = ctx
+                        .sites
+                        .iter()
+                        .filter(|u| !kind.on_frame() || u.event == "send")
+                        .collect();
+                    let role_at = |ix: &prop::sample::Index| -> Option<String> {
+                        (!ctx.roles.is_empty())
+                            .then(|| ctx.roles[ix.index(ctx.roles.len())].clone())
+                    };
+                    let trigger = if pool.is_empty() {
+                        if kind.on_frame() {
                             return None;
                         }
-                        let cut = 1 + role_ix.index(ctx.roles.len() - 1);
-                        Action::Partition {
-                            groups: [ctx.roles[..cut].to_vec(), ctx.roles[cut..].to_vec()],
-                            one_way: flag,
-                            duration: d,
+                        Trigger::Time {
+                            at: Duration::from_millis(ms),
+                            role: role_at(&role_ix),
                         }
-                    }
-                    FaultKind::Pause => Action::Pause { duration: d },
-                };
-                Some(Fault { trigger, action })
-            })
-            .collect(),
-    }
-    .number_panics())
+                    } else {
+                        let u = pool[use_ix.index(pool.len())];
+                        Trigger::Site {
+                            site: u.label.clone().map(SiteRef::Label).unwrap_or_else(|| {
+                                SiteRef::Line {
+                                    file: u.file.clone(),
+                                    line: u.line,
+                                }
+                            }),
+                            role: Some(u.role.clone()),
+                            occurrence: occ_ix.index(u.count.max(1) as usize) as u32 + 1,
+                        }
+                    };
+                    let d = Duration::from_millis(ms.max(1));
+                    let action = match kind {
+                        FaultKind::Crash => Action::Crash {
+                            restart_after: Some(Duration::from_millis(ms / 2)),
+                        },
+                        FaultKind::Panic => Action::Panic {
+                            message: "injected panic".into(),
+                        },
+                        FaultKind::Delay => Action::Delay { by: d },
+                        FaultKind::Drop => Action::Drop,
+                        FaultKind::Duplicate => Action::Duplicate,
+                        FaultKind::Partition => {
+                            if ctx.roles.len() < 2 {
+                                return None;
+                            }
+                            let cut = 1 + role_ix.index(ctx.roles.len() - 1);
+                            Action::Partition {
+                                groups: [ctx.roles[..cut].to_vec(), ctx.roles[cut..].to_vec()],
+                                one_way: flag,
+                                duration: d,
+                            }
+                        }
+                        FaultKind::Pause => Action::Pause { duration: d },
+                    };
+                    Some(Fault { trigger, action })
+                })
+                .collect(),
+        }
+        .number_panics()
+    })
 }
