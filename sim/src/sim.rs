@@ -299,15 +299,17 @@ impl Sim {
                 .build();
             node_ids.push(node.id());
         }
-        if let (Some(engine), Some(commands)) = (engine, commands) {
-            tokio::spawn(control(
+        let controller = if let (Some(engine), Some(commands)) = (engine, commands) {
+            Some(tokio::spawn(control(
                 engine,
                 commands,
-                node_ids,
+                node_ids.clone(),
                 stores,
                 recorder.clone(),
-            ));
-        }
+            )))
+        } else {
+            None
+        };
         let mut outcomes: Vec<Option<RoleOutcome>> = vec![None; n];
         let collect = async {
             let mut left = n;
@@ -347,7 +349,7 @@ impl Sim {
                 .into_iter()
                 .map(|d| format!("{}: {d}", rehearsal_scenarios::REFERENCE_ORACLE)),
         );
-        let trace = recorder.trace();
+        let trace = recorder.take_trace();
         violations.extend(trace.rescue_disagreements());
         let mut stats = SimStats::of(&trace, sim_time);
         (stats.datagrams, stats.wire_bytes) = recorder.wire();
@@ -357,13 +359,24 @@ impl Sim {
             stats.store_writes += c.writes;
             stats.store_syncs += c.syncs;
         }
+        let site_uses = recorder.site_uses();
+        // The run is over: kill every node and stop the controller, so that their tasks (and
+        // what those hold: sessions, stores, the recorder) are dropped now; madsim does not
+        // free the tasks still pending when its runtime ends.
+        for id in &node_ids {
+            handle.kill(*id);
+        }
+        if let Some(controller) = controller {
+            controller.abort();
+        }
+        tokio::task::yield_now().await;
         Report {
             name: name.to_string(),
             seed: self.seed,
             net,
             stats,
             trace_hash: trace.hash(),
-            site_uses: recorder.site_uses(),
+            site_uses,
             outcomes,
             reference,
             violations,

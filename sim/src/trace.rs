@@ -331,6 +331,15 @@ impl Recorder {
             events: lock(&self.state).events.clone(),
         }
     }
+
+    /// The whole trace, taken out: the recorder keeps nothing. A simulation ends with this,
+    /// because madsim does not free every task of a finished runtime, and a task that
+    /// outlives its run must not keep the run's trace alive with it.
+    pub fn take_trace(&self) -> Trace {
+        Trace {
+            events: std::mem::take(&mut lock(&self.state).events),
+        }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
