@@ -14,7 +14,7 @@ use std::time::Duration;
 use rehearsal_scenarios::Scenario;
 
 use crate::net::NetConfig;
-use crate::plan::{FaultPlan, PlanContext};
+use crate::plan::{FaultKind, FaultPlan, PlanContext};
 use crate::random::Swarm;
 use crate::repro::{Repro, current_commit};
 use crate::shrink::{Shrunk, shrink};
@@ -75,6 +75,37 @@ pub struct SeedResult {
     pub sim_time_us: u64,
     /// Trace hash of the run.
     pub trace_hash: u64,
+}
+
+/// What an exploration keeps of a seed: its counts, and the whole result only when it
+/// failed (a million passing seeds then take tens of megabytes, not gigabytes).
+struct Kept {
+    scenario: usize,
+    seed: u64,
+    sim_time_us: u64,
+    /// Faults fired, by [`FaultKind::ALL`] index; other kinds (none today) under the last.
+    fired: [u32; FaultKind::ALL.len() + 1],
+    failure: Option<Box<SeedResult>>,
+}
+
+impl Kept {
+    fn of(scenario: usize, result: SeedResult) -> Kept {
+        let mut fired = [0u32; FaultKind::ALL.len() + 1];
+        for (kind, n) in &result.fired {
+            let i = FaultKind::ALL
+                .iter()
+                .position(|k| k.name() == kind)
+                .unwrap_or(FaultKind::ALL.len());
+            fired[i] = fired[i].saturating_add(u32::try_from(*n).unwrap_or(u32::MAX));
+        }
+        Kept {
+            scenario,
+            seed: result.seed,
+            sim_time_us: result.sim_time_us,
+            fired,
+            failure: (!result.violations.is_empty()).then(|| Box::new(result)),
+        }
+    }
 }
 
 /// One scenario's totals.
@@ -144,7 +175,7 @@ impl Explore {
             .map(|_| AtomicU64::new(u64::MAX))
             .collect();
         let next = AtomicUsize::new(0);
-        let results = Mutex::new(Vec::<SeedResult>::new());
+        let results = Mutex::new(Vec::<Kept>::new());
         let error = Mutex::new(None::<SimError>);
         std::thread::scope(|scope| {
             for _ in 0..self.jobs.max(1) {
@@ -190,7 +221,8 @@ impl Explore {
                             stop[s].fetch_min(seed, Ordering::Relaxed);
                         }
                         progress(&result);
-                        results.lock().unwrap_or_else(|p| p.into_inner()).push(result);
+                        let kept = Kept::of(s, result);
+                        results.lock().unwrap_or_else(|p| p.into_inner()).push(kept);
                     }
                 });
             }
@@ -211,18 +243,18 @@ impl Explore {
                 scenario: scenario.name,
                 ..ScenarioSummary::default()
             };
-            for r in results
-                .iter()
-                .filter(|r| r.scenario == scenario.name && r.seed <= last)
-            {
+            for r in results.iter().filter(|r| r.scenario == s && r.seed <= last) {
                 sum.seeds += 1;
                 sum.sim_time_us += r.sim_time_us;
-                for (k, v) in &r.fired {
-                    *sum.fired.entry(k.clone()).or_insert(0) += v;
+                for (i, &n) in r.fired.iter().enumerate() {
+                    if n > 0 {
+                        let kind = FaultKind::ALL.get(i).map_or("?", |k| k.name());
+                        *sum.fired.entry(kind.to_string()).or_insert(0) += u64::from(n);
+                    }
                 }
-                if !r.violations.is_empty() {
+                if let Some(failure) = &r.failure {
                     sum.violations += 1;
-                    sum.failures.push(r.clone());
+                    sum.failures.push((**failure).clone());
                 }
             }
             out.push(sum);
