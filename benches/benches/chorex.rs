@@ -68,7 +68,8 @@ mod bench {
 
     use criterion::{Criterion, SamplingMode};
     use rehearsal::transport::{InProcessNetwork, NodeId};
-    use rehearsal::{Node, NodeConfig, Outcomes, ParticipantId, Program, SessionId};
+    use rehearsal::{Node, NodeConfig, Outcomes, Program};
+    use rehearsal_benches::run_session;
     use rehearsal_scenarios::chorex::Variant;
     use rehearsal_scenarios::{Params, Scenario, find};
     use serde::Serialize;
@@ -190,26 +191,16 @@ mod bench {
                     Node::start(id, Arc::new(net.endpoint(id)), NodeConfig::default())
                 })
                 .collect();
-            let placement: Arc<[NodeId]> = nodes.iter().map(Node::id).collect();
             let start = Instant::now();
-            let runs: Vec<_> = nodes
-                .iter()
-                .enumerate()
-                .map(|(i, node)| {
-                    program.start(
-                        node,
-                        SessionId(1),
-                        ParticipantId(i as u16),
-                        placement.clone(),
-                    )
-                })
-                .collect();
-            let tasks: Vec<_> = runs.into_iter().map(tokio::spawn).collect();
-            let mut entries = Vec::with_capacity(n);
-            for (p, task) in program.census().participants().iter().zip(tasks) {
-                entries.push((*p, task.await.expect("a participant's task")));
-            }
+            let outcomes = run_session(program, &nodes).await;
             let elapsed = start.elapsed();
+            let entries = program
+                .census()
+                .participants()
+                .iter()
+                .copied()
+                .zip(outcomes)
+                .collect();
             let frames = nodes.iter().map(|node| node.stats().frames_sent).sum();
             for node in &nodes {
                 node.shutdown();

@@ -68,8 +68,8 @@ mod bench {
         Batch, CrashableStore, Entry, FileStore, MemoryStore, Store, StoreError, Table,
     };
     use rehearsal::transport::{InProcessNetwork, NodeId};
-    use rehearsal::{Node, NodeConfig, NodeStats, ParticipantId, Program, SessionId};
-    use rehearsal_benches::{ROUND_TRIPS, ping_pong_program};
+    use rehearsal::{Node, NodeConfig, NodeStats, Program};
+    use rehearsal_benches::{ROUND_TRIPS, ping_pong_program, run_session};
 
     /// Alternating repetitions of each variant for the printed ratios.
     pub const REPETITIONS: usize = 10;
@@ -333,26 +333,8 @@ mod bench {
                     Node::start(id, Arc::new(net.endpoint(id)), config)
                 })
                 .collect();
-            let placement: Arc<[NodeId]> = nodes.iter().map(Node::id).collect();
             let start = Instant::now();
-            // As `LocalCluster::run`: open every participant's session, then run them all.
-            let runs: Vec<_> = nodes
-                .iter()
-                .enumerate()
-                .map(|(i, node)| {
-                    program.start(
-                        node,
-                        SessionId(1),
-                        ParticipantId(i as u16),
-                        placement.clone(),
-                    )
-                })
-                .collect();
-            let tasks: Vec<_> = runs.into_iter().map(tokio::spawn).collect();
-            let mut outcomes = Vec::with_capacity(tasks.len());
-            for task in tasks {
-                outcomes.push(task.await.expect("a participant's task"));
-            }
+            let outcomes = run_session(program, &nodes).await;
             let elapsed = start.elapsed();
             for outcome in &outcomes {
                 assert_eq!(

@@ -13,9 +13,40 @@
 //!   [`Endpoint`](https://docs.rs/madsim/latest/madsim/net/struct.Endpoint.html) datagrams,
 //!   through bare Rehearsal nodes, and through the full simulator ([`rehearsal_sim::Sim`]).
 
-use rehearsal::{Choreo, ChoreoError, Choreography, FamilySizes, Program, Roles, roles};
+use std::sync::Arc;
+
+use rehearsal::transport::NodeId;
+use rehearsal::{
+    Choreo, ChoreoError, Choreography, FamilySizes, Node, ParticipantId, Program, RoleOutcome,
+    Roles, SessionId, roles,
+};
 
 roles!(Ping, Pong);
+
+/// Runs session 1 of `program` with participant `i` on `nodes[i]`, as `LocalCluster::run`
+/// does: every participant's session is opened first, then all run as tasks. Returns the
+/// outcomes in participant order.
+pub async fn run_session(program: &Program, nodes: &[Node]) -> Vec<RoleOutcome> {
+    let placement: Arc<[NodeId]> = nodes.iter().map(Node::id).collect();
+    let runs: Vec<_> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, node)| {
+            program.start(
+                node,
+                SessionId(1),
+                ParticipantId(i as u16),
+                placement.clone(),
+            )
+        })
+        .collect();
+    let tasks: Vec<_> = runs.into_iter().map(tokio::spawn).collect();
+    let mut outcomes = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        outcomes.push(task.await.expect("a participant's task"));
+    }
+    outcomes
+}
 
 /// Round trips per link-layer measurement.
 pub const ROUND_TRIPS: u64 = 1000;

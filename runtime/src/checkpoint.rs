@@ -135,8 +135,7 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
             + Send
             + 'c,
     {
-        let site = self.site();
-        self.block(site, Policy::Rescue, state, body, rescue)
+        self.checkpoint_with(Policy::Rescue, state, body, rescue)
     }
 
     /// [`Choreo::checkpoint`] with a policy for process deaths inside the body.
