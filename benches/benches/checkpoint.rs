@@ -41,7 +41,7 @@ mod bench {
         checkpointed: bool,
     }
 
-    async fn lap(ch: &Choreo<'_, Roles![Runner, Monitor]>, i: u64) -> Result<u64, ChoreoError> {
+    async fn lap(ch: &Choreo<Roles![Runner, Monitor]>, i: u64) -> Result<u64, ChoreoError> {
         let x = ch.locally(Runner, |_| i).await?;
         let x = ch.comm(Runner, Monitor, &x).await?;
         let y = ch.locally(Monitor, |m| m.get(&x) * 2).await?;
@@ -53,14 +53,14 @@ mod bench {
         type Census = Roles![Runner, Monitor];
         type Output = u64;
 
-        async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<u64, ChoreoError> {
+        async fn run(self, ch: &Choreo<Self::Census>) -> Result<u64, ChoreoError> {
             let mut done = 0;
             for i in 0..LAPS {
                 done += if self.checkpointed {
                     ch.checkpoint(
                         i,
-                        |ch, i| Box::pin(async move { lap(ch, i).await.map(|_| 1) }),
-                        |_ch, _i, _why| Box::pin(async move { Ok(0) }),
+                        |ch, i| async move { lap(&ch, i).await.map(|_| 1) },
+                        |_ch, _i, _why| async move { Ok(0) },
                     )
                     .await?
                 } else {

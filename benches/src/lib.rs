@@ -75,7 +75,7 @@ impl Choreography for PingPong {
     type Census = Roles![Ping, Pong];
     type Output = u64;
 
-    async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<u64, ChoreoError> {
+    async fn run(self, ch: &Choreo<Self::Census>) -> Result<u64, ChoreoError> {
         let mut ball = ch.locally(Ping, |_| 0u64).await?;
         for _ in 0..self.round_trips {
             let at_pong = ch.at("ping").comm(Ping, Pong, &ball).await?;

@@ -16,9 +16,10 @@
 //! default) announces the rescue, or (under [`Policy::Replay`]) keeps replaying, which masks
 //! the death.
 //!
-//! In the fault-free path a checkpoint costs a clone of the state, one `Done` frame to each
-//! other participant, and the wait for theirs: no serialization, no store write beyond the
-//! journaling of those frames.
+//! In the fault-free path a checkpoint costs a clone of the state, a task for the body, one
+//! `Done` frame to each other participant, and the wait for theirs: no serialization, no store
+//! write beyond the journaling of those frames. The body runs as a task of its own, so the cost
+//! of a wake-up does not depend on how deep blocks nest.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -35,7 +36,7 @@ use crate::node::Node;
 use crate::observer::{CheckpointPath, Event, Verdict};
 use crate::role::ParticipantId;
 use crate::session::{BlockEnd, Session};
-use crate::transport::BoxFuture;
+use crate::task::Child;
 
 /// Why a rescue runs: which participant crashed in the block, where, and why.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,40 +64,40 @@ enum Ended<T> {
     Signal(Result<Rescued, ChoreoError>),
 }
 
-/// A block's body, dropped as soon as the block is rescued or the session fails.
+/// A block's body, running as a task of its own, watched for its block's rescue.
 ///
-/// A rescue notice wakes whatever the participant waits for (every wait of a session wakes
-/// on it) and bumps the session's signal count; each enclosing body looks up its block only
-/// when the count changed. So a poll through a nest of blocks costs one atomic load per
-/// level, and no level registers a waker of its own (tokio's `select!` on a notice per
-/// level made every poll, and every notice, cost as much as the nest is deep).
+/// The body is a task, so a wake-up inside it polls only the body (not every block around
+/// it), and a nest of blocks does not grow the thread's stack. This future is polled only when
+/// the body ends or when the session wakes the block (a rescue notice for it, or the session's
+/// failure): dropping it aborts the body.
 struct Watched<'a, T> {
     session: &'a Session,
     block: u64,
-    /// The signal count when the block was last looked up.
-    seen: u64,
-    body: BoxFuture<'a, Result<T, ChoreoError>>,
+    body: Child<Result<T, ChoreoError>>,
 }
 
 impl<T> Future for Watched<'_, T> {
     type Output = Ended<T>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Ended<T>> {
-        let signals = self.session.signals();
-        if signals != self.seen {
-            self.seen = signals;
-            if let Some(signal) = self.session.rescue_or_failure(self.block) {
-                return Poll::Ready(Ended::Signal(signal));
-            }
+        if let Some(signal) = self.session.watch(self.block, cx.waker()) {
+            return Poll::Ready(Ended::Signal(signal));
         }
-        self.body.as_mut().poll(cx).map(Ended::Body)
+        Pin::new(&mut self.body).poll(cx).map(Ended::Body)
     }
 }
 
-impl<'s, C: RoleSet> Choreo<'s, C> {
+impl<T> Drop for Watched<'_, T> {
+    fn drop(&mut self) {
+        self.session.unwatch(self.block);
+    }
+}
+
+impl<C: RoleSet> Choreo<C> {
     /// Runs `body` as a checkpoint block: if any participant crashes inside it, every
     /// participant abandons it and runs `rescue` with the state as it was at entry and why
-    /// the rescue runs. Both are closures returning boxed futures:
+    /// the rescue runs. Body and rescue get a handle of their own and run as tasks of their
+    /// own, so they own what they use (`async move`); blocks nest at no cost per level.
     ///
     /// ```
     /// # use rehearsal::{Choreo, ChoreoError, Choreography, Roles, roles};
@@ -105,63 +106,59 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
     /// # impl Choreography for Divide {
     /// #     type Census = Roles![Alice, Bob];
     /// #     type Output = String;
-    /// #     async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<String, ChoreoError> {
+    /// #     async fn run(self, ch: &Choreo<Self::Census>) -> Result<String, ChoreoError> {
     /// let said = ch
     ///     .checkpoint(
     ///         0i32,
-    ///         |ch, zero| Box::pin(async move {
+    ///         |ch, zero| async move {
     ///             let q = ch.locally(Alice, |_| 10i32.checked_div(zero).expect("divide by zero")).await?;
     ///             Ok(format!("{:?}", ch.broadcast(Alice, q).await?))
-    ///         }),
-    ///         |_ch, _zero, why| Box::pin(async move { Ok(format!("rescued: {}", why.message)) }),
+    ///         },
+    ///         |_ch, _zero, why| async move { Ok(format!("rescued: {}", why.message)) },
     ///     )
     ///     .await?;
     /// # Ok(said) } }
     /// ```
     #[track_caller]
-    pub fn checkpoint<'c, S, T, B, R>(
-        &'c self,
+    pub fn checkpoint<S, T, B, BF, R, RF>(
+        &self,
         state: S,
         body: B,
         rescue: R,
-    ) -> impl Future<Output = Result<T, ChoreoError>> + Send + 'c
+    ) -> impl Future<Output = Result<T, ChoreoError>> + Send
     where
-        S: Clone + Send + 'c,
-        T: Send + 'c,
-        B: for<'a> FnOnce(&'a Choreo<'s, C>, S) -> BoxFuture<'a, Result<T, ChoreoError>>
-            + Send
-            + 'c,
-        R: for<'a> FnOnce(&'a Choreo<'s, C>, S, Rescued) -> BoxFuture<'a, Result<T, ChoreoError>>
-            + Send
-            + 'c,
+        S: Clone + Send + 'static,
+        T: Send + 'static,
+        B: FnOnce(Choreo<C>, S) -> BF + Send,
+        BF: Future<Output = Result<T, ChoreoError>> + Send + 'static,
+        R: FnOnce(Choreo<C>, S, Rescued) -> RF + Send,
+        RF: Future<Output = Result<T, ChoreoError>> + Send + 'static,
     {
         self.checkpoint_with(Policy::Rescue, state, body, rescue)
     }
 
     /// [`Choreo::checkpoint`] with a policy for process deaths inside the body.
     #[track_caller]
-    pub fn checkpoint_with<'c, S, T, B, R>(
-        &'c self,
+    pub fn checkpoint_with<S, T, B, BF, R, RF>(
+        &self,
         policy: Policy,
         state: S,
         body: B,
         rescue: R,
-    ) -> impl Future<Output = Result<T, ChoreoError>> + Send + 'c
+    ) -> impl Future<Output = Result<T, ChoreoError>> + Send
     where
-        S: Clone + Send + 'c,
-        T: Send + 'c,
-        B: for<'a> FnOnce(&'a Choreo<'s, C>, S) -> BoxFuture<'a, Result<T, ChoreoError>>
-            + Send
-            + 'c,
-        R: for<'a> FnOnce(&'a Choreo<'s, C>, S, Rescued) -> BoxFuture<'a, Result<T, ChoreoError>>
-            + Send
-            + 'c,
+        S: Clone + Send + 'static,
+        T: Send + 'static,
+        B: FnOnce(Choreo<C>, S) -> BF + Send,
+        BF: Future<Output = Result<T, ChoreoError>> + Send + 'static,
+        R: FnOnce(Choreo<C>, S, Rescued) -> RF + Send,
+        RF: Future<Output = Result<T, ChoreoError>> + Send + 'static,
     {
         let site = self.site();
         self.block(site, policy, state, body, rescue)
     }
 
-    async fn block<S, T, B, R>(
+    async fn block<S, T, B, BF, R, RF>(
         &self,
         site: Site,
         policy: Policy,
@@ -170,17 +167,16 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
         rescue: R,
     ) -> Result<T, ChoreoError>
     where
-        S: Clone + Send,
-        T: Send,
-        B: for<'a> FnOnce(&'a Choreo<'s, C>, S) -> BoxFuture<'a, Result<T, ChoreoError>> + Send,
-        R: for<'a> FnOnce(&'a Choreo<'s, C>, S, Rescued) -> BoxFuture<'a, Result<T, ChoreoError>>
-            + Send,
+        S: Clone + Send + 'static,
+        T: Send + 'static,
+        B: FnOnce(Choreo<C>, S) -> BF + Send,
+        BF: Future<Output = Result<T, ChoreoError>> + Send + 'static,
+        R: FnOnce(Choreo<C>, S, Rescued) -> RF + Send,
+        RF: Future<Output = Result<T, ChoreoError>> + Send + 'static,
     {
-        // Only the wait for the body is awaited inline; every other phase is boxed, so that
-        // while the body runs this future is a few words (see `Watched`).
         self.check_failed()?;
-        let (node, session) = match self.ctx {
-            Ctx::Central { .. } => return Box::pin(self.central_block(state, body, rescue)).await,
+        let (node, session) = match &*self.ctx {
+            Ctx::Central { .. } => return self.central_block(state, body, rescue).await,
             Ctx::Projected { node, session } => (node, session),
         };
         let members: Vec<ParticipantId> = self.scope.to_vec();
@@ -194,45 +190,42 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
             members,
             id,
         };
-        // Read before looking for a notice, so that one arriving after the look is seen.
-        let signals = session.signals();
         // Someone crashed in this block before we got here: straight to the rescue.
         if let Some(cause) = session.rescue_notice(id) {
-            return Box::pin(block.rescue(state, rescue, cause)).await;
+            return block.rescue(state, rescue, cause).await;
         }
         // Replaying after our process died inside this block.
         if policy == Policy::Rescue && session.died_inside(id) {
-            return Box::pin(block.died_inside(state, rescue)).await;
+            return block.died_inside(state, rescue).await;
         }
         block.observe(CheckpointPath::Enter);
-        let cold = Box::new((block, state.clone(), rescue, self.enter_block(id)));
+        let entry = state.clone();
         let ended = Watched {
             session,
             block: id,
-            seen: signals,
-            body: body(&cold.3, state),
+            body: Child::spawn(body(self.enter_block(id), state)),
         }
         .await;
-        let (block, entry, rescue, _) = *cold;
-        Box::pin(block.settle(ended, entry, rescue)).await
+        block.settle(ended, entry, rescue).await
     }
 
     /// The reference run's block: a crash in the body is rescued, as it would be anywhere.
-    async fn central_block<S, T, B, R>(
+    async fn central_block<S, T, B, BF, R, RF>(
         &self,
         state: S,
         body: B,
         rescue: R,
     ) -> Result<T, ChoreoError>
     where
-        S: Clone + Send,
-        T: Send,
-        B: for<'a> FnOnce(&'a Choreo<'s, C>, S) -> BoxFuture<'a, Result<T, ChoreoError>> + Send,
-        R: for<'a> FnOnce(&'a Choreo<'s, C>, S, Rescued) -> BoxFuture<'a, Result<T, ChoreoError>>
-            + Send,
+        S: Clone + Send + 'static,
+        T: Send + 'static,
+        B: FnOnce(Choreo<C>, S) -> BF + Send,
+        BF: Future<Output = Result<T, ChoreoError>> + Send + 'static,
+        R: FnOnce(Choreo<C>, S, Rescued) -> RF + Send,
+        RF: Future<Output = Result<T, ChoreoError>> + Send + 'static,
     {
         let entry = state.clone();
-        match body(self, state).await {
+        match Child::spawn(body(self.clone(), state)).await {
             Err(ChoreoError::Crashed {
                 role,
                 site,
@@ -243,7 +236,7 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
                     site: *site,
                     message,
                 };
-                rescue(self, entry, cause).await
+                Child::spawn(rescue(self.clone(), entry, cause)).await
             }
             other => other,
         }
@@ -251,8 +244,8 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
 }
 
 /// One block instance at one participant, once entered.
-struct Block<'b, 's, C: RoleSet> {
-    ch: &'b Choreo<'s, C>,
+struct Block<'b, C: RoleSet> {
+    ch: &'b Choreo<C>,
     node: &'b Node,
     session: &'b Session,
     site: Site,
@@ -260,7 +253,7 @@ struct Block<'b, 's, C: RoleSet> {
     id: u64,
 }
 
-impl<'b, 's, C: RoleSet> Block<'b, 's, C> {
+impl<C: RoleSet> Block<'_, C> {
     fn observe(&self, path: CheckpointPath<'_>) {
         if self.node.observer().is_some() {
             let _ = self.node.observe(Event::Checkpoint {
@@ -290,10 +283,17 @@ impl<'b, 's, C: RoleSet> Block<'b, 's, C> {
         halted
     }
 
-    /// Abandons the body and runs `rescue` with `state`.
-    async fn rescue<S, T, R>(self, state: S, rescue: R, cause: Rescued) -> Result<T, ChoreoError>
+    /// Abandons the body and runs `rescue` with `state`, as a task of its own.
+    async fn rescue<S, T, R, RF>(
+        self,
+        state: S,
+        rescue: R,
+        cause: Rescued,
+    ) -> Result<T, ChoreoError>
     where
-        R: for<'a> FnOnce(&'a Choreo<'s, C>, S, Rescued) -> BoxFuture<'a, Result<T, ChoreoError>>,
+        T: Send + 'static,
+        R: FnOnce(Choreo<C>, S, Rescued) -> RF,
+        RF: Future<Output = Result<T, ChoreoError>> + Send + 'static,
     {
         let dropped = self.session.abandon(self.id);
         if let Err(e) = self.session.rescue_floors(self.id) {
@@ -308,13 +308,15 @@ impl<'b, 's, C: RoleSet> Block<'b, 's, C> {
             cause: &cause,
             dropped,
         });
-        rescue(self.ch, state, cause).await
+        Child::spawn(rescue(self.ch.clone(), state, cause)).await
     }
 
     /// The replay reached the block its process died in: announce the rescue and run it.
-    async fn died_inside<S, T, R>(self, state: S, rescue: R) -> Result<T, ChoreoError>
+    async fn died_inside<S, T, R, RF>(self, state: S, rescue: R) -> Result<T, ChoreoError>
     where
-        R: for<'a> FnOnce(&'a Choreo<'s, C>, S, Rescued) -> BoxFuture<'a, Result<T, ChoreoError>>,
+        T: Send + 'static,
+        R: FnOnce(Choreo<C>, S, Rescued) -> RF,
+        RF: Future<Output = Result<T, ChoreoError>> + Send + 'static,
     {
         let cause = Rescued {
             role: self.session.participant().to_string(),
@@ -330,9 +332,16 @@ impl<'b, 's, C: RoleSet> Block<'b, 's, C> {
     }
 
     /// After the body: agree on the exit, or go to the rescue.
-    async fn settle<S, T, R>(self, ended: Ended<T>, entry: S, rescue: R) -> Result<T, ChoreoError>
+    async fn settle<S, T, R, RF>(
+        self,
+        ended: Ended<T>,
+        entry: S,
+        rescue: R,
+    ) -> Result<T, ChoreoError>
     where
-        R: for<'a> FnOnce(&'a Choreo<'s, C>, S, Rescued) -> BoxFuture<'a, Result<T, ChoreoError>>,
+        T: Send + 'static,
+        R: FnOnce(Choreo<C>, S, Rescued) -> RF,
+        RF: Future<Output = Result<T, ChoreoError>> + Send + 'static,
     {
         let session = self.session;
         let cause = match ended {

@@ -27,7 +27,8 @@ use crate::node::Node;
 use crate::observer::{Event, FrameEvent, Verdict};
 use crate::role::{Family, Participant, ParticipantId, Role};
 use crate::session::Session;
-use crate::transport::{BoxFuture, NodeId};
+use crate::task::Child;
+use crate::transport::NodeId;
 
 /// One program for every role of census `Self::Census`.
 ///
@@ -42,7 +43,7 @@ use crate::transport::{BoxFuture, NodeId};
 /// impl Choreography for Greet {
 ///     type Census = Roles![Alice, Bob];
 ///     type Output = String;
-///     async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<String, ChoreoError> {
+///     async fn run(self, ch: &Choreo<Self::Census>) -> Result<String, ChoreoError> {
 ///         let hello = ch.locally(Alice, |_| "hello".to_string()).await?;
 ///         let hello = ch.comm(Alice, Bob, &hello).await?;
 ///         let reply = ch.locally(Bob, |bob| format!("{}, Alice", bob.get(&hello))).await?;
@@ -59,7 +60,7 @@ pub trait Choreography: Send + 'static {
     /// The body, run by every participant (and once centrally for the reference run).
     fn run(
         self,
-        ch: &Choreo<'_, Self::Census>,
+        ch: &Choreo<Self::Census>,
     ) -> impl Future<Output = Result<Self::Output, ChoreoError>> + Send;
 }
 
@@ -86,10 +87,12 @@ impl Ctx {
 
 /// The operator handle of one participant (or of the central reference run) for census `C`.
 ///
-/// Cheap to copy around by reference; [`Choreo::at`] gives a handle whose next operators carry
-/// a stable label.
-pub struct Choreo<'s, C: RoleSet> {
-    pub(crate) ctx: &'s Ctx,
+/// An owned handle: cloning it costs two reference-count increments, and a checkpoint body or
+/// a sub-choreography gets a handle of its own, so it can run as a task of its own (a wake-up
+/// inside a deep nest of blocks polls only the innermost one). [`Choreo::at`] gives a handle
+/// whose next operators carry a stable label.
+pub struct Choreo<C: RoleSet> {
+    pub(crate) ctx: Arc<Ctx>,
     pub(crate) scope: Arc<[ParticipantId]>,
     label: Option<&'static str>,
     /// The checkpoint block instance this handle runs in (0: none).
@@ -97,10 +100,10 @@ pub struct Choreo<'s, C: RoleSet> {
     _census: PhantomData<fn() -> C>,
 }
 
-impl<C: RoleSet> Clone for Choreo<'_, C> {
+impl<C: RoleSet> Clone for Choreo<C> {
     fn clone(&self) -> Self {
         Choreo {
-            ctx: self.ctx,
+            ctx: self.ctx.clone(),
             scope: self.scope.clone(),
             label: self.label,
             epoch: self.epoch,
@@ -109,8 +112,8 @@ impl<C: RoleSet> Clone for Choreo<'_, C> {
     }
 }
 
-impl<'s, C: RoleSet> Choreo<'s, C> {
-    fn new(ctx: &'s Ctx, scope: Arc<[ParticipantId]>) -> Self {
+impl<C: RoleSet> Choreo<C> {
+    fn new(ctx: Arc<Ctx>, scope: Arc<[ParticipantId]>) -> Self {
         Choreo {
             ctx,
             scope,
@@ -120,24 +123,25 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
         }
     }
 
-    fn sub<D: RoleSet>(&self, scope: Arc<[ParticipantId]>) -> Choreo<'s, D> {
+    fn sub<D: RoleSet>(&self, scope: Arc<[ParticipantId]>) -> Choreo<D> {
         Choreo {
             epoch: self.epoch,
-            ..Choreo::new(self.ctx, scope)
+            ..Choreo::new(self.ctx.clone(), scope)
         }
     }
 
     /// The handle for the body of checkpoint block instance `block`.
-    pub(crate) fn enter_block(&self, block: u64) -> Choreo<'s, C> {
+    pub(crate) fn enter_block(&self, block: u64) -> Choreo<C> {
         Choreo {
             epoch: block,
+            label: None,
             ..self.clone()
         }
     }
 
     /// A handle whose operators carry the stable label `label` in their sites, so fault plans
     /// and traces can name them independently of line numbers.
-    pub fn at(&self, label: &'static str) -> Choreo<'s, C> {
+    pub fn at(&self, label: &'static str) -> Choreo<C> {
         Choreo {
             label: Some(label),
             ..self.clone()
@@ -159,7 +163,7 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
     }
 
     fn me(&self) -> Option<ParticipantId> {
-        match self.ctx {
+        match &*self.ctx {
             Ctx::Projected { session, .. } => Some(session.me),
             Ctx::Central { .. } => None,
         }
@@ -167,14 +171,14 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
 
     /// Records a failure detected here and tells the other participants.
     pub(crate) fn fail(&self, error: ChoreoError, site: &Site) -> ChoreoError {
-        if let Ctx::Projected { node, session } = self.ctx {
+        if let Ctx::Projected { node, session } = &*self.ctx {
             node.fail_session(session, error.clone(), site.clone());
         }
         error
     }
 
     pub(crate) fn check_failed(&self) -> Result<(), ChoreoError> {
-        match self.ctx {
+        match &*self.ctx {
             Ctx::Projected { session, .. } => session.failure().map_or(Ok(()), Err),
             Ctx::Central { .. } => Ok(()),
         }
@@ -228,7 +232,7 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
 
     /// Sends bytes to `to`; true if an observer halted this participant at the send.
     fn send_bytes(&self, to: ParticipantId, site: &Site, bytes: Vec<u8>) -> bool {
-        match self.ctx {
+        match &*self.ctx {
             Ctx::Projected { node, session } => {
                 node.send(session, to, Lane::Data, site.clone(), bytes, self.epoch) == Verdict::Halt
             }
@@ -248,7 +252,7 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
         from: ParticipantId,
         site: &Site,
     ) -> Result<T, ChoreoError> {
-        let Ctx::Projected { node, session } = self.ctx else {
+        let Ctx::Projected { node, session } = &*self.ctx else {
             return Err(ChoreoError::Census {
                 detail: "the reference run does not receive".into(),
             });
@@ -288,7 +292,7 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
     }
 
     fn observe_local(&self, site: &Site) -> Verdict {
-        match self.ctx {
+        match &*self.ctx {
             Ctx::Projected { node, session } if node.observer().is_some() => {
                 node.observe(Event::Local {
                     session: session.id,
@@ -309,7 +313,7 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
         f: impl FnOnce() -> T,
     ) -> Result<T, ChoreoError> {
         self.check_failed()?;
-        let step = match self.ctx {
+        let step = match &*self.ctx {
             Ctx::Projected { session, .. } => Some((session, session.step())),
             Ctx::Central { .. } => None,
         };
@@ -351,7 +355,7 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
     {
         let site = self.site();
         async move {
-            let here = match self.ctx {
+            let here = match &*self.ctx {
                 Ctx::Central { .. } => true,
                 Ctx::Projected { session, .. } => {
                     session.participant() == Participant::role(R::NAME)
@@ -485,7 +489,8 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
     }
 
     /// Runs sub-choreography `sub` over its own, smaller census: only its roles take part
-    /// (so only they need to know its choices); the result exists at them.
+    /// (so only they need to know its choices); the result exists at them. It runs as a task
+    /// of its own, like [`Choreo::call`].
     pub async fn enclave<Sub, I>(
         &self,
         sub: Sub,
@@ -509,13 +514,15 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
                 }
             }
             let ch = self.sub::<Sub::Census>(members);
-            let run: BoxFuture<'_, _> = Box::pin(sub.run(&ch));
-            run.await.map(Shared::present)
+            Child::spawn(async move { sub.run(&ch).await })
+                .await
+                .map(Shared::present)
         }
     }
 
-    /// Runs sub-choreography `sub` over the same roles and returns its result. Boxed, so a
-    /// choreography may call itself recursively.
+    /// Runs sub-choreography `sub` over the same roles and returns its result. It runs as a
+    /// task of its own, so a choreography may call itself recursively, as deep as it likes,
+    /// without growing the stack.
     pub async fn call<Sub, I, J>(&self, sub: Sub) -> Result<Sub::Output, ChoreoError>
     where
         Sub: Choreography,
@@ -525,8 +532,7 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
         {
             self.check_failed()?;
             let ch = self.sub::<Sub::Census>(self.scope.clone());
-            let run: BoxFuture<'_, _> = Box::pin(sub.run(&ch));
-            run.await
+            Child::spawn(async move { sub.run(&ch).await }).await
         }
     }
 
@@ -556,7 +562,7 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
                 .filter_map(|&p| parent.participant(p))
                 .collect(),
         ));
-        match self.ctx {
+        match &*self.ctx {
             Ctx::Central {
                 session, children, ..
             } => {
@@ -649,7 +655,7 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
         T: Serialize + DeserializeOwned + Send,
     {
         self.check_failed()?;
-        let (node, session) = match self.ctx {
+        let (node, session) = match &*self.ctx {
             Ctx::Central { .. } => {
                 return self
                     .run_local(R::NAME.to_string(), site, f)
@@ -689,34 +695,32 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
         Ok(At::present(value))
     }
 
-    /// Runs `body` as a loop: each iteration gets the state and returns [`Loop::Next`] with
-    /// the next state or [`Loop::Done`] with the final one. With a store, every participant
-    /// snapshots its loop state at every iteration boundary, so a participant restarted in
-    /// iteration k resumes at iteration k instead of replaying the whole history (like
-    /// continue-as-new). Every participant must make the same decision (branch on broadcast
-    /// values).
+    /// Runs `body` as a loop: each iteration gets a handle and the state and returns
+    /// [`Loop::Next`] with the next state or [`Loop::Done`] with the final one. With a store,
+    /// every participant snapshots its loop state at every iteration boundary, so a
+    /// participant restarted in iteration k resumes at iteration k instead of replaying the
+    /// whole history (like continue-as-new). Every participant must make the same decision
+    /// (branch on broadcast values).
     ///
-    /// The body is a closure returning a boxed future:
-    /// `ch.repeat(0u64, |ch, n| Box::pin(async move { ..; Ok(Loop::Next(n + 1)) }))`.
+    /// `ch.repeat(0u64, |ch, n| async move { ..; Ok(Loop::Next(n + 1)) })`.
     #[track_caller]
-    pub fn repeat<'c, S, F>(
-        &'c self,
+    pub fn repeat<S, F, Fut>(
+        &self,
         init: S,
         mut body: F,
-    ) -> impl Future<Output = Result<S, ChoreoError>> + Send + 'c
+    ) -> impl Future<Output = Result<S, ChoreoError>> + Send
     where
-        S: Serialize + DeserializeOwned + Send + 'c,
-        F: for<'a> FnMut(&'a Choreo<'s, C>, S) -> BoxFuture<'a, Result<Loop<S>, ChoreoError>>
-            + Send
-            + 'c,
+        S: Serialize + DeserializeOwned + Send,
+        F: FnMut(Choreo<C>, S) -> Fut + Send,
+        Fut: Future<Output = Result<Loop<S>, ChoreoError>> + Send,
     {
         let site = self.site();
         async move {
             self.check_failed()?;
-            let Ctx::Projected { node, session } = self.ctx else {
+            let Ctx::Projected { node, session } = &*self.ctx else {
                 let mut state = init;
                 loop {
-                    match body(self, state).await? {
+                    match body(self.clone(), state).await? {
                         Loop::Next(s) => state = s,
                         Loop::Done(s) => return Ok(s),
                     }
@@ -752,7 +756,7 @@ impl<'s, C: RoleSet> Choreo<'s, C> {
                         iteration,
                     });
                 }
-                match body(self, state).await? {
+                match body(self.clone(), state).await? {
                     Loop::Next(s) => {
                         state = s;
                         iteration += 1;
@@ -991,7 +995,7 @@ pub(crate) async fn run_projected<Ch: Choreography>(
     let scope: Arc<[ParticipantId]> = (0..session.census.len())
         .map(|i| ParticipantId(i as u16))
         .collect();
-    let ch = Choreo::<Ch::Census>::new(&ctx, scope.clone());
+    let ch = Choreo::<Ch::Census>::new(Arc::new(ctx), scope.clone());
     let output = choreo.run(&ch).await?;
     agree_on_end(&ch, &node, &session, &scope).await?;
     Ok(output)
@@ -1002,7 +1006,7 @@ pub(crate) async fn run_projected<Ch: Choreography>(
 /// either with every participant's output or with the same failure at every participant
 /// (also at one that had finished its part before a peer crashed).
 async fn agree_on_end<C: RoleSet>(
-    ch: &Choreo<'_, C>,
+    ch: &Choreo<C>,
     node: &Node,
     session: &Session,
     members: &[ParticipantId],
@@ -1068,7 +1072,7 @@ pub(crate) async fn run_central<Ch: Choreography>(
         census,
         children: AtomicU64::new(0),
     };
-    let ch = Choreo::<Ch::Census>::new(&ctx, scope);
+    let ch = Choreo::<Ch::Census>::new(Arc::new(ctx), scope);
     choreo.run(&ch).await
 }
 

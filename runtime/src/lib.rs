@@ -18,7 +18,7 @@
 //!     type Census = Roles![Buyer, Seller];
 //!     type Output = Option<u32>; // the delivery day, if the buyer bought
 //!
-//!     async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<Option<u32>, ChoreoError> {
+//!     async fn run(self, ch: &Choreo<Self::Census>) -> Result<Option<u32>, ChoreoError> {
 //!         let title = ch.locally(Buyer, |_| self.title.clone()).await?;
 //!         let title = ch.comm(Buyer, Seller, &title).await?;
 //!         let price = ch.locally(Seller, |s| if s.get(&title) == "TAPL" { 80 } else { 200 }).await?;
@@ -64,6 +64,7 @@ mod replay;
 pub mod role;
 mod session;
 pub mod store;
+mod task;
 pub mod transport;
 
 pub use census::{Census, FamilySizes, Member, RoleSet, Subset};

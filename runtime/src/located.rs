@@ -128,7 +128,7 @@ impl<T, S: RoleSet> Shared<T, S> {
     /// impl Choreography for Play {
     ///     type Census = Roles![Worker, Player];
     ///     type Output = (At<u32, Worker>, At<bool, Player>);
-    ///     async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<Self::Output, ChoreoError> {
+    ///     async fn run(self, ch: &Choreo<Self::Census>) -> Result<Self::Output, ChoreoError> {
     ///         let room = ch.locally(Worker, |_| 7u32).await?;
     ///         let happy = ch.locally(Player, |_| true).await?;
     ///         Ok((room, happy))
@@ -138,7 +138,7 @@ impl<T, S: RoleSet> Shared<T, S> {
     /// # impl Choreography for Game {
     /// #     type Census = Roles![Gateway, Worker, Player];
     /// #     type Output = ();
-    /// #     async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<(), ChoreoError> {
+    /// #     async fn run(self, ch: &Choreo<Self::Census>) -> Result<(), ChoreoError> {
     /// let played = ch.enclave(Play).await?;
     /// let room: At<u32, Worker> = played.clone().into_located(|(room, _)| room);
     /// let happy: At<bool, Player> = played.into_located(|(_, happy)| happy);

@@ -236,7 +236,7 @@ impl<Ch: Choreography + Clone + Sync> Erased for Typed<Ch> {
 /// impl Choreography for Echo {
 ///     type Census = Roles![Ping, Pong];
 ///     type Output = u32;
-///     async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<u32, ChoreoError> {
+///     async fn run(self, ch: &Choreo<Self::Census>) -> Result<u32, ChoreoError> {
 ///         let n = ch.locally(Ping, |_| self.0).await?;
 ///         let n = ch.comm(Ping, Pong, &n).await?;
 ///         let m = ch.locally(Pong, |pong| pong.get(&n) + 1).await?;

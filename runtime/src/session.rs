@@ -13,8 +13,8 @@
 //! returns that error.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Waker;
 
 use tokio::sync::Notify;
 
@@ -108,6 +108,8 @@ struct BlockNotes {
     parent: u64,
     /// Block instances this participant entered inside this one and has not left.
     children: BTreeSet<u64>,
+    /// The block's waiting future, woken by a rescue notice for it or the session's failure.
+    waker: Option<Waker>,
 }
 
 /// Whether `epoch`'s block, or a block enclosing it, was abandoned here (abandoning a block
@@ -202,8 +204,6 @@ pub(crate) struct Session {
     /// Woken by checkpoint notices (exit and rescue waits) and by failures: kept apart from
     /// `arrived` so that data frames do not wake every level of a deep nest of checkpoints.
     noticed: Notify,
-    /// Rescue notices received and failures, counted (see [`Session::signals`]).
-    signals: AtomicU64,
 }
 
 impl Session {
@@ -223,7 +223,6 @@ impl Session {
             state: Mutex::new(State::default()),
             arrived: Notify::new(),
             noticed: Notify::new(),
-            signals: AtomicU64::new(0),
         }
     }
 
@@ -316,7 +315,6 @@ impl Session {
             state: Mutex::new(st),
             arrived: Notify::new(),
             noticed: Notify::new(),
-            signals: AtomicU64::new(0),
         }
     }
 
@@ -631,7 +629,12 @@ impl Session {
                 true
             }
         };
-        self.signals.fetch_add(1, Ordering::AcqRel);
+        let wakers: Vec<Waker> = lock(&self.state)
+            .blocks
+            .values_mut()
+            .filter_map(|b| b.waker.take())
+            .collect();
+        wakers.into_iter().for_each(Waker::wake);
         self.arrived.notify_waiters();
         self.noticed.notify_waiters();
         first
@@ -669,23 +672,34 @@ impl Session {
         notes.abandoned |= inherited;
     }
 
-    /// The count of rescue notices and failures so far: a body need look for its block's
-    /// rescue only when it changed (see [`Session::rescue_or_failure`]).
-    pub fn signals(&self) -> u64 {
-        self.signals.load(Ordering::Acquire)
-    }
-
-    /// Why `block` is being rescued, or the session's failure, if either happened.
-    pub fn rescue_or_failure(&self, block: u64) -> Option<Result<Rescued, ChoreoError>> {
-        let st = lock(&self.state);
+    /// Why `block` is being rescued, or the session's failure, if either happened; otherwise
+    /// `waker` is woken when one does.
+    pub fn watch(&self, block: u64, waker: &Waker) -> Option<Result<Rescued, ChoreoError>> {
+        let mut st = lock(&self.state);
         if let Some(f) = &st.failure {
             return Some(Err(f.error.clone()));
         }
-        st.blocks.get(&block).and_then(|b| b.rescue.clone()).map(Ok)
+        let notes = st.blocks.entry(block).or_default();
+        if let Some(cause) = &notes.rescue {
+            return Some(Ok(cause.clone()));
+        }
+        match &mut notes.waker {
+            Some(w) if w.will_wake(waker) => {}
+            slot => *slot = Some(waker.clone()),
+        }
+        None
+    }
+
+    /// Stops waking `block`'s waiting future (it ended).
+    pub fn unwatch(&self, block: u64) {
+        if let Some(notes) = lock(&self.state).blocks.get_mut(&block) {
+            notes.waker = None;
+        }
     }
 
     /// Records a member's control notice about a block (exit or rescue).
     pub fn note(&self, from: ParticipantId, control: &Control) {
+        let mut waker = None;
         {
             let mut st = lock(&self.state);
             match control {
@@ -693,20 +707,17 @@ impl Session {
                     st.blocks.entry(*block).or_default().done.insert(from);
                 }
                 Control::Rescue { block, cause } => {
-                    st.blocks
-                        .entry(*block)
-                        .or_default()
-                        .rescue
-                        .get_or_insert_with(|| cause.clone());
-                    self.signals.fetch_add(1, Ordering::AcqRel);
+                    let notes = st.blocks.entry(*block).or_default();
+                    notes.rescue.get_or_insert_with(|| cause.clone());
+                    waker = notes.waker.take();
                 }
                 Control::Abort(_) => return,
             }
         }
-        if matches!(control, Control::Rescue { .. }) {
-            // Whatever the participant waits for, it must wake to see the rescue: the body
-            // of the rescued block (or of one enclosing it) is dropped on its next poll.
-            self.arrived.notify_waiters();
+        // The rescued block's own future wakes and drops its body (with every block nested in
+        // it); exit waits look at their block again.
+        if let Some(w) = waker {
+            w.wake();
         }
         self.noticed.notify_waiters();
     }

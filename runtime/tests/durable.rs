@@ -24,7 +24,7 @@ impl Choreography for Relay {
     type Census = Roles![Left, Right];
     type Output = u64;
 
-    async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<u64, ChoreoError> {
+    async fn run(self, ch: &Choreo<Self::Census>) -> Result<u64, ChoreoError> {
         let mut sum = ch.locally(Right, |_| 0u64).await?;
         for i in 0..20u64 {
             let x = ch.locally(Left, |_| i * i).await?;

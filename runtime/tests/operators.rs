@@ -78,7 +78,7 @@ impl Choreography for Negotiate {
     type Census = Roles![A, B];
     type Output = String;
 
-    async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<String, ChoreoError> {
+    async fn run(self, ch: &Choreo<Self::Census>) -> Result<String, ChoreoError> {
         let accept = ch.locally(A, |_| self.offer >= 10).await?;
         if ch.broadcast(A, accept).await? {
             let price = ch.locally(A, |_| self.offer * 2).await?;
@@ -104,7 +104,7 @@ impl Choreography for Market {
     type Census = Roles![A, B, C];
     type Output = (Shared<String, Roles![A, B]>, u32);
 
-    async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<Self::Output, ChoreoError> {
+    async fn run(self, ch: &Choreo<Self::Census>) -> Result<Self::Output, ChoreoError> {
         let deal = ch.enclave(Negotiate { offer: self.offer }).await?;
         let tail = ch.locally(C, |_| 7u32).await?;
         let tail = ch.broadcast(C, tail).await?;
@@ -165,7 +165,7 @@ impl Choreography for CrashingPair {
     type Census = Roles![A, B];
     type Output = u32;
 
-    async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<u32, ChoreoError> {
+    async fn run(self, ch: &Choreo<Self::Census>) -> Result<u32, ChoreoError> {
         let v = ch
             .at("crash")
             .locally(A, |_| -> u32 { panic!("enclave crash") })
@@ -181,7 +181,7 @@ impl Choreography for CrashInEnclave {
     type Census = Roles![A, B, C];
     type Output = Shared<u32, Roles![A, B]>;
 
-    async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<Self::Output, ChoreoError> {
+    async fn run(self, ch: &Choreo<Self::Census>) -> Result<Self::Output, ChoreoError> {
         ch.enclave(CrashingPair).await
     }
 }
@@ -210,7 +210,7 @@ impl Choreography for Announce {
     type Census = Roles![A, B, C, D];
     type Output = (Shared<String, Roles![B, C]>, At<usize, B>, At<String, B>);
 
-    async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<Self::Output, ChoreoError> {
+    async fn run(self, ch: &Choreo<Self::Census>) -> Result<Self::Output, ChoreoError> {
         let hello = ch.locally(A, |_| "hello".to_string()).await?;
         let hello: Shared<String, Roles![B, C]> = ch.multicast(A, hello).await?;
         let len = ch.locally(B, |b| b.get_shared(&hello).len()).await?;
@@ -261,7 +261,7 @@ impl Choreography for SelfIncluded {
     type Census = Roles![A, B, C, D];
     type Output = (Shared<u32, Roles![C, A]>, At<u32, A>, At<u32, C>);
 
-    async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<Self::Output, ChoreoError> {
+    async fn run(self, ch: &Choreo<Self::Census>) -> Result<Self::Output, ChoreoError> {
         let n = ch.locally(A, |_| 21u32).await?;
         let n: Shared<u32, Roles![C, A]> = ch.multicast(A, n).await?;
         let at_a = ch.locally(A, |a| a.get_shared(&n) * 2).await?;
@@ -298,7 +298,7 @@ impl Choreography for SealedSends {
     type Census = Roles![A, B, C];
     type Output = (u32, u32, u32);
 
-    async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<Self::Output, ChoreoError> {
+    async fn run(self, ch: &Choreo<Self::Census>) -> Result<Self::Output, ChoreoError> {
         let make = || Sealed {
             shown: 1,
             hidden: 99,
@@ -345,7 +345,7 @@ impl Choreography for Volley {
     type Census = Roles![A, B];
     type Output = (u64, u32);
 
-    async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<(u64, u32), ChoreoError> {
+    async fn run(self, ch: &Choreo<Self::Census>) -> Result<(u64, u32), ChoreoError> {
         if self.left == 0 {
             let ball = ch.broadcast(A, self.ball).await?;
             return Ok((ball, 0));
@@ -376,7 +376,7 @@ impl Choreography for Rally {
     type Census = Roles![A, B];
     type Output = (u64, u32);
 
-    async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<(u64, u32), ChoreoError> {
+    async fn run(self, ch: &Choreo<Self::Census>) -> Result<(u64, u32), ChoreoError> {
         let ball = ch.locally(A, |_| 5u64).await?;
         ch.call(Volley {
             left: self.levels,
@@ -429,7 +429,7 @@ impl Choreography for Conn {
     type Census = Roles![A, B];
     type Output = u32;
 
-    async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<u32, ChoreoError> {
+    async fn run(self, ch: &Choreo<Self::Census>) -> Result<u32, ChoreoError> {
         let mut acc = ch.locally(A, |_| self.input).await?;
         for _ in 0..ROUNDS {
             let x = ch.comm(A, B, &acc).await?;
@@ -452,7 +452,7 @@ impl Choreography for Tell {
     type Census = Roles![C, B];
     type Output = String;
 
-    async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<String, ChoreoError> {
+    async fn run(self, ch: &Choreo<Self::Census>) -> Result<String, ChoreoError> {
         let m = ch.locally(C, |_| format!("msg{}", self.n)).await?;
         let m = ch.comm(C, B, &m).await?;
         let r = ch.locally(B, |b| format!("{}-ack", b.get(&m))).await?;
@@ -476,7 +476,7 @@ impl Choreography for Listener {
     type Census = Roles![A, B, C];
     type Output = ListenerOutput;
 
-    async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<ListenerOutput, ChoreoError> {
+    async fn run(self, ch: &Choreo<Self::Census>) -> Result<ListenerOutput, ChoreoError> {
         let mut handles = Vec::new();
         for &input in &self.inputs {
             handles.push(ch.spawn_session(Conn { input })?);
@@ -528,7 +528,7 @@ impl Choreography for SpawnInPair {
     type Census = Roles![A, B];
     type Output = Shared<u32, Roles![A, B]>;
 
-    async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<Self::Output, ChoreoError> {
+    async fn run(self, ch: &Choreo<Self::Census>) -> Result<Self::Output, ChoreoError> {
         ch.spawn_session(Conn { input: 1 })?.join().await
     }
 }
@@ -543,7 +543,7 @@ impl Choreography for SpawnAfterEnclave {
         Shared<String, Roles![C, B]>,
     );
 
-    async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<Self::Output, ChoreoError> {
+    async fn run(self, ch: &Choreo<Self::Census>) -> Result<Self::Output, ChoreoError> {
         let pair = ch.enclave(SpawnInPair).await?;
         let tell = ch.spawn_session(Tell { n: 9 })?.join().await?;
         Ok((pair, tell))
@@ -573,7 +573,7 @@ impl Choreography for Scatter {
     type Census = Roles![Coordinator, Worker];
     type Output = u32;
 
-    async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<u32, ChoreoError> {
+    async fn run(self, ch: &Choreo<Self::Census>) -> Result<u32, ChoreoError> {
         let len = (i64::from(ch.family_size(Worker)) + self.extra).max(0) as u32;
         let values = ch
             .locally(Coordinator, |_| (0..len).collect::<Vec<u32>>())
@@ -624,7 +624,7 @@ impl Choreography for ScatterWithBystander {
     type Census = Roles![Coordinator, Worker, Bystander];
     type Output = At<Vec<u32>, Coordinator>;
 
-    async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<Self::Output, ChoreoError> {
+    async fn run(self, ch: &Choreo<Self::Census>) -> Result<Self::Output, ChoreoError> {
         let values = ch.locally(Coordinator, |_| vec![1u32; 5]).await?;
         let parts = ch.scatter(Coordinator, Worker, values).await?;
         ch.gather(Worker, Coordinator, parts).await
@@ -647,7 +647,7 @@ impl Choreography for Squares {
     type Census = Roles![Coordinator, Worker];
     type Output = (At<Vec<u64>, Coordinator>, Faceted<u64, Worker>, u64);
 
-    async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<Self::Output, ChoreoError> {
+    async fn run(self, ch: &Choreo<Self::Census>) -> Result<Self::Output, ChoreoError> {
         let mine = ch
             .locally_each(Worker, |w| {
                 let i = u64::from(w.index()) + 1;
@@ -707,7 +707,7 @@ impl Choreography for Together {
     type Census = Roles![A, B, C];
     type Output = (Vec<u32>, At<Vec<u32>, A>);
 
-    async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<Self::Output, ChoreoError> {
+    async fn run(self, ch: &Choreo<Self::Census>) -> Result<Self::Output, ChoreoError> {
         let mut log = Vec::new();
         let mut at_a = ch.locally(A, |_| Vec::new()).await?;
         for r in 0..self.rounds {
@@ -786,7 +786,7 @@ impl Choreography for Staggered {
     type Census = Roles![A, B, C];
     type Output = (u32, u32, u32);
 
-    async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<Self::Output, ChoreoError> {
+    async fn run(self, ch: &Choreo<Self::Census>) -> Result<Self::Output, ChoreoError> {
         let c = ch.locally(C, |_| 1u32).await?;
         let a1 = ch.locally(A, |_| 10u32).await?;
         let a2 = ch.locally(A, |_| 20u32).await?;

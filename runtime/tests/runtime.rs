@@ -24,7 +24,7 @@ impl Choreography for Diverge {
     type Census = Roles![Left, Right];
     type Output = u32;
 
-    async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<u32, ChoreoError> {
+    async fn run(self, ch: &Choreo<Self::Census>) -> Result<u32, ChoreoError> {
         let first = self.0.fetch_add(1, Ordering::SeqCst) == 0;
         let x = ch.locally(Left, |_| 1u32).await?;
         let x = if first {
@@ -68,7 +68,7 @@ impl Choreography for Flood {
     type Census = Roles![Left, Right, Third];
     type Output = At<Vec<u32>, Right>;
 
-    async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<Self::Output, ChoreoError> {
+    async fn run(self, ch: &Choreo<Self::Census>) -> Result<Self::Output, ChoreoError> {
         let go = ch.locally(Left, |_| ()).await?;
         let go = ch.comm(Left, Third, &go).await?;
         let t = ch.locally(Third, |t| *t.get(&go)).await?;
@@ -116,7 +116,7 @@ async fn two_sessions_on_the_same_nodes_keep_their_frames_apart() {
     impl Choreography for Echo {
         type Census = Roles![Left, Right];
         type Output = u32;
-        async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<u32, ChoreoError> {
+        async fn run(self, ch: &Choreo<Self::Census>) -> Result<u32, ChoreoError> {
             let mut acc = 0;
             for _ in 0..50 {
                 let v = ch.locally(Left, |_| self.0).await?;
@@ -152,7 +152,7 @@ async fn corrupt_unknown_and_finished_session_frames_are_counted_never_delivered
     impl Choreography for One {
         type Census = Roles![Left, Right];
         type Output = u32;
-        async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<u32, ChoreoError> {
+        async fn run(self, ch: &Choreo<Self::Census>) -> Result<u32, ChoreoError> {
             let v = ch.locally(Left, |_| 7u32).await?;
             ch.broadcast(Left, v).await
         }
@@ -203,7 +203,7 @@ async fn a_panic_in_local_code_ends_the_session_with_crashed_at_every_role() {
     impl Choreography for Divide {
         type Census = Roles![Left, Right];
         type Output = i32;
-        async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<i32, ChoreoError> {
+        async fn run(self, ch: &Choreo<Self::Census>) -> Result<i32, ChoreoError> {
             let zero = ch.locally(Right, |_| 0i32).await?;
             let zero = ch.comm(Right, Left, &zero).await?;
             let q = ch

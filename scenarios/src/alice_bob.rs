@@ -42,24 +42,24 @@ impl Choreography for AliceBob {
     type Census = Roles![Alice, Bob];
     type Output = Received;
 
-    async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<Received, ChoreoError> {
+    async fn run(self, ch: &Choreo<Self::Census>) -> Result<Received, ChoreoError> {
         ch.checkpoint(
             100u32,
-            |ch, dividend| {
-                Box::pin(async move {
-                    let divisor = ch.locally(Alice, |_| 4u32).await?;
-                    let _share = ch
-                        .at("divide")
-                        .locally(Alice, |a| {
-                            dividend
-                                .checked_div(*a.get(&divisor))
-                                .expect("attempt to divide by zero")
-                        })
-                        .await?;
-                    exchange(ch, "to-bob", "to-alice").await
-                })
+            |ch, dividend| async move {
+                let divisor = ch.locally(Alice, |_| 4u32).await?;
+                let _share = ch
+                    .at("divide")
+                    .locally(Alice, |a| {
+                        dividend
+                            .checked_div(*a.get(&divisor))
+                            .expect("attempt to divide by zero")
+                    })
+                    .await?;
+                exchange(&ch, "to-bob", "to-alice").await
             },
-            |ch, _, _why| Box::pin(exchange(ch, "to-bob-after-rescue", "to-alice-after-rescue")),
+            |ch, _, _why| async move {
+                exchange(&ch, "to-bob-after-rescue", "to-alice-after-rescue").await
+            },
         )
         .await
     }
@@ -67,7 +67,7 @@ impl Choreography for AliceBob {
 
 /// Alice greets Bob, Bob answers with the length of the greeting.
 async fn exchange(
-    ch: &Choreo<'_, Roles![Alice, Bob]>,
+    ch: &Choreo<Roles![Alice, Bob]>,
     to_bob: &'static str,
     to_alice: &'static str,
 ) -> Result<Received, ChoreoError> {

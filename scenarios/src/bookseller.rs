@@ -71,7 +71,7 @@ impl Choreography for Bookseller {
     type Census = Roles![Buyer, Seller];
     type Output = Deal;
 
-    async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<Deal, ChoreoError> {
+    async fn run(self, ch: &Choreo<Self::Census>) -> Result<Deal, ChoreoError> {
         let title = ch.locally(Buyer, |_| self.title.clone()).await?;
         let title = ch.at("title").comm(Buyer, Seller, &title).await?;
         let quote = ch

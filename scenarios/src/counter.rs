@@ -36,7 +36,7 @@ impl Choreography for Counter {
     type Census = Roles![Client, Server];
     type Output = u64;
 
-    async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<u64, ChoreoError> {
+    async fn run(self, ch: &Choreo<Self::Census>) -> Result<u64, ChoreoError> {
         let mut sum = ch.locally(Server, |_| 0u64).await?;
         let mut round = 1u64;
         loop {
@@ -47,8 +47,8 @@ impl Choreography for Counter {
             sum = ch
                 .checkpoint(
                     sum,
-                    move |ch, sum| Box::pin(add(ch, round, sum, "number")),
-                    move |ch, sum, _why| Box::pin(add(ch, round, sum, "number-again")),
+                    move |ch, sum| async move { add(&ch, round, sum, "number").await },
+                    move |ch, sum, _why| async move { add(&ch, round, sum, "number-again").await },
                 )
                 .await?;
             round += 1;
@@ -59,7 +59,7 @@ impl Choreography for Counter {
 
 /// Client sends the round number; Server adds it to its sum.
 async fn add(
-    ch: &Choreo<'_, Roles![Client, Server]>,
+    ch: &Choreo<Roles![Client, Server]>,
     round: u64,
     sum: At<u64, Server>,
     label: &'static str,

@@ -28,7 +28,7 @@ impl Choreography for ImpatientRequester {
     type Census = Roles![Requester, Responder];
     type Output = String;
 
-    async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<String, ChoreoError> {
+    async fn run(self, ch: &Choreo<Self::Census>) -> Result<String, ChoreoError> {
         let started = ch
             .locally(Requester, |_| tokio::time::Instant::now())
             .await?;

@@ -52,7 +52,7 @@ impl Choreography for Workers {
     type Census = Roles![Coordinator, Worker];
     type Output = Tally;
 
-    async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<Tally, ChoreoError> {
+    async fn run(self, ch: &Choreo<Self::Census>) -> Result<Tally, ChoreoError> {
         let n = u64::from(ch.family_size(Worker));
         let tasks = ch
             .locally(Coordinator, |_| {

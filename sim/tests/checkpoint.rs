@@ -88,46 +88,38 @@ impl Choreography for Nested {
     type Census = Roles![A, B];
     type Output = String;
 
-    async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<String, ChoreoError> {
+    async fn run(self, ch: &Choreo<Self::Census>) -> Result<String, ChoreoError> {
         let crashes = self.inner_rescue_crashes;
         ch.at("outer")
             .checkpoint(
                 (),
-                move |ch, ()| {
-                    Box::pin(async move {
-                        let inner = ch
-                            .at("inner")
-                            .checkpoint(
-                                (),
-                                |ch, ()| {
-                                    Box::pin(async move {
-                                        let x = ch.at("work").locally(A, |_| 6u32).await?;
-                                        let x = ch.at("send").comm(A, B, &x).await?;
-                                        let y = ch.locally(B, |b| b.get(&x) * 7).await?;
-                                        Ok(format!(
-                                            "inner body {}",
-                                            ch.at("answer").broadcast(B, y).await?
-                                        ))
+                move |ch, ()| async move {
+                    let inner = ch
+                        .at("inner")
+                        .checkpoint(
+                            (),
+                            |ch, ()| async move {
+                                let x = ch.at("work").locally(A, |_| 6u32).await?;
+                                let x = ch.at("send").comm(A, B, &x).await?;
+                                let y = ch.locally(B, |b| b.get(&x) * 7).await?;
+                                Ok(format!(
+                                    "inner body {}",
+                                    ch.at("answer").broadcast(B, y).await?
+                                ))
+                            },
+                            move |ch, (), why| async move {
+                                ch.at("inner-rescue")
+                                    .locally(A, |_| {
+                                        assert!(!crashes, "the inner rescue crashes too");
                                     })
-                                },
-                                move |ch, (), why| {
-                                    Box::pin(async move {
-                                        ch.at("inner-rescue")
-                                            .locally(A, |_| {
-                                                assert!(!crashes, "the inner rescue crashes too");
-                                            })
-                                            .await?;
-                                        Ok(format!("inner rescued after {}", why.message))
-                                    })
-                                },
-                            )
-                            .await?;
-                        Ok(format!("outer body, {inner}"))
-                    })
+                                    .await?;
+                                Ok(format!("inner rescued after {}", why.message))
+                            },
+                        )
+                        .await?;
+                    Ok(format!("outer body, {inner}"))
                 },
-                |_ch, (), why| {
-                    Box::pin(async move { Ok(format!("outer rescued after {}", why.message)) })
-                },
+                |_ch, (), why| async move { Ok(format!("outer rescued after {}", why.message)) },
             )
             .await
     }
@@ -214,29 +206,25 @@ impl Choreography for Lagging {
     type Census = Roles![A, B, C];
     type Output = String;
 
-    async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<String, ChoreoError> {
+    async fn run(self, ch: &Choreo<Self::Census>) -> Result<String, ChoreoError> {
         let go = ch.locally(B, |_| 1u8).await?;
         ch.at("slow").comm(B, C, &go).await?;
         ch.at("block")
             .checkpoint(
                 (),
-                |ch, ()| {
-                    Box::pin(async move {
-                        ch.at("work").locally(A, |_| ()).await?;
-                        let v = ch.locally(C, |_| 5u8).await?;
-                        let v = ch.at("from-c").comm(C, A, &v).await?;
-                        let v = ch.locally(A, |a| *a.get(&v)).await?;
-                        Ok(format!("body {}", ch.broadcast(A, v).await?))
-                    })
+                |ch, ()| async move {
+                    ch.at("work").locally(A, |_| ()).await?;
+                    let v = ch.locally(C, |_| 5u8).await?;
+                    let v = ch.at("from-c").comm(C, A, &v).await?;
+                    let v = ch.locally(A, |a| *a.get(&v)).await?;
+                    Ok(format!("body {}", ch.broadcast(A, v).await?))
                 },
-                |ch, (), why| {
-                    Box::pin(async move {
-                        let who = ch.locally(A, |_| why.role.clone()).await?;
-                        Ok(format!(
-                            "rescued after {} crashed",
-                            ch.at("who").broadcast(A, who).await?
-                        ))
-                    })
+                |ch, (), why| async move {
+                    let who = ch.locally(A, |_| why.role.clone()).await?;
+                    Ok(format!(
+                        "rescued after {} crashed",
+                        ch.at("who").broadcast(A, who).await?
+                    ))
                 },
             )
             .await
@@ -285,22 +273,18 @@ impl Choreography for Both {
     type Census = Roles![A, B];
     type Output = String;
 
-    async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<String, ChoreoError> {
+    async fn run(self, ch: &Choreo<Self::Census>) -> Result<String, ChoreoError> {
         ch.at("block")
             .checkpoint(
                 0u32,
-                |ch, n| {
-                    Box::pin(async move {
-                        ch.at("a-work").locally(A, |_| n).await?;
-                        ch.at("b-work").locally(B, |_| n).await?;
-                        Ok("body".to_string())
-                    })
+                |ch, n| async move {
+                    ch.at("a-work").locally(A, |_| n).await?;
+                    ch.at("b-work").locally(B, |_| n).await?;
+                    Ok("body".to_string())
                 },
-                |ch, n, _why| {
-                    Box::pin(async move {
-                        let v = ch.locally(A, |_| n + 1).await?;
-                        Ok(format!("rescued with {}", ch.broadcast(A, v).await?))
-                    })
+                |ch, n, _why| async move {
+                    let v = ch.locally(A, |_| n + 1).await?;
+                    Ok(format!("rescued with {}", ch.broadcast(A, v).await?))
                 },
             )
             .await
@@ -341,7 +325,7 @@ impl Choreography for Outside {
     type Census = Roles![A, B];
     type Output = u32;
 
-    async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<u32, ChoreoError> {
+    async fn run(self, ch: &Choreo<Self::Census>) -> Result<u32, ChoreoError> {
         let det = self.deterministic;
         let x = ch.locally(A, |_| 20u32).await?;
         let x = ch.at("first").comm(A, B, &x).await?;
@@ -409,26 +393,22 @@ impl Choreography for Stale {
     type Census = Roles![A, B];
     type Output = String;
 
-    async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<String, ChoreoError> {
+    async fn run(self, ch: &Choreo<Self::Census>) -> Result<String, ChoreoError> {
         ch.at("block")
             .checkpoint(
                 (),
-                |ch, ()| {
-                    Box::pin(async move {
-                        let v = ch.locally(A, |_| 1u8).await?;
-                        let v = ch.at("early").comm(A, B, &v).await?;
-                        ch.at("crash-here").locally(A, |_| ()).await?;
-                        let w = ch.locally(B, |b| *b.get(&v)).await?;
-                        Ok(format!("body {}", ch.broadcast(B, w).await?))
-                    })
+                |ch, ()| async move {
+                    let v = ch.locally(A, |_| 1u8).await?;
+                    let v = ch.at("early").comm(A, B, &v).await?;
+                    ch.at("crash-here").locally(A, |_| ()).await?;
+                    let w = ch.locally(B, |b| *b.get(&v)).await?;
+                    Ok(format!("body {}", ch.broadcast(B, w).await?))
                 },
-                |ch, (), _| {
-                    Box::pin(async move {
-                        let v = ch.locally(A, |_| 2u8).await?;
-                        let v = ch.at("again").comm(A, B, &v).await?;
-                        let w = ch.locally(B, |b| *b.get(&v)).await?;
-                        Ok(format!("rescue {}", ch.broadcast(B, w).await?))
-                    })
+                |ch, (), _| async move {
+                    let v = ch.locally(A, |_| 2u8).await?;
+                    let v = ch.at("again").comm(A, B, &v).await?;
+                    let w = ch.locally(B, |b| *b.get(&v)).await?;
+                    Ok(format!("rescue {}", ch.broadcast(B, w).await?))
                 },
             )
             .await
@@ -478,20 +458,18 @@ impl Choreography for Dies {
     type Census = Roles![A, B];
     type Output = String;
 
-    async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<String, ChoreoError> {
+    async fn run(self, ch: &Choreo<Self::Census>) -> Result<String, ChoreoError> {
         ch.at("block")
             .checkpoint_with(
                 self.policy,
                 (),
-                |ch, ()| {
-                    Box::pin(async move {
-                        let v = ch.locally(A, |_| 3u8).await?;
-                        let v = ch.at("to-b").comm(A, B, &v).await?;
-                        let w = ch.locally(B, |b| *b.get(&v)).await?;
-                        Ok(format!("body {}", ch.at("back").broadcast(B, w).await?))
-                    })
+                |ch, ()| async move {
+                    let v = ch.locally(A, |_| 3u8).await?;
+                    let v = ch.at("to-b").comm(A, B, &v).await?;
+                    let w = ch.locally(B, |b| *b.get(&v)).await?;
+                    Ok(format!("body {}", ch.at("back").broadcast(B, w).await?))
                 },
-                |_ch, (), why| Box::pin(async move { Ok(format!("rescued: {}", why.message)) }),
+                |_ch, (), why| async move { Ok(format!("rescued: {}", why.message)) },
             )
             .await
     }

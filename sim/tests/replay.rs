@@ -117,23 +117,21 @@ impl Choreography for Ticker {
     type Census = Roles![Pinger, Ponger];
     type Output = u64;
 
-    async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<u64, ChoreoError> {
+    async fn run(self, ch: &Choreo<Self::Census>) -> Result<u64, ChoreoError> {
         let n = self.n;
         let zero = ch.locally(Ponger, |_| 0u64).await?;
         let (_, sum) = ch
-            .repeat((0u64, zero), move |ch, (i, sum)| {
-                Box::pin(async move {
-                    let more = ch.locally(Pinger, |_| i < n).await?;
-                    if !ch.at("more").broadcast(Pinger, more).await? {
-                        return Ok(Loop::Done((i, sum)));
-                    }
-                    let x = ch.locally(Pinger, |_| i).await?;
-                    let x = ch.at("tick").comm(Pinger, Ponger, &x).await?;
-                    let sum = ch.locally(Ponger, |p| p.get(&sum) + p.get(&x)).await?;
-                    let ack = ch.locally(Ponger, |_| ()).await?;
-                    ch.at("tock").comm(Ponger, Pinger, &ack).await?;
-                    Ok(Loop::Next((i + 1, sum)))
-                })
+            .repeat((0u64, zero), move |ch, (i, sum)| async move {
+                let more = ch.locally(Pinger, |_| i < n).await?;
+                if !ch.at("more").broadcast(Pinger, more).await? {
+                    return Ok(Loop::Done((i, sum)));
+                }
+                let x = ch.locally(Pinger, |_| i).await?;
+                let x = ch.at("tick").comm(Pinger, Ponger, &x).await?;
+                let sum = ch.locally(Ponger, |p| p.get(&sum) + p.get(&x)).await?;
+                let ack = ch.locally(Ponger, |_| ()).await?;
+                ch.at("tock").comm(Ponger, Pinger, &ack).await?;
+                Ok(Loop::Next((i + 1, sum)))
             })
             .await?;
         ch.at("sum").broadcast(Ponger, sum).await
@@ -209,7 +207,7 @@ impl Choreography for Stamp {
     type Census = Roles![Pinger, Ponger];
     type Output = u64;
 
-    async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<u64, ChoreoError> {
+    async fn run(self, ch: &Choreo<Self::Census>) -> Result<u64, ChoreoError> {
         let source = self.source;
         let v = if self.logged {
             ch.at("stamp-source")

@@ -707,7 +707,7 @@ roles!({all});
 pub type Census = Roles![{all}];
 
 /// One lap of the chain: R0 -> .. -> R{last} -> R0, each receiver adding 1.
-async fn work(ch: &Choreo<'_, Census>, x: At<u64, R0>) -> Result<At<u64, R0>, ChoreoError> {{
+async fn work(ch: &Choreo<Census>, x: At<u64, R0>) -> Result<At<u64, R0>, ChoreoError> {{
 "#,
         last = n - 1
     ));
@@ -734,33 +734,29 @@ impl Choreography for DaisyChain {
     type Census = Census;
     type Output = u64;
 
-    async fn run(self, ch: &Choreo<'_, Census>) -> Result<u64, ChoreoError> {
+    async fn run(self, ch: &Choreo<Census>) -> Result<u64, ChoreoError> {
         let x = ch.locally(R0, |_| 0u64).await?;
         let x = ch
             .checkpoint(
                 x,
-                |ch, x| {
-                    Box::pin(async move {
-                        let y = work(ch, x).await?;
-                        ch.checkpoint(
-                            y,
-                            |ch, y| {
-                                Box::pin(async move {
-                                    let z = work(ch, y).await?;
-                                    ch.checkpoint(
-                                        z,
-                                        |ch, z| Box::pin(async move { work(ch, z).await }),
-                                        |_ch, z, _why| Box::pin(async move { Ok(z) }),
-                                    )
-                                    .await
-                                })
-                            },
-                            |_ch, y, _why| Box::pin(async move { Ok(y) }),
-                        )
-                        .await
-                    })
+                |ch, x| async move {
+                    let y = work(&ch, x).await?;
+                    ch.checkpoint(
+                        y,
+                        |ch, y| async move {
+                            let z = work(&ch, y).await?;
+                            ch.checkpoint(
+                                z,
+                                |ch, z| async move { work(&ch, z).await },
+                                |_ch, z, _why| async move { Ok(z) },
+                            )
+                            .await
+                        },
+                        |_ch, y, _why| async move { Ok(y) },
+                    )
+                    .await
                 },
-                |_ch, x, _why| Box::pin(async move { Ok(x) }),
+                |_ch, x, _why| async move { Ok(x) },
             )
             .await?;
         ch.broadcast(R0, x).await
@@ -895,7 +891,7 @@ mod compile_scaling_tests {
         assert!(src.contains("roles!(R0, R1, R2);"), "{src}");
         assert!(src.contains("Roles![R0, R1, R2]"), "{src}");
         assert_eq!(src.matches("checkpoint(").count(), 3, "{src}");
-        assert_eq!(src.matches("work(ch, ").count(), 3, "{src}");
+        assert_eq!(src.matches("work(&ch, ").count(), 3, "{src}");
         for hop in ["(R0, R1, &x)", "(R1, R2, &x)", "(R2, R0, &x)"] {
             assert!(
                 src.contains(&format!("ch.comm{hop}")),

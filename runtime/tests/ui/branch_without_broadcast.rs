@@ -11,7 +11,7 @@ impl Choreography for BranchWithoutBroadcast {
     type Census = Roles![Alice, Bob];
     type Output = u32;
 
-    async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<u32, ChoreoError> {
+    async fn run(self, ch: &Choreo<Self::Census>) -> Result<u32, ChoreoError> {
         let c = ch.locally(Alice, |_| true).await?;
         if c { Ok(1) } else { Ok(2) }
     }

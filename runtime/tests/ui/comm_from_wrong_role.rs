@@ -11,7 +11,7 @@ impl Choreography for CommFromWrongRole {
     type Census = Roles![Alice, Bob];
     type Output = ();
 
-    async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<(), ChoreoError> {
+    async fn run(self, ch: &Choreo<Self::Census>) -> Result<(), ChoreoError> {
         let x = ch.locally(Alice, |_| 5u32).await?;
         ch.comm(Bob, Alice, &x).await?;
         Ok(())

@@ -12,7 +12,7 @@ impl Choreography for RoleNotInCensus {
     type Census = Roles![Alice, Bob];
     type Output = ();
 
-    async fn run(self, ch: &Choreo<'_, Self::Census>) -> Result<(), ChoreoError> {
+    async fn run(self, ch: &Choreo<Self::Census>) -> Result<(), ChoreoError> {
         let _ = ch.locally(Carol, |_| 5u32);
         Ok(())
     }

@@ -85,7 +85,7 @@ impl Choreography for FlatLoop {
     type Census = Census;
     type Output = Laps;
 
-    async fn run(self, ch: &Choreo<'_, Census>) -> Result<Laps, ChoreoError> {
+    async fn run(self, ch: &Choreo<Census>) -> Result<Laps, ChoreoError> {
         let laps = self.laps;
         let mut digests: Digests = (
             ch.locally(Runner, |_| [0; 32]).await?,
@@ -104,21 +104,19 @@ impl Choreography for FlatLoop {
                 Variant::Chk => {
                     ch.checkpoint(
                         (digests, l),
-                        move |ch, (d, l)| Box::pin(async move { work(ch, lap, &l, d).await }),
-                        move |ch, (d, l), _why| Box::pin(async move { work(ch, lap, &l, d).await }),
+                        move |ch, (d, l)| async move { work(&ch, lap, &l, d).await },
+                        move |ch, (d, l), _why| async move { work(&ch, lap, &l, d).await },
                     )
                     .await?
                 }
                 Variant::ChkCrash => {
                     ch.checkpoint(
                         (digests, l),
-                        move |ch, (d, l)| {
-                            Box::pin(async move {
-                                ch.at("explode").locally(Monitor, |_| explode(0)).await?;
-                                work(ch, lap, &l, d).await
-                            })
+                        move |ch, (d, l)| async move {
+                            ch.at("explode").locally(Monitor, |_| explode(0)).await?;
+                            work(&ch, lap, &l, d).await
                         },
-                        move |ch, (d, l), _why| Box::pin(async move { work(ch, lap, &l, d).await }),
+                        move |ch, (d, l), _why| async move { work(&ch, lap, &l, d).await },
                     )
                     .await?
                 }
@@ -142,7 +140,7 @@ fn explode(divisor: u64) -> u64 {
 
 /// One lap's work at both roles: Runner on its lap number, Monitor on the one it received.
 async fn work(
-    ch: &Choreo<'_, Census>,
+    ch: &Choreo<Census>,
     lap: u64,
     l: &At<u64, Monitor>,
     (runner, monitor): Digests,

@@ -125,7 +125,7 @@ impl Choreography for MiniBlockchain {
     type Census = Census;
     type Output = Block;
 
-    async fn run(self, ch: &Choreo<'_, Census>) -> Result<Block, ChoreoError> {
+    async fn run(self, ch: &Choreo<Census>) -> Result<Block, ChoreoError> {
         let job = ch
             .locally(Verifier, |_| (DATA.to_string(), self.start))
             .await?;
@@ -168,7 +168,7 @@ enum Searched {
 /// every block of the search (a tail call from the rescue, written as a loop so that
 /// crashing searches do not nest futures).
 fn search<'a>(
-    ch: &'a Choreo<'_, Census>,
+    ch: &'a Choreo<Census>,
     job: Job,
     x: u64,
     crashy: bool,
@@ -176,24 +176,20 @@ fn search<'a>(
     Box::pin(async move {
         ch.checkpoint(
             job,
-            move |ch, job| {
-                Box::pin(async move {
-                    match attempt(ch, &job, x, crashy).await? {
-                        Some(block) => Ok(Searched::Found(block)),
-                        None => search(ch, job, x + 1, crashy).await,
-                    }
-                })
+            move |ch, job| async move {
+                match attempt(&ch, &job, x, crashy).await? {
+                    Some(block) => Ok(Searched::Found(block)),
+                    None => search(&ch, job, x + 1, crashy).await,
+                }
             },
-            move |ch, _job, why| {
-                Box::pin(async move {
-                    // Verifier decides from its own view of the cause (participants that
-                    // crash in the same block at once may each see their own).
-                    let next = ch
-                        .locally(Verifier, |_| if planned(&why.message) { x + 1 } else { x })
-                        .await?;
-                    let next = ch.at("retry").broadcast(Verifier, next).await?;
-                    Ok(Searched::Retry(next))
-                })
+            move |ch, _job, why| async move {
+                // Verifier decides from its own view of the cause (participants that
+                // crash in the same block at once may each see their own).
+                let next = ch
+                    .locally(Verifier, |_| if planned(&why.message) { x + 1 } else { x })
+                    .await?;
+                let next = ch.at("retry").broadcast(Verifier, next).await?;
+                Ok(Searched::Retry(next))
             },
         )
         .await
@@ -203,7 +199,7 @@ fn search<'a>(
 /// Attempt `x`: the block if its hash is good, else `None`. With `crashy`, Verifier panics
 /// on a bad hash instead of rejecting it.
 async fn attempt(
-    ch: &Choreo<'_, Census>,
+    ch: &Choreo<Census>,
     job: &Job,
     x: u64,
     crashy: bool,

@@ -76,7 +76,7 @@ impl Choreography for NestLoop {
     type Census = Census;
     type Output = Laps;
 
-    async fn run(self, ch: &Choreo<'_, Census>) -> Result<Laps, ChoreoError> {
+    async fn run(self, ch: &Choreo<Census>) -> Result<Laps, ChoreoError> {
         let mut lap = 0;
         if self.variant.checkpoints() {
             loop {
@@ -113,7 +113,7 @@ enum Step {
 
 /// One lap: both roles work, Runner sends the lap number, Monitor decides whether another
 /// lap follows.
-async fn step(ch: &Choreo<'_, Census>, cfg: NestLoop, lap: u64) -> Result<Step, ChoreoError> {
+async fn step(ch: &Choreo<Census>, cfg: NestLoop, lap: u64) -> Result<Step, ChoreoError> {
     let runner = ch
         .at("runner-work")
         .locally(Runner, |_| work_hard(lap))
@@ -142,36 +142,33 @@ async fn step(ch: &Choreo<'_, Census>, cfg: NestLoop, lap: u64) -> Result<Step, 
 /// the next lap (the last lap again if this was the last), from outside every block (a tail
 /// call from the rescue, written as a loop so that crashing laps do not nest futures).
 fn nest<'a>(
-    ch: &'a Choreo<'_, Census>,
+    ch: &'a Choreo<Census>,
     cfg: NestLoop,
     lap: u64,
 ) -> BoxFuture<'a, Result<Nested, ChoreoError>> {
     Box::pin(async move {
         ch.checkpoint(
             lap,
-            move |ch, lap| {
-                Box::pin(async move {
-                    match step(ch, cfg, lap).await? {
-                        Step::Next => {
-                            let divisor = if cfg.variant == Variant::ChkCrash {
-                                0
-                            } else {
-                                1
-                            };
-                            ch.at("explode")
-                                .locally(Monitor, |_| explode(divisor))
-                                .await?;
-                            nest(ch, cfg, lap + 1).await
-                        }
-                        Step::Last(laps) => Ok(Nested::Done(laps)),
+            move |ch, lap| async move {
+                match step(&ch, cfg, lap).await? {
+                    Step::Next => {
+                        let divisor = if cfg.variant == Variant::ChkCrash {
+                            0
+                        } else {
+                            1
+                        };
+                        ch.at("explode")
+                            .locally(Monitor, |_| explode(divisor))
+                            .await?;
+                        nest(&ch, cfg, lap + 1).await
                     }
-                })
+                    Step::Last(laps) => Ok(Nested::Done(laps)),
+                }
             },
-            move |_ch, lap, _why| {
+            move |_ch, lap, _why| async move {
                 // Every role computes the same lap from plain values; the cause is not used,
                 // as participants that crash at once may each see their own.
-                let next = (lap + 1).min(cfg.laps - 1);
-                Box::pin(async move { Ok(Nested::Resume(next)) })
+                Ok(Nested::Resume((lap + 1).min(cfg.laps - 1)))
             },
         )
         .await

@@ -168,7 +168,7 @@ impl Choreography for StateMachine {
     type Census = Census;
     type Output = Game;
 
-    async fn run(self, ch: &Choreo<'_, Census>) -> Result<Game, ChoreoError> {
+    async fn run(self, ch: &Choreo<Census>) -> Result<Game, ChoreoError> {
         let name = ch.locally(Player, |_| PLAYER_NAME.to_string()).await?;
         let name = ch.at("name").comm(Player, Gateway, &name).await?;
         let worker_name = ch.at("name-to-worker").comm(Gateway, Worker, &name).await?;
@@ -222,12 +222,12 @@ impl Choreography for Turns {
     type Census = TurnCensus;
     type Output = Turn;
 
-    async fn run(self, ch: &Choreo<'_, TurnCensus>) -> Result<Turn, ChoreoError> {
+    async fn run(self, ch: &Choreo<TurnCensus>) -> Result<Turn, ChoreoError> {
         if self.variant.checkpoints() {
             ch.checkpoint(
                 (self.room, self.conf),
-                |ch, (room, conf)| Box::pin(turn(ch, room, conf)),
-                |ch, (room, conf), _why| Box::pin(failed_turn(ch, room, conf)),
+                |ch, (room, conf)| async move { turn(&ch, room, conf).await },
+                |ch, (room, conf), _why| async move { failed_turn(&ch, room, conf).await },
             )
             .await
         } else {
@@ -238,7 +238,7 @@ impl Choreography for Turns {
 
 /// One turn: prompt, move, next room (panics on an illegal move), feedback, report.
 async fn turn(
-    ch: &Choreo<'_, TurnCensus>,
+    ch: &Choreo<TurnCensus>,
     room: At<Room, Worker>,
     conf: At<Conf, Player>,
 ) -> Result<Turn, ChoreoError> {
@@ -265,7 +265,7 @@ async fn turn(
 
 /// The rescue of a turn: Worker sends the failure text, Player reports, the room stays.
 async fn failed_turn(
-    ch: &Choreo<'_, TurnCensus>,
+    ch: &Choreo<TurnCensus>,
     room: At<Room, Worker>,
     conf: At<Conf, Player>,
 ) -> Result<Turn, ChoreoError> {
