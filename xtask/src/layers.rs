@@ -291,11 +291,10 @@ fn check(src: &Path, src_shown: &str, layers: &Layers) -> Result<Findings, Strin
             layers.file
         ),
         clean: format!(
-            "layers: ok: {} files in {} layers, {} imports between them, no circle, none against \
-             the order",
-            files.len(),
-            layers.layers.len(),
-            edges.len()
+            "layers: ok: {} in {}, {} between them, no circle, none against the order",
+            counted(files.len(), "file"),
+            counted(layers.layers.len(), "layer"),
+            counted(edges.len(), "import")
         ),
         ..Findings::default()
     };
@@ -374,6 +373,11 @@ fn check(src: &Path, src_shown: &str, layers: &Layers) -> Result<Findings, Strin
         findings.circles.push(text);
     }
     Ok(findings)
+}
+
+/// `1 file`, `2 files`.
+fn counted(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
 /// A strongly connected component of more than one file.
