@@ -2,14 +2,15 @@
 //! (the alias lives in `.cargo/config.toml`) runs this binary from the workspace root.
 //!
 //! ```text
-//! cargo xtask test              fmt check, then clippy + tests in std mode, then in sim mode
-//! cargo xtask test --quick      tests only (no fmt, no clippy)
+//! cargo xtask test              fmt check, layers, then clippy + tests in std mode, then sim mode
+//! cargo xtask test --quick      tests only (no fmt, no layers, no clippy)
 //! cargo xtask test --std-only   std mode only
 //! cargo xtask test --sim-only   sim mode only (`--cfg madsim`, target dir `target/sim`)
 //! cargo xtask bench-report      Chorex's benchmarks (release), then their table of ratios
 //! cargo xtask bench-check       Chorex's benchmarks, their ratios checked against a baseline
 //! cargo xtask compile-scaling   build time of a generated N-role choreography vs Chorex
 //! cargo xtask update-baseline   rewrite benches/cost-baseline.json from the simulator
+//! cargo xtask layers            the runtime's imports against runtime/layers.toml
 //! ```
 //!
 //! Every step is printed as `==> step name: command` before it runs. The first failing step
@@ -28,12 +29,18 @@
 //! that baseline instead. Wall-clock figures are noisy, so `cargo xtask test` never runs it (see
 //! the `bench_check` module).
 //!
+//! `cargo xtask layers [--layers FILE] [--src DIR]` reads every `.rs` file under `runtime/src`
+//! (or `DIR`) and fails on any circle between files and on any import against the layer order
+//! of `runtime/layers.toml` (or `FILE`), naming the file and line of each offending import;
+//! `cargo xtask test` runs it right after the fmt check (see the `layers` module).
+//!
 //! To add a command (`bench-report`, `bench-check`, ...), write a function taking the remaining
 //! arguments and returning `Result<(), Failure>`, add it to [`COMMANDS`] and to the `match` in
 //! [`dispatch`].
 //!
-//! Dependencies: serde and serde_json only, to read and write the JSON of `bench-check`. The
-//! runtime, the simulator and the benches use both already, so nothing new is downloaded;
+//! Dependencies: serde and serde_json, to read and write the JSON of `bench-check`, and
+//! toml_edit, to read `runtime/layers.toml` (with the error positions of its parser). The
+//! workspace uses all three already (toml_edit in the simulator), so nothing new is downloaded;
 //! `cargo xtask` resolves features for xtask alone, so its first build compiles its own serde
 //! and serde_derive (about 6 s on the 2-core project machine), cached from then on. Anything
 //! more (clap, anyhow) stays out so that a fresh `cargo xtask` stays quick.
@@ -41,6 +48,7 @@
 //! [xtask convention]: https://github.com/matklad/cargo-xtask
 
 mod bench_check;
+mod layers;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -51,7 +59,11 @@ use std::time::{Duration, Instant};
 const COMMANDS: &[(&str, &str)] = &[
     (
         "test [--quick] [--std-only | --sim-only]",
-        "fmt check, clippy and tests in std mode, then in sim mode",
+        "fmt check, layers, clippy and tests in std mode, then in sim mode",
+    ),
+    (
+        "layers [--layers FILE] [--src DIR]",
+        "fail on circles between runtime/src files and on imports against runtime/layers.toml",
     ),
     (
         "compile-scaling [--release] [--runs K] [N..]",
@@ -116,6 +128,7 @@ fn dispatch(args: &[String]) -> Result<(), Failure> {
         "compile-scaling" => compile_scaling(rest),
         "bench-report" => bench_report(rest),
         "bench-check" => bench_check::bench_check(rest),
+        "layers" => layers::layers(rest),
         "update-baseline" => update_baseline(rest),
         "help" | "-h" | "--help" => {
             print!("{}", usage());
@@ -208,7 +221,7 @@ impl TestOptions {
 
 /// `cargo xtask test`: every check, in order, stopping at the first failure.
 ///
-/// 1. `cargo fmt --all -- --check` (unless `--quick`);
+/// 1. `cargo fmt --all -- --check` and `cargo xtask layers` (unless `--quick`);
 /// 2. for each mode: `cargo clippy --workspace --all-targets -- -D warnings` (unless `--quick`),
 ///    the tests (nextest if installed, else `cargo test`), and in std mode the doc tests.
 fn test(args: &[String]) -> Result<(), Failure> {
@@ -245,6 +258,8 @@ fn test_plan(options: &TestOptions, nextest: bool) -> Vec<Step> {
     let mut steps = vec![];
     if !options.quick {
         steps.push(Step::cargo("fmt", &["fmt", "--all", "--", "--check"], &[]));
+        // Cheap, so before the long builds; through cargo, like every other step.
+        steps.push(Step::cargo("layers", &["xtask", "layers"], &[]));
     }
     for &mode in &options.modes {
         if !options.quick {
@@ -493,6 +508,7 @@ mod tests {
             shown,
             [
                 "fmt: cargo fmt --all -- --check".to_string(),
+                "layers: cargo xtask layers".to_string(),
                 "clippy (std): cargo clippy --workspace --all-targets -- -D warnings".to_string(),
                 "tests (std): cargo nextest run --workspace".to_string(),
                 "doc tests (std): cargo test --workspace --doc".to_string(),
