@@ -24,8 +24,8 @@ mod bench {
     use std::time::{Duration, Instant};
 
     use criterion::{Criterion, Throughput};
+    use rehearsal::net::transport::{InProcessNetwork, NodeId};
     use rehearsal::store::{CountingStore, MemoryStore, Store};
-    use rehearsal::transport::{InProcessNetwork, NodeId};
     use rehearsal::{
         Choreo, ChoreoError, Choreography, FamilySizes, Node, NodeConfig, ParticipantId, Program,
         Roles, SessionId, roles,

@@ -14,7 +14,7 @@
 //!
 //! Every run is one session on fresh in-process nodes without a store
 //! (`NodeConfig::default()`: Chorex has no durability either), joined by a perfect
-//! [`InProcessNetwork`](rehearsal::transport::InProcessNetwork), on a fresh current-thread
+//! [`InProcessNetwork`](rehearsal::net::transport::InProcessNetwork), on a fresh current-thread
 //! tokio runtime, so the roles take turns on one core and the time is the CPU cost of the
 //! whole session: from opening every participant's session until every participant has
 //! returned (`iter_custom`; starting the runtime and the nodes is not timed). Everything runs
@@ -67,7 +67,7 @@ mod bench {
     use std::time::{Duration, Instant};
 
     use criterion::{Criterion, SamplingMode};
-    use rehearsal::transport::{InProcessNetwork, NodeId};
+    use rehearsal::net::transport::{InProcessNetwork, NodeId};
     use rehearsal::{Node, NodeConfig, Outcomes, Program};
     use rehearsal_benches::run_session;
     use rehearsal_scenarios::chorex::Variant;

@@ -35,7 +35,7 @@
 //! [`Store`] and prints the journal writes (`Store::commit` calls) and syncs per frame sent,
 //! and how much of the run was spent inside the store's `commit` and `sync`.
 //!
-//! [`InProcessNetwork`]: rehearsal::transport::InProcessNetwork
+//! [`InProcessNetwork`]: rehearsal::net::transport::InProcessNetwork
 //! [`NodeConfig`]: rehearsal::NodeConfig
 //! [`MemoryStore`]: rehearsal::store::MemoryStore
 //! [`CrashableStore`]: rehearsal::store::CrashableStore
@@ -64,10 +64,10 @@ mod bench {
     use std::time::{Duration, Instant};
 
     use criterion::{Criterion, SamplingMode, Throughput};
+    use rehearsal::net::transport::{InProcessNetwork, NodeId};
     use rehearsal::store::{
         Batch, CrashableStore, Entry, FileStore, MemoryStore, Store, StoreError, Table,
     };
-    use rehearsal::transport::{InProcessNetwork, NodeId};
     use rehearsal::{Node, NodeConfig, NodeStats, Program};
     use rehearsal_benches::{ROUND_TRIPS, ping_pong_program, run_session};
 

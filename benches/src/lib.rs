@@ -15,7 +15,7 @@
 
 use std::sync::Arc;
 
-use rehearsal::transport::NodeId;
+use rehearsal::net::transport::NodeId;
 use rehearsal::{
     Choreo, ChoreoError, Choreography, FamilySizes, Node, ParticipantId, Program, RoleOutcome,
     Roles, SessionId, roles,
@@ -105,8 +105,8 @@ pub mod sim {
     use madsim::net::Endpoint;
     use madsim::runtime::{Handle, Runtime};
     use rehearsal::error::TransportError;
-    use rehearsal::link::LinkConfig;
-    use rehearsal::transport::{BoxFuture, NodeId, Transport};
+    use rehearsal::net::link::LinkConfig;
+    use rehearsal::net::transport::{BoxFuture, NodeId, Transport};
     use rehearsal::{Node, NodeConfig, Outcomes, ParticipantId, Program, RoleOutcome, SessionId};
     use rehearsal_sim::trace::Recorder;
     use rehearsal_sim::{NetConfig, Report, Sim};

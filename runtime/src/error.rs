@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::civ::{SessionId, Site};
+use crate::ident::{SessionId, Site};
 
 /// Why a choreography operator, and with it the session at this participant, failed.
 ///
@@ -124,4 +124,15 @@ pub struct FrameError {
     pub len: usize,
     /// What the decoder reported.
     pub detail: String,
+}
+
+/// Why a rescue runs: which participant crashed in the block, where, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rescued {
+    /// The participant that crashed.
+    pub role: String,
+    /// Where it crashed.
+    pub site: Site,
+    /// The panic message (or what happened to the process).
+    pub message: String,
 }

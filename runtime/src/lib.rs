@@ -43,37 +43,45 @@
 //!
 //! ## Layers
 //!
-//! choreography body → operators ([`choreo`]) → session engine (CIV tokens, inbox, failures)
-//! → [`link`] layer (sequence numbers, acknowledgements, retransmission, duplicate
-//! suppression) → [`Transport`](transport::Transport) (in-process, simulated, TCP). The runtime
-//! never depends on the simulator: the simulator implements [`transport::Transport`] and
-//! [`observer::Observer`].
+//! The source tree shows the layers, and arrows point down only (`cargo xtask layers` checks it
+//! against `runtime/layers.toml`):
+//!
+//! ```text
+//! program, local   run a choreography: a program's projections, a cluster in one process
+//! lang/            roles, censuses, located values, the Choreography trait and its operators
+//! engine/, node    a participant's session: inbox, blocks and rescue, journal and replay;
+//!                  the node that ties one transport and one store to many sessions
+//! observer         events for observers, plain data
+//! net/             CIV tokens, the link layer, transports
+//! store/           a node's durable state
+//! error, ident     errors and the names every layer speaks
+//! ```
+//!
+//! The runtime never depends on the simulator: the simulator implements
+//! [`Transport`](net::transport::Transport), [`Store`](store::Store) and
+//! [`Observer`](observer::Observer). The items users need are re-exported here, so the layout can
+//! change without breaking them.
 
-pub mod census;
-pub mod checkpoint;
-pub mod choreo;
-pub mod civ;
+mod engine;
 pub mod error;
-pub mod link;
+pub mod ident;
+pub mod lang;
 pub mod local;
-pub mod located;
+pub mod net;
 pub mod node;
 pub mod observer;
 pub mod program;
-mod replay;
-pub mod role;
-mod session;
 pub mod store;
-mod task;
-pub mod transport;
 
-pub use census::{Census, FamilySizes, Member, RoleSet, Subset};
-pub use checkpoint::{Policy, Rescued};
-pub use choreo::{Choreo, Choreography, Loop, Spawned};
-pub use civ::{SessionId, Site};
-pub use error::ChoreoError;
+pub use error::{ChoreoError, Rescued};
+pub use ident::{Census, FamilySizes, Participant, ParticipantId, SessionId, Site};
+pub use lang::census::{Member, RoleSet, Subset};
+pub use lang::checkpoint::Policy;
+pub use lang::choreo::{Choreo, Choreography};
+pub use lang::compose::Spawned;
+pub use lang::located::{At, Faceted, Local, LocalMember, Shared};
+pub use lang::repeat::Loop;
+pub use lang::role::{CensusEntry, Family, Role};
 pub use local::LocalCluster;
-pub use located::{At, Faceted, Local, LocalMember, Shared};
 pub use node::{Node, NodeConfig, NodeStats};
 pub use program::{Outcomes, Program, RoleOutcome};
-pub use role::{CensusEntry, Family, Participant, ParticipantId, Role};

@@ -10,12 +10,11 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::civ::SessionId;
 use crate::error::ChoreoError;
+use crate::ident::{Participant, ParticipantId, SessionId};
+use crate::net::transport::{InProcessNetwork, NodeId, lock};
 use crate::node::{Node, NodeConfig, NodeStats};
 use crate::program::{Outcomes, Program};
-use crate::role::{Participant, ParticipantId};
-use crate::transport::{InProcessNetwork, NodeId, lock};
 
 /// Participants on in-process nodes. See [`Program`] for an example.
 pub struct LocalCluster {

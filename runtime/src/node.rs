@@ -14,16 +14,18 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::census::Census;
-use crate::civ::{Civ, Lane, SessionId, Site};
+use crate::engine::inbox::Arrival;
+use crate::engine::journal::{Journal, Recovered, SessionState};
+use crate::engine::notice::Control;
+use crate::engine::replay::LoggedSend;
+use crate::engine::session::Session;
 use crate::error::ChoreoError;
-use crate::link::{Control, FrameKey, LinkConfig, LinkTx, Packet, Unacked};
+use crate::ident::{Census, ParticipantId, SessionId, Site};
+use crate::net::civ::{Civ, Lane};
+use crate::net::link::{FrameKey, LinkConfig, LinkTx, Packet, Unacked};
+use crate::net::transport::{NodeId, Transport, lock};
 use crate::observer::{Event, FrameEvent, Observer, Verdict};
-use crate::replay::{Journal, Recovered, SessionState};
-use crate::role::ParticipantId;
-use crate::session::{Arrival, LoggedSend, Session};
 use crate::store::Store;
-use crate::transport::{NodeId, Transport, lock};
 
 /// How a node behaves.
 #[derive(Clone, Default)]

@@ -5,11 +5,10 @@
 //! process is dying) or make the local step crash. A node without an observer pays one branch
 //! per event and builds nothing.
 
-use crate::census::Census;
-use crate::civ::{Civ, SessionId, Site};
 use crate::error::ChoreoError;
-use crate::role::Participant;
-use crate::transport::NodeId;
+use crate::ident::{Census, Participant, SessionId, Site};
+use crate::net::civ::Civ;
+use crate::net::transport::NodeId;
 
 /// What happened to a frame.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -42,7 +41,7 @@ pub enum CheckpointPath<'a> {
     /// It runs the rescue.
     Rescue {
         /// Why.
-        cause: &'a crate::checkpoint::Rescued,
+        cause: &'a crate::error::Rescued,
         /// Frames of the abandoned body it discarded.
         dropped: usize,
     },

@@ -18,16 +18,15 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::census::{Census, FamilySizes};
-use crate::choreo::{Choreography, finish_projected, run_central, run_projected};
-use crate::civ::{SessionId, Site};
+use crate::engine::journal::SessionState;
 use crate::error::ChoreoError;
-use crate::located::view_as;
+use crate::ident::{Census, FamilySizes, Participant, ParticipantId, SessionId, Site};
+use crate::lang::choreo::Choreography;
+use crate::lang::located::view_as;
+use crate::lang::run::{finish_projected, run_central, run_projected};
+use crate::net::transport::{BoxFuture, NodeId};
 use crate::node::Node;
 use crate::observer::Event;
-use crate::replay::SessionState;
-use crate::role::{Participant, ParticipantId};
-use crate::transport::{BoxFuture, NodeId};
 
 /// How often a participant whose local code crashed outside every checkpoint is replayed
 /// from its journal before the session ends with the crash.
@@ -130,7 +129,7 @@ struct Typed<Ch> {
 fn view<O: Serialize>(participant: Participant, output: &O) -> RoleOutcome {
     view_as(participant, || serde_json::to_string(output)).map_err(|e| ChoreoError::Codec {
         action: "encode".into(),
-        site: Box::new(crate::civ::Site::caller(Some("outcome"))),
+        site: Box::new(crate::ident::Site::caller(Some("outcome"))),
         sender: participant.to_string(),
         detail: e.to_string(),
     })

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use rehearsal::net::transport::{InProcessNetwork, NodeId};
 use rehearsal::observer::{Event, FrameEvent, Observer, Verdict};
 use rehearsal::store::{FileStore, Store, Table};
-use rehearsal::transport::{InProcessNetwork, NodeId};
 use rehearsal::{
     Choreo, ChoreoError, Choreography, FamilySizes, Node, NodeConfig, ParticipantId, Program,
     Roles, SessionId, roles,

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use rehearsal::transport::{InProcessNetwork, NetFaults};
+use rehearsal::net::transport::{InProcessNetwork, NetFaults};
 use rehearsal::{
     At, Choreo, ChoreoError, Choreography, Faceted, FamilySizes, LocalCluster, NodeConfig,
     Outcomes, Participant, Program, Roles, Shared, families, roles,

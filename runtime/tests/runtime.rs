@@ -5,13 +5,14 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use rehearsal::civ::{Civ, Lane, SessionId, Site};
-use rehearsal::link::Packet;
-use rehearsal::transport::{InProcessNetwork, NetFaults, NodeId, Transport};
+use rehearsal::net::civ::{Civ, Lane};
+use rehearsal::net::link::Packet;
+use rehearsal::net::transport::{InProcessNetwork, NetFaults, NodeId, Transport};
 use rehearsal::{
     At, Choreo, ChoreoError, Choreography, FamilySizes, LocalCluster, NodeConfig, Participant,
     ParticipantId, Program, Roles, roles,
 };
+use rehearsal::{SessionId, Site};
 
 roles!(Left, Right, Third);
 

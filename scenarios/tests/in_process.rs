@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use rehearsal::transport::{InProcessNetwork, NetFaults};
+use rehearsal::net::transport::{InProcessNetwork, NetFaults};
 use rehearsal::{LocalCluster, NodeConfig};
 use rehearsal_scenarios::{Params, Scenario, find, registry};
 

@@ -14,10 +14,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rehearsal::civ::{Civ, Site};
-use rehearsal::link::FrameKey;
+use rehearsal::Site;
+use rehearsal::net::civ::Civ;
+use rehearsal::net::link::FrameKey;
+use rehearsal::net::transport::NodeId;
 use rehearsal::observer::{Event, FrameEvent, Observer, Verdict};
-use rehearsal::transport::NodeId;
 use tokio::sync::mpsc;
 
 use crate::plan::{Action, FaultPlan, Trigger, show_duration};

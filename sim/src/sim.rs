@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use rehearsal::link::LinkConfig;
+use rehearsal::net::link::LinkConfig;
+use rehearsal::net::transport::NodeId;
 use rehearsal::store::{CountingStore, CrashableStore, Store};
-use rehearsal::transport::NodeId;
 use rehearsal::{
     ChoreoError, Node, NodeConfig, Outcomes, ParticipantId, Program, RoleOutcome, SessionId,
 };

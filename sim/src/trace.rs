@@ -11,9 +11,10 @@ use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rehearsal::civ::{Civ, Lane, SessionId};
+use rehearsal::SessionId;
+use rehearsal::net::civ::{Civ, Lane};
+use rehearsal::net::transport::NodeId;
 use rehearsal::observer::{CheckpointPath, Event, FrameEvent, Observer, Verdict};
-use rehearsal::transport::NodeId;
 use serde::Serialize;
 
 /// One event of a run.
@@ -216,7 +217,7 @@ struct RecorderState {
     uses: BTreeMap<SiteKey, u32>,
 }
 
-fn site_key(site: &rehearsal::civ::Site, role: String, event: &'static str) -> SiteKey {
+fn site_key(site: &rehearsal::Site, role: String, event: &'static str) -> SiteKey {
     (
         site.label.as_ref().map(|l| l.to_string()),
         site.file_name().to_string(),
@@ -280,7 +281,7 @@ impl Recorder {
         &self,
         node: NodeId,
         role: &str,
-        site: Option<&rehearsal::civ::Site>,
+        site: Option<&rehearsal::Site>,
         frame: Option<&Civ>,
         what: String,
     ) {

@@ -14,8 +14,8 @@ use madsim::net::Endpoint;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rehearsal::error::TransportError;
-use rehearsal::link::{FrameKey, Packet};
-use rehearsal::transport::{BoxFuture, NodeId, Transport};
+use rehearsal::net::link::{FrameKey, Packet};
+use rehearsal::net::transport::{BoxFuture, NodeId, Transport};
 use tokio::sync::mpsc;
 
 use crate::faults::{FaultEngine, FrameFault};

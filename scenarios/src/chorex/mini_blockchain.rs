@@ -28,7 +28,7 @@
 //! blocks, which needs about 1.5 MiB of stack in a release build and 4 MiB in a debug build:
 //! more than the 2 MiB of a spawned thread in debug (see [the module docs](super)).
 
-use rehearsal::transport::BoxFuture;
+use rehearsal::net::transport::BoxFuture;
 use rehearsal::{
     At, Choreo, ChoreoError, Choreography, FamilySizes, Outcomes, Program, Roles, roles,
 };

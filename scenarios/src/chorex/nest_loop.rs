@@ -25,7 +25,7 @@
 //! build): a few hundred laps need more than the 2 MiB of a spawned thread, thousands need a
 //! thread with a big stack (see [the module docs](super)).
 
-use rehearsal::transport::BoxFuture;
+use rehearsal::net::transport::BoxFuture;
 use rehearsal::{At, Choreo, ChoreoError, Choreography, FamilySizes, Outcomes, Program, Roles};
 use serde::{Deserialize, Serialize};
 

@@ -12,10 +12,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use crate::civ::{Civ, Lane, SessionId};
-use crate::error::{ChoreoError, FrameError};
-use crate::role::ParticipantId;
-use crate::transport::NodeId;
+use crate::error::FrameError;
+use crate::ident::{ParticipantId, SessionId};
+use crate::net::civ::{Civ, Lane};
+use crate::net::transport::NodeId;
 
 /// Timing of retransmissions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,25 +49,6 @@ pub enum Packet {
     Ack {
         /// The acknowledged frame's channel and number.
         key: FrameKey,
-    },
-}
-
-/// Session control messages, carried on the control lane.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Control {
-    /// The session failed at the sender; every participant ends with this error.
-    Abort(ChoreoError),
-    /// The sender finished the body of checkpoint block instance `block` (exit agreement).
-    Done {
-        /// The block instance.
-        block: u64,
-    },
-    /// A member crashed in the body of `block`: every member runs its rescue.
-    Rescue {
-        /// The block instance.
-        block: u64,
-        /// Who crashed, where and why.
-        cause: crate::checkpoint::Rescued,
     },
 }
 
@@ -201,7 +182,7 @@ impl LinkTx {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::civ::Site;
+    use crate::ident::Site;
 
     #[test]
     fn dedup_accepts_each_sequence_number_once_in_any_order() {

@@ -2,7 +2,7 @@
 //!
 //! A [`Transport`] moves opaque datagrams between nodes and promises nothing: frames may be
 //! lost, duplicated, reordered and delayed. The link layer above it
-//! ([`link`](crate::link)) makes delivery effectively-once and ordered. This module also holds
+//! ([`link`](crate::net::link)) makes delivery effectively-once and ordered. This module also holds
 //! the in-process transport, [`InProcessNetwork`], whose optional [`NetFaults`] make it as
 //! unreliable as a real network so std-mode tests exercise the link layer.
 
@@ -77,7 +77,7 @@ struct NetInner {
 /// An in-process network of nodes connected by channels, optionally lossy.
 ///
 /// ```
-/// use rehearsal::transport::{InProcessNetwork, NodeId, Transport};
+/// use rehearsal::net::transport::{InProcessNetwork, NodeId, Transport};
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// let net = InProcessNetwork::new();
 /// let a = net.endpoint(NodeId(0));

@@ -19,8 +19,9 @@ use std::marker::PhantomData;
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::census::{Member, RoleSet};
-use crate::role::{Family, Participant, Role};
+use crate::ident::Participant;
+use crate::lang::census::{Member, RoleSet};
+use crate::lang::role::{Family, Role};
 
 /// A value of type `T` that exists only at role `R`.
 ///

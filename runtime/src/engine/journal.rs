@@ -16,9 +16,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::civ::{Civ, Lane, SessionId, Site};
-use crate::link::FrameKey;
-use crate::role::ParticipantId;
+use crate::ident::{ParticipantId, SessionId, Site};
+use crate::net::civ::{Civ, Lane};
+use crate::net::link::FrameKey;
 use crate::store::{Batch, Store, StoreError, Table};
 
 /// The state of a participant's session, as recorded.
@@ -53,12 +53,15 @@ pub(crate) struct Snapshot {
     pub counters: Counters,
 }
 
+/// A frame's place in the choreography: (peer, site, epoch).
+pub(crate) type Spot = (ParticipantId, Site, u64);
+
 /// The counters of a participant's session that fix which frames and effects come next.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Counters {
     pub next_send: Vec<((ParticipantId, Lane), u64)>,
-    pub site_sent: Vec<(crate::session::Spot, u64)>,
-    pub site_taken: Vec<(crate::session::Spot, u64)>,
+    pub site_sent: Vec<(Spot, u64)>,
+    pub site_taken: Vec<(Spot, u64)>,
     pub children: Vec<(u64, u64)>,
     pub effects: u64,
     pub repeats: Vec<(u64, u64)>,

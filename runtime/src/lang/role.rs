@@ -2,10 +2,8 @@
 //!
 //! A *role* is a zero-sized type with a name; a *family* is a role that stands for `n`
 //! participants `Family[0] .. Family[n-1]`, with `n` chosen at run time (census polymorphism).
-//! At run time every role instance taking part in a session is a [`Participant`]; frames name
-//! participants by their [`ParticipantId`], the participant's index in the session's census.
-
-use std::fmt;
+//! At run time every role instance taking part in a session is a [`Participant`](crate::Participant); frames name
+//! participants by their [`ParticipantId`](crate::ParticipantId), the participant's index in the session's census.
 
 /// A role of a choreography: a zero-sized type with a name. Declare roles with [`roles!`].
 ///
@@ -80,49 +78,4 @@ macro_rules! families {
             }
         )+
     };
-}
-
-/// A role instance taking part in a session: a single role, or one member of a family.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
-pub struct Participant {
-    /// The role or family name.
-    pub role: &'static str,
-    /// The member index, for family members.
-    pub index: Option<u32>,
-}
-
-impl Participant {
-    /// The participant playing single role `role`.
-    pub const fn role(role: &'static str) -> Self {
-        Participant { role, index: None }
-    }
-
-    /// Member `index` of family `family`.
-    pub const fn member(family: &'static str, index: u32) -> Self {
-        Participant {
-            role: family,
-            index: Some(index),
-        }
-    }
-}
-
-impl fmt::Display for Participant {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.index {
-            None => f.write_str(self.role),
-            Some(i) => write!(f, "{}[{i}]", self.role),
-        }
-    }
-}
-
-/// A participant's position in its session's census; what frames carry on the wire.
-#[derive(
-    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, serde::Serialize, serde::Deserialize,
-)]
-pub struct ParticipantId(pub u16);
-
-impl fmt::Display for ParticipantId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "#{}", self.0)
-    }
 }

@@ -23,31 +23,21 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use serde::{Deserialize, Serialize};
-
-use crate::census::RoleSet;
-use crate::choreo::{Choreo, Ctx, spawn_point};
-use crate::civ::{Lane, Site};
-use crate::error::ChoreoError;
-use crate::link::Control;
+use crate::engine::blocks::BlockEnd;
+use crate::engine::notice::Control;
+use crate::engine::session::Session;
+use crate::error::{ChoreoError, Rescued};
+use crate::ident::{ParticipantId, Site};
+use crate::lang::body::Body;
+use crate::lang::census::RoleSet;
+use crate::lang::choreo::{Choreo, Ctx, spawn_point};
+use crate::lang::task::Child;
+use crate::net::civ::Lane;
 use crate::node::Node;
 use crate::observer::{CheckpointPath, Event, Verdict};
-use crate::role::ParticipantId;
-use crate::session::{BlockEnd, Session};
-use crate::task::Child;
-
-/// Why a rescue runs: which participant crashed in the block, where, and why.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Rescued {
-    /// The participant that crashed.
-    pub role: String,
-    /// Where it crashed.
-    pub site: Site,
-    /// The panic message (or what happened to the process).
-    pub message: String,
-}
 
 /// What a process death inside a checkpoint's body leads to.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -174,6 +164,7 @@ impl<C: RoleSet> Choreo<C> {
         R: FnOnce(Choreo<C>, S, Rescued) -> RF + Send,
         RF: Future<Output = Result<T, ChoreoError>> + Send + 'static,
     {
+        let _op = self.begin();
         self.check_failed()?;
         let (node, session) = match &*self.ctx {
             Ctx::Central { .. } => return self.central_block(state, body, rescue).await,
@@ -182,6 +173,7 @@ impl<C: RoleSet> Choreo<C> {
         let members: Vec<ParticipantId> = self.scope.to_vec();
         let id = session.next_block(self.epoch, spawn_point(&site, &members));
         session.enter(id, self.epoch);
+        let inner = self.enter_block(id);
         let block = Block {
             ch: self,
             node,
@@ -189,6 +181,7 @@ impl<C: RoleSet> Choreo<C> {
             site,
             members,
             id,
+            body: inner.body.clone(),
         };
         // Someone crashed in this block before we got here: straight to the rescue.
         if let Some(cause) = session.rescue_notice(id) {
@@ -203,7 +196,7 @@ impl<C: RoleSet> Choreo<C> {
         let ended = Watched {
             session,
             block: id,
-            body: Child::spawn(body(self.enter_block(id), state)),
+            body: Child::spawn(body(inner, state)),
         }
         .await;
         block.settle(ended, entry, rescue).await
@@ -251,6 +244,8 @@ struct Block<'b, C: RoleSet> {
     site: Site,
     members: Vec<ParticipantId>,
     id: u64,
+    /// The block's body at this participant.
+    body: Option<Arc<Body>>,
 }
 
 impl<C: RoleSet> Block<'_, C> {
@@ -348,11 +343,28 @@ impl<C: RoleSet> Block<'_, C> {
             Ended::Signal(Ok(cause)) => cause,
             Ended::Signal(Err(e)) => return Err(e),
             Ended::Body(Ok(value)) => {
-                let halted = self.announce(&Control::Done { block: self.id });
+                if self.body.as_ref().is_some_and(|b| b.ended_by_nested_exit()) {
+                    // The body's last operator was a nested block whose agreed exit covered
+                    // this one (see `lang::body`): every member is done with this body too.
+                    session.exited(self.id);
+                    self.observe(CheckpointPath::Exit);
+                    return Ok(value);
+                }
+                // A replay sends the notice its previous incarnation sent.
+                let chain = session
+                    .logged_chain(self.id)
+                    .unwrap_or_else(|| self.ch.body.as_ref().map_or(0, |b| b.chain(&self.members)));
+                let halted = self.announce(&Control::Done {
+                    block: self.id,
+                    chain,
+                });
                 self.ch.halt_if(halted).await;
-                match session.wait_exit(self.id, &self.members).await? {
-                    BlockEnd::Exit => {
+                match session.wait_exit(self.id, &self.members, chain).await? {
+                    BlockEnd::Exit { chain } => {
                         session.exited(self.id);
+                        if let Some(around) = &self.ch.body {
+                            around.nested_exited(chain);
+                        }
                         self.observe(CheckpointPath::Exit);
                         return Ok(value);
                     }

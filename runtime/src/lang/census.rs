@@ -6,11 +6,11 @@
 //! error. At run time a [`Census`] expands every family to its members and numbers the
 //! participants; that numbering is what frames carry.
 
-use std::collections::BTreeMap;
 use std::marker::PhantomData;
 
 use crate::error::ChoreoError;
-use crate::role::{CensusEntry, Participant, ParticipantId};
+use crate::ident::{Census, FamilySizes, Participant, ParticipantId};
+use crate::lang::role::CensusEntry;
 
 /// The empty census.
 pub struct Nil;
@@ -83,38 +83,10 @@ where
 /// ```
 #[macro_export]
 macro_rules! Roles {
-    () => { $crate::census::Nil };
+    () => { $crate::lang::census::Nil };
     ($head:ty $(, $tail:ty)* $(,)?) => {
-        $crate::census::Cons<$head, $crate::Roles!($($tail),*)>
+        $crate::lang::census::Cons<$head, $crate::Roles!($($tail),*)>
     };
-}
-
-/// How many members each family has in one session.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct FamilySizes(BTreeMap<&'static str, u32>);
-
-impl FamilySizes {
-    /// No families.
-    pub fn new() -> Self {
-        FamilySizes::default()
-    }
-
-    /// Sets family `name` to `n` members.
-    pub fn with(mut self, name: &'static str, n: u32) -> Self {
-        self.0.insert(name, n);
-        self
-    }
-
-    /// The size of family `name`, if set.
-    pub fn get(&self, name: &str) -> Option<u32> {
-        self.0.get(name).copied()
-    }
-}
-
-/// The participants of one session, numbered in census order (families expanded in place).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Census {
-    participants: Vec<Participant>,
 }
 
 impl Census {
@@ -144,53 +116,7 @@ impl Census {
                 ),
             });
         }
-        Ok(Census { participants })
-    }
-
-    /// Builds a census from an explicit participant list (used by sub-sessions).
-    pub fn from_participants(participants: Vec<Participant>) -> Census {
-        Census { participants }
-    }
-
-    /// All participants, in census order.
-    pub fn participants(&self) -> &[Participant] {
-        &self.participants
-    }
-
-    /// Number of participants.
-    pub fn len(&self) -> usize {
-        self.participants.len()
-    }
-
-    /// Whether the census is empty.
-    pub fn is_empty(&self) -> bool {
-        self.participants.is_empty()
-    }
-
-    /// The participant with id `id`.
-    pub fn participant(&self, id: ParticipantId) -> Option<Participant> {
-        self.participants.get(usize::from(id.0)).copied()
-    }
-
-    /// The id of `p`, if it takes part.
-    pub fn id_of(&self, p: Participant) -> Option<ParticipantId> {
-        self.participants
-            .iter()
-            .position(|q| *q == p)
-            .map(|i| ParticipantId(i as u16))
-    }
-
-    /// The id of single role `name`.
-    pub fn role_id(&self, name: &str) -> Option<ParticipantId> {
-        self.participants
-            .iter()
-            .position(|q| q.role == name && q.index.is_none())
-            .map(|i| ParticipantId(i as u16))
-    }
-
-    /// The ids of all members of family `name`, in index order.
-    pub fn family_ids(&self, name: &str) -> Vec<ParticipantId> {
-        self.ids_where(|p| p.role == name && p.index.is_some())
+        Ok(Census::from_participants(participants))
     }
 
     /// The ids of every participant playing an entry of `S`, in census order.
@@ -201,23 +127,6 @@ impl Census {
                 .iter()
                 .any(|(n, fam)| p.role == *n && p.index.is_some() == *fam)
         })
-    }
-
-    fn ids_where(&self, keep: impl Fn(&Participant) -> bool) -> Vec<ParticipantId> {
-        self.participants
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| keep(p))
-            .map(|(i, _)| ParticipantId(i as u16))
-            .collect()
-    }
-
-    /// The display name of `id` (`"?#7"` for an id outside the census, which only a corrupt
-    /// frame can carry).
-    pub fn name(&self, id: ParticipantId) -> String {
-        self.participant(id)
-            .map(|p| p.to_string())
-            .unwrap_or_else(|| format!("?{id}"))
     }
 }
 

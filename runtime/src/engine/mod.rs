@@ -1,0 +1,16 @@
+//! The session engine: one participant's state in one session, and how it recovers.
+//!
+//! [`session`] holds a participant's counters, inbox and failure; the files beside it add
+//! inbox matching, checkpoint blocks (exit agreement, rescue, abandonment) and the
+//! [`journal`] through which a restarted participant replays. [`notice`] is the control
+//! vocabulary participants exchange about a session (exit, rescue, abort). The engine speaks
+//! to the link and the store below it and is driven by the language above it and by the node
+//! (`crate::node`), which routes arriving frames to sessions.
+
+pub(crate) mod blocks;
+pub(crate) mod inbox;
+pub(crate) mod journal;
+pub(crate) mod notice;
+pub(crate) mod replay;
+pub(crate) mod session;
+mod state;
