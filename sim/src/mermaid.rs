@@ -43,6 +43,21 @@ fn clip(s: &str, n: usize) -> String {
     }
 }
 
+/// A rescue's cause, shortened: `block 8fdc...: Alice crashed at "divide"@a.rs:53:26:
+/// attempt to divide by zero (0 stale frame(s) dropped)` -> `Alice crashed at divide:
+/// attempt to divide by zero`.
+fn rescue_cause(detail: &str) -> String {
+    let cause = detail.split_once(": ").map(|x| x.1).unwrap_or(detail);
+    let cause = cause.rsplit_once(" (").map(|x| x.0).unwrap_or(cause);
+    match cause.split_once(" crashed at ") {
+        Some((who, tail)) => match tail.split_once(": ") {
+            Some((site, message)) => format!("{who} crashed at {}: {message}", short_site(site)),
+            None => cause.to_string(),
+        },
+        None => cause.to_string(),
+    }
+}
+
 /// What goes into the diagram, keyed by the trace event it happens at.
 enum Item {
     Frame(usize),
@@ -158,10 +173,7 @@ pub fn sequence_diagram(trace: &Trace, title: &str) -> String {
                     }
                     MarkKind::Kill => format!("node n{} killed", e.node),
                     MarkKind::Restart => format!("node n{} restarted", e.node),
-                    MarkKind::Rescue => {
-                        let cause = detail.split_once(": ").map(|x| x.1).unwrap_or(detail);
-                        format!("rescue: {}", clip(cause, 90))
-                    }
+                    MarkKind::Rescue => format!("rescue: {}", clip(&rescue_cause(detail), 90)),
                     MarkKind::Failure => format!("failure: {}", clip(detail, 90)),
                     MarkKind::Corrupt => format!("corrupt frame: {}", clip(detail, 90)),
                     MarkKind::End => format!("session end: {}", clip(detail, 90)),
@@ -220,6 +232,16 @@ pub fn sequence_diagram(trace: &Trace, title: &str) -> String {
 mod tests {
     use super::*;
     use crate::TraceEvent;
+
+    #[test]
+    fn rescue_causes_are_shortened() {
+        assert_eq!(
+            rescue_cause(
+                "block 8f: Alice crashed at \"divide\"@a.rs:53:26: boom (0 stale frame(s) dropped)"
+            ),
+            "Alice crashed at divide: boom"
+        );
+    }
 
     #[test]
     fn syntax_characters_become_entities() {

@@ -184,11 +184,21 @@ fn header(out: &mut String, page: &Page, model: &Model) {
             sessions.join(" ")
         );
     }
-    out.push_str("</table>\n<table class=\"outcomes\">\n");
+    // Many participants' outcomes fold away, so the diagram stays near the top.
+    let _ = writeln!(
+        out,
+        "</table>\n<details class=\"outcomes\"{}><summary>{} outcome(s)</summary><table>",
+        if page.outcomes.len() <= 8 {
+            " open"
+        } else {
+            ""
+        },
+        page.outcomes.len()
+    );
     for (p, o) in &page.outcomes {
         let _ = writeln!(out, "<tr><th>{}</th><td>{}</td></tr>", escape(p), escape(o));
     }
-    out.push_str("</table>\n");
+    out.push_str("</table></details>\n");
     if page.plan.trim().is_empty() {
         out.push_str("<p class=\"plan\">no fault plan</p>\n");
     } else {

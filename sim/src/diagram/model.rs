@@ -248,14 +248,17 @@ fn is_frame(e: &TraceEvent) -> bool {
 
 /// The participant whose lifeline an event belongs to.
 fn actor(e: &TraceEvent) -> Option<&str> {
-    if is_frame(e) {
-        return frame_actor(e);
-    }
-    match e.kind {
-        // A fault names its target in its description: `crash Seller (...)`.
-        "fault" => fault_target(e).or(e.from.as_deref()),
-        _ => e.from.as_deref(),
-    }
+    let who = if is_frame(e) {
+        frame_actor(e)
+    } else {
+        match e.kind {
+            // A fault names its target in its description: `crash Seller (...)`.
+            "fault" => fault_target(e).or(e.from.as_deref()),
+            _ => e.from.as_deref(),
+        }
+    };
+    // A fault fired by time has no participant (its role is empty).
+    who.filter(|w| !w.is_empty())
 }
 
 /// The participant a crash, panic or pause fault names (`panic Alice (...)`).
