@@ -191,6 +191,33 @@ fn alice_divides_by_zero_renders_its_frames_block_and_crash_in_chromium() {
         "both rescued"
     );
 
+    // Hovering the crash mark shows its full event: the page's own script, driven by a
+    // synthetic pointer event appended to a copy of the page.
+    let hover = dir.join("hover.html");
+    std::fs::write(
+        &hover,
+        page.replace(
+            "</body>",
+            "<script>var m = document.querySelector('g.mark.crash use');\
+             var r = m.getBoundingClientRect();\
+             m.dispatchEvent(new MouseEvent('mouseover', {bubbles: true, clientX: r.x, clientY: r.y}));\
+             </script></body>",
+        ),
+    )
+    .unwrap();
+    let (dom, _) = browser::dump_dom(&chromium, &hover, 2_000);
+    let tip = &dom[dom.find("<div id=\"tip\"").expect("the tooltip")..];
+    let tip = &tip[..tip.find("</div>").unwrap()];
+    assert!(!tip.contains("hidden"), "the tooltip is shown: {tip}");
+    assert!(
+        tip.contains(&format!("#{index}  0.001000 s  n0  fault")) && tip.contains("panic Alice"),
+        "the tooltip shows the crash's event: {tip}"
+    );
+    assert!(
+        tip.contains("site \"divide\"@scenarios/src/alice_bob.rs"),
+        "{tip}"
+    );
+
     let png = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("diagram-alice-bob-7.png");
     let _ = std::fs::remove_file(&png);
     browser::screenshot(&chromium, &html, &png, 1000, 900);

@@ -586,6 +586,42 @@ mod tests {
     }
 
     #[test]
+    fn nested_sessions_get_their_own_colours_and_labels() {
+        let frame = |session: &str, t_us, node, kind: &'static str| TraceEvent {
+            session: Some(session.into()),
+            from: Some("A".into()),
+            to: Some("B".into()),
+            lane: Some("data"),
+            seq: Some(0),
+            site: Some("a.rs:1:1".into()),
+            bytes: Some(3),
+            detail: None,
+            ..ev(t_us, node, kind, "A")
+        };
+        let page = Page {
+            trace: Trace {
+                events: vec![
+                    ev(0, 1, "session-start", "B"),
+                    frame("s1", 1, 0, "send"),
+                    frame("s2", 2, 0, "send"),
+                    frame("s1", 3, 1, "deliver"),
+                    frame("s2", 4, 1, "deliver"),
+                ],
+            },
+            ..Page::default()
+        };
+        let html = page.html();
+        assert_eq!(html.matches("<g class=\"frame ").count(), 2);
+        assert!(html.contains(&format!("style=\"color:{}\"", SESSION_COLOURS[0])));
+        assert!(html.contains(&format!("style=\"color:{}\"", SESSION_COLOURS[1])));
+        assert!(
+            html.contains("a.rs:1 data#0 3B s2"),
+            "labels name the session"
+        );
+        assert!(html.contains("<th>sessions</th>"));
+    }
+
+    #[test]
     fn long_gaps_are_compressed_and_marked() {
         let events = vec![
             ev(0, 0, "local", "A"),
