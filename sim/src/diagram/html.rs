@@ -1,27 +1,17 @@
 //! The diagram page: an HTML header (verdict, facts, plan, outcomes) over an SVG sequence
 //! diagram, with the trace's events embedded as compact JSON for the hover tooltips.
 //!
-//! Layout: one column per lifeline, grouped by node; one row per trace event, top to bottom.
-//! Events at the same simulated instant sit one small step apart, and the space between two
-//! instants grows with the logarithm of the gap and is capped, so long idle stretches (a
-//! restart delay, a partition) cost a few pixels and a labelled break instead of a screenful.
-//! Every drawn element carries `data-e`, the indices of the events it stands for; classes
-//! name what it is (`frame`, `block`, `mark crash`, ...), which is what tests count.
+//! One column per lifeline, grouped by node; one row per trace event, top to bottom (the
+//! `layout` module). Every drawn element carries `data-e`, the indices of the events it
+//! stands for; classes name what it is (`frame`, `block`, `mark crash`, ...), which is what
+//! tests count.
 
 use std::fmt::Write as _;
 
 use super::Page;
+use super::layout::{HEAD, LEFT, Layout};
 use super::model::{Frame, MarkKind, Model, SpanKind, short_site};
 use crate::trace::TraceEvent;
-
-const LEFT: i64 = 96;
-const HEAD: i64 = 58;
-const TOP: i64 = 16;
-const ROW_SAME: i64 = 16;
-const ROW_NEXT: i64 = 18;
-const GAP_MAX: i64 = 34;
-/// Gaps at least this long (microseconds) get a labelled break line.
-const BREAK_US: u64 = 50_000;
 
 /// Colours of sessions, in order of first appearance (the first is the default ink).
 const SESSION_COLOURS: [&str; 6] = [
@@ -42,53 +32,6 @@ pub fn escape(s: &str) -> String {
         }
     }
     out
-}
-
-/// Where things go: a row per event, a column per lifeline.
-struct Layout {
-    ys: Vec<i64>,
-    col: i64,
-    width: i64,
-    height: i64,
-    /// (y, gap in microseconds) for each break line.
-    breaks: Vec<(i64, u64)>,
-}
-
-impl Layout {
-    fn of(events: &[TraceEvent], lifelines: usize) -> Layout {
-        let col = if lifelines <= 6 { 170 } else { 118 };
-        let mut ys = Vec::with_capacity(events.len());
-        let mut breaks = Vec::new();
-        let mut y = TOP;
-        for (i, e) in events.iter().enumerate() {
-            if i > 0 {
-                let gap = e.t_us.saturating_sub(events[i - 1].t_us);
-                if gap == 0 {
-                    y += ROW_SAME;
-                } else {
-                    // log2 of the gap in tenths of a millisecond, scaled and capped.
-                    let log = 64 - (gap / 100 + 1).leading_zeros() as i64;
-                    let extra = (log * 3).min(GAP_MAX);
-                    if gap >= BREAK_US {
-                        breaks.push((y + (ROW_NEXT + extra) / 2, gap));
-                    }
-                    y += ROW_NEXT + extra;
-                }
-            }
-            ys.push(y);
-        }
-        Layout {
-            ys,
-            col,
-            width: LEFT + col * lifelines.max(1) as i64 + 40,
-            height: y + 40,
-            breaks,
-        }
-    }
-
-    fn x(&self, lifeline: usize) -> i64 {
-        LEFT + self.col * lifeline as i64 + self.col / 2
-    }
 }
 
 fn seconds(t_us: u64) -> String {
@@ -619,19 +562,6 @@ mod tests {
             "labels name the session"
         );
         assert!(html.contains("<th>sessions</th>"));
-    }
-
-    #[test]
-    fn long_gaps_are_compressed_and_marked() {
-        let events = vec![
-            ev(0, 0, "local", "A"),
-            ev(0, 0, "local", "A"),
-            ev(10_000_000, 0, "session-end", "A"),
-        ];
-        let l = Layout::of(&events, 1);
-        assert_eq!(l.ys[1] - l.ys[0], ROW_SAME);
-        assert!(l.ys[2] - l.ys[1] <= ROW_NEXT + GAP_MAX, "{:?}", l.ys);
-        assert_eq!(l.breaks.len(), 1);
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! network; a few lines of inline JavaScript show the full events of whatever the pointer is
 //! over. Layout is a pure function of the trace, so the same run gives the same bytes.
 
+pub mod elements;
 pub mod html;
+mod layout;
 pub mod model;
 
 use std::fmt::Write as _;
