@@ -16,7 +16,7 @@ pub struct Lifeline {
 /// happened to it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Frame {
-    /// Index of its session in [`Model::sessions`], when the frame names one.
+    /// Index of its session in [`super::model::Model::sessions`], when the frame names one.
     pub session: Option<usize>,
     /// The sender's lifeline.
     pub from: usize,
@@ -77,7 +77,7 @@ impl Frame {
 /// One checkpoint block instance (a session and a block id) across its participants.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Block {
-    /// Index of its session in [`Model::sessions`].
+    /// Index of its session in [`super::model::Model::sessions`].
     pub session: Option<usize>,
     /// The block id, 16 hex digits.
     pub id: String,
