@@ -8,7 +8,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::trace::Trace;
+use crate::diagram::model::short_site;
+use crate::trace::{Trace, TraceEvent};
 
 /// One side of a comparison: a trace and how to name it.
 #[derive(Clone, Debug)]
@@ -53,7 +54,15 @@ fn seconds(t_us: u64) -> String {
     format!("{}.{:06} s", t_us / 1_000_000, t_us % 1_000_000)
 }
 
-/// A canonical line squeezed to `width` characters (its runs of spaces collapsed).
+/// An event in few characters, for the side-by-side columns: its canonical text with the
+/// site shortened to its label (or `file.rs:line`).
+fn compact(e: &TraceEvent) -> String {
+    let mut short = e.clone();
+    short.site = e.site.as_deref().map(short_site);
+    short.canonical()
+}
+
+/// A line squeezed to `width` characters (its runs of spaces collapsed), padded.
 fn squeeze(line: &str, width: usize) -> String {
     let compact = line.split_whitespace().collect::<Vec<_>>().join(" ");
     if compact.chars().count() <= width {
@@ -101,7 +110,7 @@ pub fn render(a: &Side, b: &Side, context: usize, width: usize) -> String {
             let _ = writeln!(
                 s,
                 "  #{i:<5} {}",
-                squeeze(&a.trace.events[i].canonical(), 2 * width)
+                squeeze(&a.trace.events[i].canonical(), 2 * width).trim_end()
             );
         }
     }
@@ -131,8 +140,8 @@ pub fn render(a: &Side, b: &Side, context: usize, width: usize) -> String {
         if x.is_none() && y.is_none() {
             break;
         }
-        let col = |e: Option<&crate::TraceEvent>| {
-            e.map(|e| squeeze(&e.canonical(), width))
+        let col = |e: Option<&TraceEvent>| {
+            e.map(|e| squeeze(&compact(e), width))
                 .unwrap_or_else(|| format!("{:<width$}", "-", width = width))
         };
         let same = match (x, y) {
@@ -156,7 +165,6 @@ pub fn render(a: &Side, b: &Side, context: usize, width: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::TraceEvent;
 
     fn ev(t_us: u64, kind: &'static str) -> TraceEvent {
         TraceEvent {
