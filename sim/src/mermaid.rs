@@ -188,7 +188,7 @@ pub fn sequence_diagram(trace: &Trace, title: &str) -> String {
                     "    Note over {}: checkpoint {} (block {}) entered",
                     over(&b.lifelines),
                     text(&short_site(&b.site)),
-                    &b.id[..b.id.len().min(8)]
+                    b.short_id()
                 );
             }
             Item::BlockEnd(i) => {
@@ -199,7 +199,7 @@ pub fn sequence_diagram(trace: &Trace, title: &str) -> String {
                     "    Note over {}: checkpoint {} (block {}) {how}",
                     over(&b.lifelines),
                     text(&short_site(&b.site)),
-                    &b.id[..b.id.len().min(8)]
+                    b.short_id()
                 );
             }
             Item::SpanStart(i) => {

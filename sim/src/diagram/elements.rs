@@ -114,6 +114,11 @@ impl Block {
         all
     }
 
+    /// The block id's first 8 characters, as diagrams print it.
+    pub fn short_id(&self) -> String {
+        self.id.chars().take(8).collect()
+    }
+
     /// Whether any participant ran the rescue.
     pub fn rescued(&self) -> bool {
         !self.rescues.is_empty()

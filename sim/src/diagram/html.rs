@@ -248,7 +248,7 @@ fn body(out: &mut String, page: &Page, model: &Model, layout: &Layout) {
             x + 5,
             y0 + 10,
             escape(&short_site(&b.site)),
-            &b.id[..b.id.len().min(8)],
+            b.short_id(),
             if b.rescued() { " rescued" } else { "" }
         );
     }
