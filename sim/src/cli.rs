@@ -659,6 +659,7 @@ fn explore(args: ExploreArgs) -> i32 {
                 serde_json::json!({"type": "violation", "scenario": f.scenario, "seed": f.seed,
                     "violations": f.violations, "faults": f.plan.faults.len(),
                     "shrunk_faults": shrunk.plan.faults.len(), "repro": path.display().to_string(),
+                    "diagram": path.with_extension("html").display().to_string(),
                     "replay": format!("cargo rehearsal replay {}", path.display())})
             )),
         }

@@ -120,6 +120,23 @@ fn alice_divides_by_zero_renders_its_frames_block_and_crash_in_chromium() {
         ],
     );
     let page = std::fs::read_to_string(&html).expect("the diagram was written");
+    // Same seed and plan, same page, byte for byte.
+    let (again, _) = run_with_diagram(
+        &dir,
+        "alice-bob-7-again",
+        &[
+            "alice-bob",
+            "--seed",
+            "7",
+            "--plan",
+            "fault-plans/alice-divides-by-zero.toml",
+        ],
+    );
+    assert_eq!(
+        std::fs::read_to_string(&again).unwrap(),
+        page,
+        "the page is deterministic"
+    );
     // Self-contained: no external script, style, image or font; the only URL is the SVG
     // namespace.
     assert!(!page.contains(" src="), "the page loads a resource");
