@@ -316,13 +316,20 @@ fn frame(out: &mut String, model: &Model, layout: &Layout, f: &Frame) {
         .filter(|_| model.sessions.len() > 1)
         .map(|s| SESSION_COLOURS[s % SESSION_COLOURS.len()]);
     let mut class = format!("frame {}", f.lane);
-    let (x2, y2) = match f.deliver {
+    // Delivered: to the delivery. Arrived but discarded (stale, for a finished session):
+    // to where it was discarded. Never arrived: a short arrow ending in a cross.
+    let arrived = f.deliver.or_else(|| f.others.first().copied());
+    let (x2, y2) = match arrived {
         Some(d) => (xt, ys[d]),
-        None => {
-            class.push_str(" lost");
-            (x1 + (xt - x1) * 55 / 100, ys[f.last()].max(y1 + 8))
-        }
+        None => (x1 + (xt - x1) * 45 / 100, y1 + 12),
     };
+    if f.deliver.is_none() {
+        class.push_str(if arrived.is_some() {
+            " discarded"
+        } else {
+            " lost"
+        });
+    }
     let style = colour
         .map(|c| format!(" style=\"color:{c}\""))
         .unwrap_or_default();
@@ -344,7 +351,7 @@ fn frame(out: &mut String, model: &Model, layout: &Layout, f: &Frame) {
             "<line class=\"arrow\" x1=\"{x1}\" y1=\"{y1}\" x2=\"{x2}\" y2=\"{y2}\"/>"
         );
     }
-    if f.deliver.is_none() {
+    if arrived.is_none() {
         let _ = write!(out, "<use href=\"#x\" x=\"{x2}\" y=\"{y2}\"/>");
     }
     let mut label = format!("{} {}#{}", short_site(&f.site), f.lane, f.seq);
