@@ -7,7 +7,7 @@
 //! Everything is ordered by first appearance in the trace (no hash-map order), so the same
 //! trace gives the same model.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::trace::{Trace, TraceEvent};
 
@@ -108,16 +108,18 @@ impl Model {
 
         // Lifelines: every (node, participant) that acts, grouped by node.
         let mut seen: Vec<(u32, String)> = Vec::new();
+        let mut known: BTreeSet<(u32, String)> = BTreeSet::new();
         for e in events {
             if let Some(a) = actor(e) {
-                if !seen.iter().any(|(n, s)| *n == e.node && s == a) {
+                if known.insert((e.node, a.to_string())) {
                     seen.push((e.node, a.to_string()));
                 }
             }
         }
         // A node that only has notes (a kill before anything ran) still gets a lifeline.
+        let mut nodes: BTreeSet<u32> = seen.iter().map(|(n, _)| *n).collect();
         for e in events {
-            if !seen.iter().any(|(n, _)| *n == e.node) {
+            if nodes.insert(e.node) {
                 seen.push((e.node, format!("n{}", e.node)));
             }
         }
@@ -130,12 +132,18 @@ impl Model {
                 name: seen[i].1.clone(),
             })
             .collect();
+        let line_index: BTreeMap<(u32, String), usize> = m
+            .lifelines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| ((l.node, l.name.clone()), i))
+            .collect();
 
         // Where each (session, participant) lives: its first acting node.
         let mut home: BTreeMap<(Option<String>, String), usize> = BTreeMap::new();
         for e in events {
             if let Some(a) = actor(e) {
-                if let Some(l) = m.line_at(e.node, a) {
+                if let Some(&l) = line_index.get(&(e.node, a.to_string())) {
                     home.entry((e.session.clone(), a.to_string())).or_insert(l);
                 }
             }
@@ -143,7 +151,7 @@ impl Model {
         let find = |m: &Model, session: &Option<String>, name: &str, node: Option<u32>| {
             home.get(&(session.clone(), name.to_string()))
                 .copied()
-                .or_else(|| node.and_then(|n| m.line_at(n, name)))
+                .or_else(|| node.and_then(|n| line_index.get(&(n, name.to_string())).copied()))
                 .or_else(|| m.lifelines.iter().position(|l| l.name == name))
         };
 
