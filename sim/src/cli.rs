@@ -28,6 +28,9 @@ enum Command {
     Replay(ReplayArgs),
     /// Shrink the plan of a repro file to a minimal one that still fails.
     Shrink(ShrinkArgs),
+    /// Compare two runs (traces written by --trace or --format json, or repro files, which
+    /// are re-run): the first differing event and both continuations.
+    Diff(crate::views::DiffArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -83,8 +86,11 @@ struct ReplayArgs {
     /// The repro file.
     file: PathBuf,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
+    #[arg(long, value_enum, default_value_t = RunFormat::Text)]
+    format: RunFormat,
+    /// Also write the run's sequence diagram to this HTML file.
+    #[arg(long, value_name = "FILE.html")]
+    diagram: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -108,6 +114,17 @@ pub enum Format {
     Json,
 }
 
+/// Output formats of `run` and `replay`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RunFormat {
+    /// The canonical trace, a summary, the reproduction command and the trace hash.
+    Text,
+    /// One JSON object per line; the last is the summary with `trace_hash`.
+    Json,
+    /// A Mermaid `sequenceDiagram` of the run.
+    Mermaid,
+}
+
 #[derive(Debug, clap::Args)]
 struct RunArgs {
     /// The scenario (see `rehearsal list`).
@@ -119,11 +136,14 @@ struct RunArgs {
     #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
     params: Vec<String>,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
+    #[arg(long, value_enum, default_value_t = RunFormat::Text)]
+    format: RunFormat,
     /// Also write the JSON-lines output to this file.
     #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,
+    /// Also write the run's sequence diagram to this HTML file.
+    #[arg(long, value_name = "FILE.html")]
+    diagram: Option<PathBuf>,
     /// Inject the faults of this plan (TOML; see fault-plans/README.md).
     #[arg(long, value_name = "FILE")]
     plan: Option<PathBuf>,
@@ -159,6 +179,7 @@ pub fn main() -> i32 {
         Command::Explore(args) => explore(args),
         Command::Replay(args) => replay(args),
         Command::Shrink(args) => shrink(args),
+        Command::Diff(args) => crate::views::diff(args),
     }
 }
 
@@ -352,13 +373,17 @@ fn run(args: RunArgs) -> i32 {
         return usage_error(format!("network settings: {e}"));
     }
     let mut sim = Sim::new(args.seed).net(net);
+    let mut plan_toml = String::new();
     if let Some(path) = &args.plan {
         let program = match scenario.program(&params) {
             Ok(p) => p,
             Err(e) => return usage_error(e),
         };
         match load_plan(path, scenario, &program) {
-            Ok(plan) => sim = sim.plan(plan),
+            Ok(plan) => {
+                plan_toml = plan.to_toml();
+                sim = sim.plan(plan);
+            }
             Err(e) => return usage_error(e),
         }
     }
@@ -372,6 +397,13 @@ fn run(args: RunArgs) -> i32 {
         }
     };
     let repro = repro(&args);
+    if let Some(path) = &args.diagram {
+        let page =
+            crate::diagram::Page::of_report(&report, &params.to_string(), &plan_toml, &repro);
+        if let Err(e) = page.write(path) {
+            return usage_error(e);
+        }
+    }
     if let Err(code) = print_report(
         &report,
         &params,
@@ -391,7 +423,7 @@ fn print_report(
     report: &crate::Report,
     params: &rehearsal_scenarios::Params,
     repro: &str,
-    format: Format,
+    format: RunFormat,
     trace: Option<&std::path::Path>,
     extra: &str,
 ) -> Result<(), i32> {
@@ -403,8 +435,12 @@ fn print_report(
         })?;
     }
     let out = match format {
-        Format::Json => json,
-        Format::Text => {
+        RunFormat::Json => json,
+        RunFormat::Mermaid => crate::mermaid::sequence_diagram(
+            &report.trace,
+            &format!("{} seed {}", report.name, report.seed),
+        ),
+        RunFormat::Text => {
             let mut s = report.trace.canonical();
             s.push_str(&report.summary());
             if params.iter().next().is_some() {
@@ -592,8 +628,15 @@ fn explore(args: ExploreArgs) -> i32 {
         if let Err(e) = std::fs::write(&path, repro.to_toml()) {
             return usage_error(format!("cannot write {}: {e}", path.display()));
         }
+        let beside = crate::views::write_beside(&path, &shrunk, params, |r| {
+            json_lines(
+                r,
+                params,
+                &format!("cargo rehearsal replay {}", path.display()),
+            )
+        });
         let line = format!(
-            "violation: {} seed {}: {} (plan shrunk from {} to {} fault(s) in {} runs)\n  {}\n  replay: cargo rehearsal replay {}\n",
+            "violation: {} seed {}: {} (plan shrunk from {} to {} fault(s) in {} runs)\n  {}\n  replay: cargo rehearsal replay {}\n{beside}",
             f.scenario,
             f.seed,
             f.violations.first().cloned().unwrap_or_default(),
@@ -616,6 +659,7 @@ fn explore(args: ExploreArgs) -> i32 {
                 serde_json::json!({"type": "violation", "scenario": f.scenario, "seed": f.seed,
                     "violations": f.violations, "faults": f.plan.faults.len(),
                     "shrunk_faults": shrunk.plan.faults.len(), "repro": path.display().to_string(),
+                    "diagram": path.with_extension("html").display().to_string(),
                     "replay": format!("cargo rehearsal replay {}", path.display())})
             )),
         }
@@ -646,7 +690,7 @@ fn explore(args: ExploreArgs) -> i32 {
 
 /// Reads a repro file and sets up its run.
 #[cfg(madsim)]
-fn load_repro(
+pub(crate) fn load_repro(
     path: &std::path::Path,
 ) -> Result<
     (
@@ -689,7 +733,7 @@ fn replay(args: ReplayArgs) -> i32 {
         }
     };
     let repro = format!("cargo rehearsal replay {}", args.file.display());
-    let (matches, note) = match &recorded {
+    let (matches, mut note) = match &recorded {
         Some(h) if *h == report.hash_hex() => (
             true,
             format!("replay    trace-hash matches the recorded {h}\n"),
@@ -706,6 +750,29 @@ fn replay(args: ReplayArgs) -> i32 {
             "replay    the file records no trace-hash to compare\n".to_string(),
         ),
     };
+    if !matches {
+        let divergence = crate::views::divergence(&args.file, &report, || {
+            sim.run_scenario(scenario, &params)
+                .map_err(|e| e.to_string())
+        });
+        if args.format == RunFormat::Text {
+            note.push_str(&divergence);
+        } else {
+            eprint!("{divergence}");
+        }
+    }
+    if let Some(path) = &args.diagram {
+        let mut page = crate::diagram::Page::of_report(
+            &report,
+            &params.to_string(),
+            &sim.fault_plan().to_toml(),
+            &repro,
+        );
+        page.notes = note.lines().take(1).map(|l| l.trim().to_string()).collect();
+        if let Err(e) = page.write(path) {
+            return usage_error(e);
+        }
+    }
     if let Err(code) = print_report(&report, &params, &repro, args.format, None, &note) {
         return code;
     }

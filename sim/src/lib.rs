@@ -18,10 +18,13 @@
 //! ```
 
 pub mod cli;
+pub mod diagram;
+pub mod diff;
 #[cfg(madsim)]
 pub mod explore;
 #[cfg(madsim)]
 pub mod faults;
+pub mod mermaid;
 pub mod net;
 pub mod plan;
 pub mod random;
@@ -32,8 +35,10 @@ pub mod shrink;
 pub mod sim;
 pub mod strategy;
 pub mod trace;
+pub mod trace_file;
 #[cfg(madsim)]
 pub mod transport;
+pub mod views;
 
 pub use net::NetConfig;
 pub use plan::{Action, Fault, FaultKind, FaultPlan, PlanContext, PlanError, SiteRef, Trigger};
