@@ -190,3 +190,46 @@ fn nest_10k_runs_in_the_simulator_on_the_default_stack() {
     assert!(report.passed(), "{}", report.summary());
     assert_eq!(block_exits(&report), 20_000);
 }
+
+fn seeds() -> u64 {
+    std::env::var("REHEARSAL_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200)
+}
+
+/// The checkpointed (nesting) variants of nest-loop and mini-blockchain, whose blocks exit in
+/// cascades, under random plans of every fault kind (`REHEARSAL_SEEDS` for a longer run):
+/// every oracle holds, and every run is deterministic.
+#[test]
+fn nested_checkpoints_under_every_fault_kind_keep_every_oracle() {
+    use rehearsal_sim::explore::{Explore, Shard};
+    use rehearsal_sim::{FaultKind, Swarm};
+    let with = |name: &str, settings: &[&str]| {
+        let s = rehearsal_scenarios::find(name).unwrap();
+        (s, s.parse_params(settings.iter().copied()).unwrap())
+    };
+    let ex = Explore {
+        scenarios: vec![
+            with("nest-loop", &["variant=1", "laps=6"]),
+            with("mini-blockchain", &["variant=1"]),
+        ],
+        first_seed: 0,
+        seeds: seeds(),
+        shard: Shard::ALL,
+        jobs: 2,
+        swarm: Swarm {
+            kinds: FaultKind::ALL.to_vec(),
+            swarm: true,
+            max_faults: 5,
+            max_down: 2,
+            ..Swarm::default()
+        },
+        keep_going: true,
+        time_limit: Duration::from_secs(300),
+        check_determinism: true,
+    };
+    for s in ex.run(&|_| {}).unwrap() {
+        assert_eq!(s.violations, 0, "{}: {:#?}", s.scenario, s.failures.first());
+    }
+}

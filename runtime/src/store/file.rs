@@ -118,8 +118,28 @@ impl FileStore {
             path,
             dirty: AtomicBool::new(false),
         };
-        store.create_tables()?;
+        store.guarded("creating its tables", || store.create_tables())?;
         Ok(store)
+    }
+
+    /// Runs `op` on the database, turning a panic of redb's into [`StoreError::Corrupt`]:
+    /// redb checks invariants of the pages it reads with assertions, so a file damaged in the
+    /// middle can pass `open` and trip one later (in the first commit, or a read). A damaged
+    /// file is an error naming it, never a crash of the node.
+    fn guarded<T>(
+        &self,
+        doing: &str,
+        op: impl FnOnce() -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        panic::catch_unwind(AssertUnwindSafe(op)).unwrap_or_else(|payload| {
+            Err(StoreError::Corrupt {
+                path: self.path.clone(),
+                detail: format!(
+                    "the database failed a consistency check while {doing} ({})",
+                    panic_message(payload.as_ref())
+                ),
+            })
+        })
     }
 
     /// The store's file.
@@ -190,6 +210,24 @@ fn classify(path: &Path, error: redb::Error) -> StoreError {
 
 impl Store for FileStore {
     fn commit(&self, batch: &Batch) -> Result<(), StoreError> {
+        self.guarded("committing", || self.commit_batch(batch))
+    }
+
+    fn sync(&self) -> Result<(), StoreError> {
+        self.guarded("syncing", || self.sync_now())
+    }
+
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.guarded("reading", || self.read(table, key))
+    }
+
+    fn scan(&self, table: Table, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        self.guarded("reading", || self.read_prefix(table, prefix))
+    }
+}
+
+impl FileStore {
+    fn commit_batch(&self, batch: &Batch) -> Result<(), StoreError> {
         if batch.is_empty() {
             return Ok(());
         }
@@ -218,7 +256,7 @@ impl Store for FileStore {
         Ok(())
     }
 
-    fn sync(&self) -> Result<(), StoreError> {
+    fn sync_now(&self) -> Result<(), StoreError> {
         // Cleared before the durable commit: a batch committed concurrently sets it again, so
         // the next sync covers it even if this one ran first.
         if !self.dirty.swap(false, Ordering::SeqCst) {
@@ -238,7 +276,7 @@ impl Store for FileStore {
         result
     }
 
-    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+    fn read(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         let txn = self.db.begin_read().map_err(|e| self.error(e.into()))?;
         let rows = match txn.open_table(definition(table)) {
             Ok(rows) => rows,
@@ -249,7 +287,11 @@ impl Store for FileStore {
         Ok(value.map(|value| value.value().to_vec()))
     }
 
-    fn scan(&self, table: Table, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn read_prefix(
+        &self,
+        table: Table,
+        prefix: &[u8],
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
         let txn = self.db.begin_read().map_err(|e| self.error(e.into()))?;
         let rows = match txn.open_table(definition(table)) {
             Ok(rows) => rows,
