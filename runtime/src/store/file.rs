@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use redb::{Builder, Database, Durability, TableDefinition, TableError};
 
-use super::{Batch, Store, StoreError, Table};
+use super::{Batch, Entry, Store, StoreError, Table};
 
 /// The most memory redb may use to cache pages of one store.
 const CACHE_BYTES: usize = 32 << 20;
@@ -287,11 +287,7 @@ impl FileStore {
         Ok(value.map(|value| value.value().to_vec()))
     }
 
-    fn read_prefix(
-        &self,
-        table: Table,
-        prefix: &[u8],
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn read_prefix(&self, table: Table, prefix: &[u8]) -> Result<Vec<Entry>, StoreError> {
         let txn = self.db.begin_read().map_err(|e| self.error(e.into()))?;
         let rows = match txn.open_table(definition(table)) {
             Ok(rows) => rows,
