@@ -81,11 +81,14 @@ const HOLD_CAPACITY: usize = 65_536;
 
 type SessionKey = (SessionId, ParticipantId);
 
+/// A frame of a session not open here yet: (sender's node, token, payload, acknowledge it).
+type Held = (NodeId, Civ, Vec<u8>, bool);
+
 #[derive(Default)]
 struct Sessions {
     open: BTreeMap<SessionKey, Arc<Session>>,
     finished: BTreeSet<SessionKey>,
-    held: BTreeMap<SessionKey, Vec<(NodeId, Civ, Vec<u8>)>>,
+    held: BTreeMap<SessionKey, Vec<Held>>,
     held_len: usize,
 }
 
@@ -98,6 +101,10 @@ struct NodeInner {
     link_wake: Notify,
     stats: Mutex<NodeStats>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Frames sent from here are kept until acknowledged and retransmitted: always, but over
+    /// a transport that delivers every frame from a node that journals nothing (where a lost
+    /// acknowledgement or a replay cannot happen).
+    acks: bool,
 }
 
 /// A node: hosts participants of sessions over one transport endpoint.
@@ -110,10 +117,12 @@ impl Node {
     /// Starts a node on `transport`: spawns its dispatcher and retransmitter on the current
     /// runtime (in simulation: on the current simulated node).
     pub fn start(id: NodeId, transport: Arc<dyn Transport>, config: NodeConfig) -> Node {
+        let acks = !transport.guarantees().reliable || config.store.is_some();
         let inner = Arc::new(NodeInner {
             id,
             transport,
             config,
+            acks,
             sessions: Mutex::new(Sessions::default()),
             link: Mutex::new(LinkTx::default()),
             link_wake: Notify::new(),
@@ -121,8 +130,11 @@ impl Node {
             tasks: Mutex::new(Vec::new()),
         });
         let dispatcher = tokio::spawn(dispatch(inner.clone()));
-        let retransmitter = tokio::spawn(retransmit(inner.clone()));
-        lock(&inner.tasks).extend([dispatcher, retransmitter]);
+        lock(&inner.tasks).push(dispatcher);
+        if acks {
+            let retransmitter = tokio::spawn(retransmit(inner.clone()));
+            lock(&inner.tasks).push(retransmitter);
+        }
         Node { inner }
     }
 
@@ -229,16 +241,20 @@ impl Node {
                 self.track_and_transmit(node, civ, payload);
             }
         }
-        for (from, civ, payload) in held {
+        for (from, civ, payload, ack) in held {
             let bytes = payload.len();
-            self.inner.arrive(&session, from, civ, payload, bytes);
+            self.inner.arrive(&session, from, civ, payload, ack, bytes);
         }
         session
     }
 
     /// Encodes and sends a frame the previous incarnation sent but nobody acknowledged.
     fn track_and_transmit(&self, node: NodeId, civ: Civ, payload: Vec<u8>) {
-        let packet = Packet::Frame { civ, payload };
+        let packet = Packet::Frame {
+            civ,
+            payload,
+            ack: true,
+        };
         let bytes = packet.encode();
         if let Packet::Frame { civ, .. } = packet {
             self.track_and_send(node, civ, bytes);
@@ -365,7 +381,11 @@ impl Node {
                 return Verdict::Continue;
             }
         }
-        let packet = Packet::Frame { civ, payload };
+        let packet = Packet::Frame {
+            civ,
+            payload,
+            ack: self.inner.acks,
+        };
         let bytes = packet.encode();
         let Packet::Frame { civ, .. } = packet else {
             return Verdict::Continue;
@@ -381,7 +401,11 @@ impl Node {
             census: Some(&session.census),
             bytes: bytes.len(),
         });
-        self.track_and_send(node, civ, bytes);
+        if self.inner.acks {
+            self.track_and_send(node, civ, bytes);
+        } else {
+            self.inner.transmit(node, bytes);
+        }
         verdict
     }
 
@@ -465,11 +489,13 @@ impl NodeInner {
                     }
                 }
             }
-            Packet::Frame { civ, payload } => self.on_frame(from, civ, payload, bytes.len()),
+            Packet::Frame { civ, payload, ack } => {
+                self.on_frame(from, civ, payload, ack, bytes.len())
+            }
         }
     }
 
-    fn on_frame(&self, from: NodeId, civ: Civ, payload: Vec<u8>, bytes: usize) {
+    fn on_frame(&self, from: NodeId, civ: Civ, payload: Vec<u8>, ack: bool, bytes: usize) {
         let key = (civ.session, civ.to);
         let open = {
             let mut s = lock(&self.sessions);
@@ -483,7 +509,7 @@ impl NodeInner {
                     s.held
                         .entry(key)
                         .or_default()
-                        .push((from, civ.clone(), payload));
+                        .push((from, civ.clone(), payload, ack));
                     lock(&self.stats).held_unknown += 1;
                     FrameEvent::HoldUnknown
                 } else {
@@ -501,7 +527,7 @@ impl NodeInner {
             }
         };
         match open {
-            Some(session) => self.arrive(&session, from, civ, payload, bytes),
+            Some(session) => self.arrive(&session, from, civ, payload, ack, bytes),
             None => {
                 lock(&self.stats).dropped_finished += 1;
                 self.observe(Event::Frame {
@@ -510,18 +536,43 @@ impl NodeInner {
                     census: None,
                     bytes,
                 });
-                self.ack(from, FrameKey::of(&civ));
+                if ack {
+                    self.ack(from, FrameKey::of(&civ));
+                }
             }
         }
     }
 
-    fn arrive(&self, session: &Session, from: NodeId, civ: Civ, payload: Vec<u8>, bytes: usize) {
+    fn arrive(
+        &self,
+        session: &Session,
+        from: NodeId,
+        civ: Civ,
+        payload: Vec<u8>,
+        ack: bool,
+        bytes: usize,
+    ) {
         let observed = self.config.observer.is_some().then(|| civ.clone());
         let ack_key = FrameKey::of(&civ);
         let kind = match session.accept(civ, payload) {
-            Err(_) => {
-                // Not stored, so not acknowledged: the sender retransmits it.
+            Err(e) => {
+                // Not stored, so not acknowledged: the sender retransmits it. A sender that
+                // does not retransmit never sends it again, so the session cannot go on.
                 lock(&self.stats).store_errors += 1;
+                if !ack {
+                    let error = ChoreoError::Store {
+                        role: session.participant().to_string(),
+                        detail: e.to_string(),
+                    };
+                    if session.fail(error.clone()) {
+                        self.observe(Event::Failure {
+                            session: session.id,
+                            participant: session.participant(),
+                            error: &error,
+                            remote: false,
+                        });
+                    }
+                }
                 return;
             }
             Ok(Arrival::Stored) => {
@@ -564,7 +615,9 @@ impl NodeInner {
             });
         }
         // Stored first, acknowledged second: an acknowledged frame is never lost here.
-        self.ack(from, ack_key);
+        if ack {
+            self.ack(from, ack_key);
+        }
     }
 }
 

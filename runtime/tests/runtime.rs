@@ -177,6 +177,7 @@ async fn corrupt_unknown_and_finished_session_frames_are_counted_never_delivered
                 occurrence: 0,
             },
             payload: vec![7],
+            ack: true,
         }
         .encode()
     };

@@ -257,4 +257,10 @@ impl Session {
     pub fn failure(&self) -> Option<ChoreoError> {
         lock(&self.state).failure.as_ref().map(|f| f.error.clone())
     }
+
+    /// Whether this participant abandoned block `epoch` (or a block around it): its body is
+    /// being aborted. Outside every block (`epoch` 0), never.
+    pub fn abandoned(&self, epoch: u64) -> bool {
+        epoch != 0 && crate::engine::state::abandoned(&lock(&self.state).blocks, epoch)
+    }
 }

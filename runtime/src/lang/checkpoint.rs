@@ -66,7 +66,7 @@ struct Watched<'a, T> {
     body: Child<Result<T, ChoreoError>>,
 }
 
-impl<T> Future for Watched<'_, T> {
+impl<T: Send + 'static> Future for Watched<'_, T> {
     type Output = Ended<T>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Ended<T>> {
@@ -165,7 +165,7 @@ impl<C: RoleSet> Choreo<C> {
         RF: Future<Output = Result<T, ChoreoError>> + Send + 'static,
     {
         let _op = self.begin();
-        self.check_failed()?;
+        self.proceed().await?;
         let (node, session) = match &*self.ctx {
             Ctx::Central { .. } => return self.central_block(state, body, rescue).await,
             Ctx::Projected { node, session } => (node, session),

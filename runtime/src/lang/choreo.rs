@@ -214,6 +214,19 @@ impl<C: RoleSet> Choreo<C> {
         }
     }
 
+    /// What every operator does first: the session's failure if it failed; never returns in
+    /// the body of a block this participant abandoned (rescued). Such a body is being
+    /// aborted, and until it is, it must not run another local step or send another frame:
+    /// the rescue already runs in its place.
+    pub(crate) async fn proceed(&self) -> Result<(), ChoreoError> {
+        if let Ctx::Projected { session, .. } = &*self.ctx {
+            if session.abandoned(self.epoch) {
+                std::future::pending::<()>().await;
+            }
+        }
+        self.check_failed()
+    }
+
     pub(crate) fn encode<T: Serialize>(
         &self,
         value: &T,
@@ -346,7 +359,7 @@ impl<C: RoleSet> Choreo<C> {
         site: &Site,
         f: impl FnOnce() -> T,
     ) -> Result<T, ChoreoError> {
-        self.check_failed()?;
+        self.proceed().await?;
         let step = match &*self.ctx {
             Ctx::Projected { session, .. } => Some((session, session.step())),
             Ctx::Central { .. } => None,

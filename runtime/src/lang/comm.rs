@@ -32,7 +32,7 @@ impl<C: RoleSet> Choreo<C> {
         let site = self.site();
         async move {
             let _op = self.begin();
-            self.check_failed()?;
+            self.proceed().await?;
             let (a, b) = (self.role_id(A::NAME)?, self.role_id(B::NAME)?);
             match self.me() {
                 None => {
@@ -70,7 +70,7 @@ impl<C: RoleSet> Choreo<C> {
         let site = self.site();
         async move {
             let _op = self.begin();
-            self.check_failed()?;
+            self.proceed().await?;
             let a = self.role_id(A::NAME)?;
             match self.me() {
                 Some(me) if me != a => self.receive(a, &site).await,
@@ -105,7 +105,7 @@ impl<C: RoleSet> Choreo<C> {
         let site = self.site();
         async move {
             let _op = self.begin();
-            self.check_failed()?;
+            self.proceed().await?;
             let a = self.role_id(A::NAME)?;
             let to: Vec<ParticipantId> = self
                 .ctx

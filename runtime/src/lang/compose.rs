@@ -32,7 +32,7 @@ impl<C: RoleSet> Choreo<C> {
     {
         {
             let _op = self.begin();
-            self.check_failed()?;
+            self.proceed().await?;
             let members: Arc<[ParticipantId]> = self
                 .ctx
                 .census()
@@ -63,7 +63,7 @@ impl<C: RoleSet> Choreo<C> {
     {
         {
             let _op = self.begin();
-            self.check_failed()?;
+            self.proceed().await?;
             let ch = self.sub::<Sub::Census>(self.scope.clone());
             Child::spawn(async move { sub.run(&ch).await }).await
         }
@@ -84,6 +84,12 @@ impl<C: RoleSet> Choreo<C> {
         drop(self.begin());
         self.check_failed()?;
         let site = self.site();
+        if let Ctx::Projected { session, .. } = &*self.ctx
+            && session.abandoned(self.epoch)
+        {
+            // A rescued body being aborted starts no session (see `Choreo::proceed`).
+            return Ok(Spawned::absent());
+        }
         let parent = self.ctx.census();
         let members: Vec<ParticipantId> = parent
             .ids_of_set::<Sub::Census>()

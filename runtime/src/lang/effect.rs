@@ -83,7 +83,7 @@ impl<C: RoleSet> Choreo<C> {
         T: Serialize + DeserializeOwned + Send,
     {
         let _op = self.begin();
-        self.check_failed()?;
+        self.proceed().await?;
         let (node, session) = match &*self.ctx {
             Ctx::Central { .. } => {
                 return self

@@ -89,7 +89,7 @@ impl<C: RoleSet> Choreo<C> {
         let site = self.site();
         async move {
             let _op = self.begin();
-            self.check_failed()?;
+            self.proceed().await?;
             let a = self.role_id(A::NAME)?;
             let ids = self.family_ids::<F>();
             let me = self.me();
@@ -148,7 +148,7 @@ impl<C: RoleSet> Choreo<C> {
         let site = self.site();
         async move {
             let _op = self.begin();
-            self.check_failed()?;
+            self.proceed().await?;
             let a = self.role_id(A::NAME)?;
             let ids = self.family_ids::<F>();
             let mut values = values;

@@ -35,7 +35,7 @@ impl<C: RoleSet> Choreo<C> {
         let site = self.site();
         async move {
             let _op = self.begin();
-            self.check_failed()?;
+            self.proceed().await?;
             let Ctx::Projected { node, session } = &*self.ctx else {
                 let mut state = init;
                 loop {

@@ -3,7 +3,9 @@
 //! Every data frame is numbered on its (session, sender, receiver, lane) channel. The sender
 //! keeps each frame until the receiver acknowledges it and retransmits it with exponential
 //! backoff; the receiver acknowledges every copy it gets, keeps the first and discards the
-//! rest ([`Dedup`]). Ordering is restored above, in the session inbox, which hands frames to
+//! rest ([`Dedup`]). Over a transport that declares it delivers every frame exactly once
+//! (an in-process channel), a node without a store neither keeps nor retransmits frames and
+//! asks for no acknowledgements: the link does only the work its transport needs. Ordering is restored above, in the session inbox, which hands frames to
 //! operators strictly by sequence number. This module owns the wire format ([`Packet`]).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -44,6 +46,11 @@ pub enum Packet {
         civ: Civ,
         /// The encoded value or control message.
         payload: Vec<u8>,
+        /// The sender keeps the frame until it is acknowledged (retransmitting it): the
+        /// receiver must acknowledge every copy. False only over a transport that delivers
+        /// every frame (see [`Guarantees`](crate::net::transport::Guarantees)) from a node
+        /// that journals nothing, where an acknowledgement would change nothing.
+        ack: bool,
     },
     /// The receiver has stored the frame `key` names.
     Ack {
@@ -213,6 +220,7 @@ mod tests {
                 occurrence: 0,
             },
             payload: vec![1, 2, 3],
+            ack: true,
         };
         let bytes = p.encode();
         assert_eq!(Packet::decode(NodeId(0), &bytes).unwrap(), p);

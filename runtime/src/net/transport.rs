@@ -41,6 +41,20 @@ pub trait Transport: Send + Sync + 'static {
     fn send(&self, to: NodeId, frame: Vec<u8>) -> Result<(), TransportError>;
     /// Waits for the next datagram and the node it came from.
     fn recv(&self) -> BoxFuture<'_, Result<(NodeId, Vec<u8>), TransportError>>;
+    /// What the transport promises; by default nothing (frames may be lost, duplicated or
+    /// reordered), so the link layer does all its work.
+    fn guarantees(&self) -> Guarantees {
+        Guarantees::default()
+    }
+}
+
+/// What a [`Transport`] promises about the datagrams it carries between live nodes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Guarantees {
+    /// Every datagram sent to a live node arrives, exactly once (no loss, no duplicates).
+    pub reliable: bool,
+    /// Datagrams from one node to another arrive in the order they were sent.
+    pub ordered: bool,
 }
 
 /// How unreliable an [`InProcessNetwork`] is. The default is a perfect network.
@@ -138,6 +152,13 @@ impl InProcessNetwork {
             .cloned()
             .ok_or(TransportError::Unreachable(to.0))?;
         let f = self.inner.faults;
+        if f == NetFaults::default() {
+            // A perfect network draws nothing from its generator.
+            lock(&self.inner.stats).sent += 1;
+            // A closed receiver is a dead node: the frame is lost, as on a real network.
+            let _ = target.send((from, frame));
+            return Ok(());
+        }
         let (copies, delays) = {
             let mut rng = lock(&self.inner.rng);
             let mut stats = lock(&self.inner.stats);
@@ -189,6 +210,15 @@ pub struct InProcessTransport {
 impl Transport for InProcessTransport {
     fn send(&self, to: NodeId, frame: Vec<u8>) -> Result<(), TransportError> {
         self.net.route(self.id, to, frame)
+    }
+
+    fn guarantees(&self) -> Guarantees {
+        // A perfect network is a channel: it loses, duplicates and reorders nothing.
+        let perfect = self.net.inner.faults == NetFaults::default();
+        Guarantees {
+            reliable: perfect,
+            ordered: perfect,
+        }
     }
 
     fn recv(&self) -> BoxFuture<'_, Result<(NodeId, Vec<u8>), TransportError>> {
