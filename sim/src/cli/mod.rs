@@ -1,0 +1,135 @@
+//! The `rehearsal` command line: `list`, `run`, `explore`, `replay` and `shrink`.
+//!
+//! This module owns the command tree and the dispatch; each verb lives in its own file
+//! (`run`, `explore`, `replay` for `replay` and `shrink`), and `args` holds the arguments a
+//! person types and how they are read.
+//!
+//! Exit status: 0 when every oracle held, 1 when one was violated (the output names it and
+//! the command that reproduces the run), 2 on bad usage or input.
+
+mod args;
+mod explore;
+mod replay;
+mod run;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use rehearsal_scenarios::{Scenario, registry};
+
+use args::{ExploreArgs, ReplayArgs, RunArgs, ShrinkArgs};
+#[cfg(madsim)]
+pub use run::load_plan;
+
+/// Rehearse choreographies on a seeded, deterministic simulated network.
+#[derive(Debug, Parser)]
+#[command(name = "rehearsal", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List the shipped scenarios, their roles, parameters and oracles.
+    List,
+    /// Run one scenario on the simulated network from a seed.
+    Run(RunArgs),
+    /// Search many seeds with random fault plans; shrink and save any failure.
+    Explore(ExploreArgs),
+    /// Re-run a repro file exactly and check its trace hash.
+    Replay(ReplayArgs),
+    /// Shrink the plan of a repro file to a minimal one that still fails.
+    Shrink(ShrinkArgs),
+}
+
+/// Output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// The canonical trace, a summary, the reproduction command and the trace hash.
+    Text,
+    /// One JSON object per line; the last is the summary with `trace_hash`.
+    Json,
+}
+
+/// Runs the command line; returns the process exit status.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    match cli.command {
+        Command::List => {
+            print!("{}", list());
+            0
+        }
+        Command::Run(args) => run::run(args),
+        Command::Explore(args) => explore::explore(args),
+        Command::Replay(args) => replay::replay(args),
+        Command::Shrink(args) => replay::shrink(args),
+    }
+}
+
+#[cfg(not(madsim))]
+fn needs_sim() -> i32 {
+    usage_error(
+        "this binary was built without the simulator; run it as `cargo rehearsal ...`, \
+         which builds with --cfg madsim",
+    )
+}
+
+/// The `list` output.
+pub fn list() -> String {
+    let width = registry().iter().map(|s| s.name.len()).max().unwrap_or(0) + 2;
+    let mut s = String::new();
+    let mut line = |head: &str, text: String| {
+        s.push_str(&format!("{head:<width$}{text}\n"));
+    };
+    for sc in registry() {
+        line(sc.name, sc.summary.to_string());
+        line("", format!("roles: {}", sc.roles.join(", ")));
+        for p in sc.params {
+            line(
+                "",
+                format!("param {}={} ({})", p.name, p.default, p.summary),
+            );
+        }
+        line(
+            "",
+            format!(
+                "oracle {}: every participant's outcome equals the reference run's",
+                rehearsal_scenarios::REFERENCE_ORACLE
+            ),
+        );
+        for (name, what) in sc.oracles {
+            line("", format!("oracle {name}: {what}"));
+        }
+    }
+    s
+}
+
+fn usage_error(message: impl std::fmt::Display) -> i32 {
+    eprintln!("error: {message}");
+    2
+}
+
+fn find(name: &str) -> Result<&'static Scenario, i32> {
+    rehearsal_scenarios::find(name).map_err(usage_error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_names_every_scenario_and_its_oracles() {
+        let l = list();
+        for s in registry() {
+            assert!(l.contains(s.name), "{l}");
+            for (o, _) in s.oracles {
+                assert!(l.contains(o), "{l}");
+            }
+        }
+    }
+}
