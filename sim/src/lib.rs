@@ -34,6 +34,7 @@ pub mod strategy;
 pub mod trace;
 #[cfg(madsim)]
 pub mod transport;
+pub mod watch;
 
 pub use net::NetConfig;
 pub use plan::{Action, Fault, FaultKind, FaultPlan, PlanContext, PlanError, SiteRef, Trigger};

@@ -1,4 +1,12 @@
 //! `rehearsal explore`: many seeds with random fault plans; failures shrunk and saved.
+//!
+//! The verb checks its input before the first seed (a vacuous range, an empty shard, fault
+//! kinds that cannot fire, an output folder it cannot write), then streams the range through
+//! [`crate::explore::Explore::run_with`]. Every failure's repro file is written the moment it
+//! is found (write then rename), then shrunk and rewritten; SIGINT or SIGTERM stops the
+//! workers after their current seed and prints the summary of the seeds that ran (a second
+//! signal exits at once). Exit status: 0 no violation, 1 a violation (its repro is on disk),
+//! 130 interrupted before any violation, 2 bad usage or input.
 
 use super::args::ExploreArgs;
 #[cfg(madsim)]
@@ -7,17 +15,74 @@ use super::args::parse_kinds;
 use super::needs_sim;
 #[cfg(madsim)]
 use super::{Format, find, usage_error};
+
+/// The exit status of an exploration interrupted before it found a violation.
 #[cfg(madsim)]
-use rehearsal_scenarios::registry;
+const INTERRUPTED: i32 = 130;
+
+/// How many failures an exploration with `--keep-going` shrinks (the others are saved as
+/// found).
+#[cfg(madsim)]
+const SHRUNK_WITH_KEEP_GOING: usize = 10;
 
 #[cfg(not(madsim))]
 pub(super) fn explore(_: ExploreArgs) -> i32 {
     needs_sim()
 }
 
+/// A failure's repro file, as saved.
+#[cfg(madsim)]
+struct Saved {
+    path: std::path::PathBuf,
+    violation: String,
+    faults: usize,
+    /// `(faults, runs, kinds)` of the shrunk plan, if it was shrunk.
+    shrunk: Option<(usize, usize, Vec<&'static str>)>,
+}
+
+/// Checks the arguments against each other; the error is ready to print.
+#[cfg(madsim)]
+fn vacuous(
+    args: &ExploreArgs,
+    shard: crate::explore::Shard,
+    kinds: &[crate::FaultKind],
+) -> Result<(), String> {
+    use crate::FaultKind;
+    if args.first_seed.checked_add(args.seeds - 1).is_none() {
+        return Err(format!(
+            "--first-seed {} with --seeds {}: the range passes the last seed, {}; expected at most {} seeds from there",
+            args.first_seed,
+            args.seeds,
+            u64::MAX,
+            u64::MAX - args.first_seed + 1
+        ));
+    }
+    if shard.is_empty(args.seeds) {
+        return Err(format!(
+            "--shard {}/{} of {} seed(s) is empty: only shards 1 to {} get a seed; use fewer shards or more seeds",
+            shard.index, shard.count, args.seeds, args.seeds
+        ));
+    }
+    let downs = |k: &FaultKind| matches!(k, FaultKind::Crash | FaultKind::Pause);
+    if args.max_down == 0 && kinds.iter().all(downs) {
+        let names: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
+        return Err(format!(
+            "--faults {} with --max-down 0: no fault can fire ({} take a node down); allow --max-down 1 or add other kinds",
+            args.faults,
+            names.join(", ")
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(madsim)]
 pub(super) fn explore(args: ExploreArgs) -> i32 {
-    use crate::explore::{Explore, Shard, repro as make_repro};
+    use crate::explore::{Explore, Hooks, SeedResult, Shard, found_repro, repro as make_repro};
+    use crate::repro::{check_writable, write_atomically};
+    use rehearsal_scenarios::registry;
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
     use std::time::Instant;
 
     let names: Vec<String> = if args.scenarios.is_empty() {
@@ -40,9 +105,29 @@ pub(super) fn explore(args: ExploreArgs) -> i32 {
         Ok(s) => s.unwrap_or(Shard::ALL),
         Err(e) => return usage_error(e),
     };
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if let Err(e) = vacuous(&args, shard, &kinds) {
+        return usage_error(e);
+    }
+    if kinds == [crate::FaultKind::Partition] {
+        for (s, _) in &scenarios {
+            if s.roles.len() < 2 && !s.roles.iter().any(|r| r.contains('[')) {
+                return usage_error(format!(
+                    "--faults partition: scenario `{}` has one role, so no partition can fire",
+                    s.name
+                ));
+            }
+        }
+    }
+    if let Err(e) = std::fs::create_dir_all(&args.out) {
+        return usage_error(format!("cannot create {}: {e}", args.out.display()));
+    }
+    if let Err(e) = check_writable(&args.out.join("probe.toml")) {
+        return usage_error(e);
+    }
+    let jobs = match args.jobs {
+        Some(j) if j > 0 => j,
+        _ => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
     let explore = Explore {
         scenarios,
         first_seed: args.first_seed,
@@ -58,9 +143,28 @@ pub(super) fn explore(args: ExploreArgs) -> i32 {
         },
         keep_going: args.keep_going,
         check_determinism: args.check_determinism,
-        time_limit: std::time::Duration::from_secs(args.time_limit),
+        time_limit: args.time_limit,
     };
-    let total = shard.seeds(args.first_seed, args.seeds).len() as u64 * names.len() as u64;
+
+    // SIGINT and SIGTERM set the flag; a second one (the flag already set) exits at once.
+    let interrupt = std::sync::Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let registered = signal_hook::flag::register_conditional_shutdown(
+            signal,
+            INTERRUPTED,
+            interrupt.clone(),
+        )
+        .and_then(|_| signal_hook::flag::register(signal, interrupt.clone()));
+        if let Err(e) = registered {
+            eprintln!(
+                "warning: cannot catch signal {signal}: {e}; an interrupt will lose the summary"
+            );
+        }
+    }
+
+    let total = shard
+        .len(args.seeds)
+        .saturating_mul(explore.scenarios.len() as u64);
     let started = Instant::now();
     let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         let bar = indicatif::ProgressBar::new(total);
@@ -74,9 +178,14 @@ pub(super) fn explore(args: ExploreArgs) -> i32 {
     } else {
         None
     };
-    let done = std::sync::atomic::AtomicU64::new(0);
-    let progress = |r: &crate::explore::SeedResult| {
-        let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+    let done = AtomicU64::new(0);
+    let found = AtomicU64::new(0);
+    let last_report = Mutex::new(Instant::now());
+    let progress = |r: &SeedResult| {
+        let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+        if !r.violations.is_empty() {
+            found.fetch_add(1, Ordering::Relaxed);
+        }
         match &bar {
             Some(bar) => {
                 bar.inc(1);
@@ -85,21 +194,92 @@ pub(super) fn explore(args: ExploreArgs) -> i32 {
                 }
             }
             None => {
-                if !r.violations.is_empty() {
+                let mut last = last_report.lock().unwrap_or_else(|p| p.into_inner());
+                if last.elapsed().as_secs() >= 10 {
+                    *last = Instant::now();
+                    let secs = started.elapsed().as_secs_f64().max(1e-9);
                     eprintln!(
-                        "violation: {} seed {}: {}",
-                        r.scenario,
-                        r.seed,
-                        r.violations.join("; ")
+                        "explored {n} of {total} seeds, {:.0} seeds/s, {} violation(s)",
+                        n as f64 / secs,
+                        found.load(Ordering::Relaxed)
                     );
-                }
-                if total >= 10 && n % (total / 10).max(1) == 0 {
-                    eprintln!("explored {n}/{total} seeds");
                 }
             }
         }
     };
-    let summaries = match explore.run(&progress) {
+
+    let saved = Mutex::new(BTreeMap::<(&'static str, u64), Saved>::new());
+    let shrinks = AtomicUsize::new(0);
+    let failure = |f: &SeedResult| {
+        let Some((scenario, params)) = explore.scenarios.iter().find(|(s, _)| s.name == f.scenario)
+        else {
+            return;
+        };
+        let path = args.out.join(format!("{}-{}.toml", f.scenario, f.seed));
+        let first = f.violations.first().cloned().unwrap_or_default();
+        let found = found_repro(scenario, params, explore.time_limit, f);
+        if let Err(e) = write_atomically(&path, found.to_toml().as_bytes()) {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return;
+        }
+        eprintln!(
+            "violation: {} seed {}: {first}\n  saved {} (shrinking)",
+            f.scenario,
+            f.seed,
+            path.display()
+        );
+        let mut entry = Saved {
+            path: path.clone(),
+            violation: first,
+            faults: f.plan.faults.len(),
+            shrunk: None,
+        };
+        let allowed =
+            !args.keep_going || shrinks.fetch_add(1, Ordering::Relaxed) < SHRUNK_WITH_KEEP_GOING;
+        if allowed && !interrupt.load(Ordering::Relaxed) {
+            match explore.shrink_until(f, args.shrink_budget, &interrupt) {
+                Ok(Some(shrunk)) => {
+                    let r = make_repro(scenario, params, f.seed, explore.time_limit, &shrunk);
+                    match write_atomically(&path, r.to_toml().as_bytes()) {
+                        Ok(()) => {
+                            let kinds = shrunk
+                                .plan
+                                .faults
+                                .iter()
+                                .map(|x| x.action.kind().name())
+                                .collect();
+                            entry.violation = shrunk
+                                .report
+                                .violations
+                                .first()
+                                .cloned()
+                                .unwrap_or(entry.violation);
+                            entry.shrunk = Some((shrunk.plan.faults.len(), shrunk.runs, kinds));
+                        }
+                        Err(e) => eprintln!("error: cannot write {}: {e}", path.display()),
+                    }
+                }
+                Ok(None) => eprintln!(
+                    "note: {} seed {} did not fail again when shrinking; {} keeps the plan as found",
+                    f.scenario,
+                    f.seed,
+                    path.display()
+                ),
+                Err(e) => eprintln!("error while shrinking {} seed {}: {e}", f.scenario, f.seed),
+            }
+        }
+        saved
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((f.scenario, f.seed), entry);
+    };
+
+    let hooks = Hooks {
+        progress: &progress,
+        failure: &failure,
+        interrupt: &interrupt,
+    };
+    let summaries = match explore.run_with(&hooks) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -109,12 +289,12 @@ pub(super) fn explore(args: ExploreArgs) -> i32 {
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
+    let interrupted = interrupt.load(Ordering::Relaxed);
+    let saved = saved.into_inner().unwrap_or_else(|p| p.into_inner());
     let elapsed = started.elapsed().as_secs_f64();
     let seeds_run: u64 = summaries.iter().map(|s| s.seeds).sum();
-    let failures: Vec<&crate::explore::SeedResult> =
-        summaries.iter().flat_map(|s| s.failures.iter()).collect();
+    let violations: u64 = summaries.iter().map(|s| s.violations).sum();
     let mut out = String::new();
-    let mut json = String::new();
     if args.format == Format::Text {
         out.push_str(&format!(
             "{:<20} {:>7} {:>10}  {:<56} {:>14}\n",
@@ -137,7 +317,7 @@ pub(super) fn explore(args: ExploreArgs) -> i32 {
                 fired,
                 s.sim_time_us as f64 / 1e6
             )),
-            Format::Json => json.push_str(&format!(
+            Format::Json => out.push_str(&format!(
                 "{}\n",
                 serde_json::json!({"type": "scenario", "scenario": s.scenario, "seeds": s.seeds,
                     "violations": s.violations, "faults_fired": s.fired,
@@ -145,93 +325,79 @@ pub(super) fn explore(args: ExploreArgs) -> i32 {
             )),
         }
     }
-    // Shrink and save the first failure of each scenario (all of them with --keep-going,
-    // up to ten).
-    let mut saved = Vec::new();
-    let firsts: Vec<&crate::explore::SeedResult> = if args.keep_going {
-        failures.iter().take(10).copied().collect()
-    } else {
-        summaries
-            .iter()
-            .filter_map(|s| s.failures.first())
-            .collect()
-    };
-    for f in firsts {
-        let (scenario, params) = match explore.scenarios.iter().find(|(s, _)| s.name == f.scenario)
-        {
-            Some(x) => x,
-            None => continue,
-        };
-        let shrunk = match explore.shrink(f, args.shrink_budget) {
-            Ok(Some(s)) => s,
-            Ok(None) => {
-                eprintln!(
-                    "note: {} seed {} did not fail again when shrinking",
-                    f.scenario, f.seed
-                );
+    // The saved repros of the failures the summary counts, in seed order (a failure found
+    // above the first one, before the explorer knew, is saved too but not listed).
+    for s in &summaries {
+        for f in &s.failures {
+            let Some(entry) = saved.get(&(f.scenario, f.seed)) else {
                 continue;
+            };
+            let how = match &entry.shrunk {
+                Some((faults, runs, _)) => format!(
+                    "plan shrunk from {} to {faults} fault(s) in {runs} runs",
+                    entry.faults
+                ),
+                None => format!("plan not shrunk: {} fault(s)", entry.faults),
+            };
+            let kinds = entry
+                .shrunk
+                .as_ref()
+                .map(|(_, _, k)| k.join(", "))
+                .unwrap_or_else(|| {
+                    f.plan
+                        .faults
+                        .iter()
+                        .map(|x| x.action.kind().name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                });
+            match args.format {
+                Format::Text => out.push_str(&format!(
+                    "violation: {} seed {}: {} ({how})\n  {kinds}\n  replay: cargo rehearsal replay {}\n",
+                    f.scenario,
+                    f.seed,
+                    entry.violation,
+                    entry.path.display()
+                )),
+                Format::Json => out.push_str(&format!(
+                    "{}\n",
+                    serde_json::json!({"type": "violation", "scenario": f.scenario, "seed": f.seed,
+                        "violations": f.violations, "faults": entry.faults,
+                        "shrunk_faults": entry.shrunk.as_ref().map(|s| s.0),
+                        "repro": entry.path.display().to_string(),
+                        "replay": format!("cargo rehearsal replay {}", entry.path.display())})
+                )),
             }
-            Err(e) => {
-                eprintln!("error while shrinking {} seed {}: {e}", f.scenario, f.seed);
-                continue;
-            }
-        };
-        let repro = make_repro(scenario, params, f.seed, explore.time_limit, &shrunk);
-        if let Err(e) = std::fs::create_dir_all(&args.out) {
-            return usage_error(format!("cannot create {}: {e}", args.out.display()));
         }
-        let path = args.out.join(format!("{}-{}.toml", f.scenario, f.seed));
-        if let Err(e) = std::fs::write(&path, repro.to_toml()) {
-            return usage_error(format!("cannot write {}: {e}", path.display()));
-        }
-        let line = format!(
-            "violation: {} seed {}: {} (plan shrunk from {} to {} fault(s) in {} runs)\n  {}\n  replay: cargo rehearsal replay {}\n",
-            f.scenario,
-            f.seed,
-            f.violations.first().cloned().unwrap_or_default(),
-            f.plan.faults.len(),
-            shrunk.plan.faults.len(),
-            shrunk.runs,
-            shrunk
-                .plan
-                .faults
-                .iter()
-                .map(|x| x.action.kind().name())
-                .collect::<Vec<_>>()
-                .join(", "),
-            path.display()
-        );
-        match args.format {
-            Format::Text => out.push_str(&line),
-            Format::Json => json.push_str(&format!(
-                "{}\n",
-                serde_json::json!({"type": "violation", "scenario": f.scenario, "seed": f.seed,
-                    "violations": f.violations, "faults": f.plan.faults.len(),
-                    "shrunk_faults": shrunk.plan.faults.len(), "repro": path.display().to_string(),
-                    "replay": format!("cargo rehearsal replay {}", path.display())})
-            )),
-        }
-        saved.push(path);
     }
     let rate = seeds_run as f64 / elapsed.max(1e-9);
+    let shard_note = if shard == Shard::ALL {
+        String::new()
+    } else {
+        format!(", shard {}/{}", shard.index, shard.count)
+    };
     match args.format {
         Format::Text => {
+            if interrupted {
+                out.push_str("interrupted: the summary covers the seeds that ran\n");
+            }
             out.push_str(&format!(
-                "{seeds_run} seeds, {} violation(s), {elapsed:.1} s, {rate:.0} seeds/s, {jobs} job(s){}\n",
-                failures.len(),
-                if shard == Shard::ALL { String::new() } else { format!(", shard {}/{}", shard.index, shard.count) }
+                "{seeds_run} seeds, {violations} violation(s), {elapsed:.1} s, {rate:.0} seeds/s, {jobs} job(s){shard_note}\n",
             ));
-            print!("{out}");
         }
-        Format::Json => {
-            json.push_str(&format!(
-                "{}\n",
-                serde_json::json!({"type": "summary", "seeds": seeds_run, "violations": failures.len(),
-                    "seconds": elapsed, "seeds_per_second": rate, "jobs": jobs,
-                    "shard": format!("{}/{}", shard.index, shard.count)})
-            ));
-            print!("{json}");
-        }
+        Format::Json => out.push_str(&format!(
+            "{}\n",
+            serde_json::json!({"type": "summary", "seeds": seeds_run, "violations": violations,
+                "interrupted": interrupted, "seconds": elapsed, "seeds_per_second": rate,
+                "jobs": jobs, "shard": format!("{}/{}", shard.index, shard.count)})
+        )),
     }
-    if failures.is_empty() { 0 } else { 1 }
+    print!("{out}");
+    if violations > 0 {
+        1
+    } else if interrupted {
+        INTERRUPTED
+    } else {
+        0
+    }
 }

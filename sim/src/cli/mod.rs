@@ -5,7 +5,8 @@
 //! person types and how they are read.
 //!
 //! Exit status: 0 when every oracle held, 1 when one was violated (the output names it and
-//! the command that reproduces the run), 2 on bad usage or input.
+//! the command that reproduces the run), 2 on bad usage or input; an interrupted `explore`
+//! with no violation exits 130. Each verb's `--help` gives its own.
 
 mod args;
 mod explore;
@@ -21,7 +22,13 @@ pub use run::load_plan;
 
 /// Rehearse choreographies on a seeded, deterministic simulated network.
 #[derive(Debug, Parser)]
-#[command(name = "rehearsal", version, about)]
+#[command(
+    name = "rehearsal",
+    version,
+    about,
+    after_help = "Exit status: 0 every oracle held; 1 an oracle was violated (or a replay diverged); \
+                  2 bad usage or input. Each verb's --help gives its own."
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -29,15 +36,40 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// List the shipped scenarios, their roles, parameters and oracles.
+    /// List the shipped scenarios, their roles, parameters (with their ranges) and oracles.
     List,
     /// Run one scenario on the simulated network from a seed.
+    #[command(
+        after_help = "Exit status: 0 every oracle held; 1 an oracle was violated; \
+                            2 bad usage or input (refused before the run starts).\n\
+                            A run that takes longer than --progress-after shows progress on stderr."
+    )]
     Run(RunArgs),
     /// Search many seeds with random fault plans; shrink and save any failure.
+    #[command(
+        after_help = "Each failure's repro file is written as soon as it is found, then \
+                            shrunk and rewritten (write then rename). SIGINT or SIGTERM stops the \
+                            workers after their current seed and prints the summary of the seeds \
+                            that ran; a second one exits at once.\n\
+                            Exit status: 0 no violation; 1 a violation (its repro is saved); \
+                            130 interrupted before any violation; 2 bad usage or input \
+                            (0 seeds, an empty shard, faults that cannot fire, an unwritable --out)."
+    )]
     Explore(ExploreArgs),
     /// Re-run a repro file exactly and check its trace hash.
+    #[command(
+        after_help = "Exit status: 0 the trace hash matches the recorded one (or none is \
+                            recorded) and every oracle held; 1 an oracle was violated or the run \
+                            diverged from the recorded one (the `result` line and the JSON \
+                            summary's `result` and `replay` fields say which); 2 bad usage or input."
+    )]
     Replay(ReplayArgs),
     /// Shrink the plan of a repro file to a minimal one that still fails.
+    #[command(
+        after_help = "Exit status: 0 it wrote a smaller or equal failing plan; 1 the repro \
+                            does not fail, so there is nothing to shrink; 2 bad usage or input \
+                            (including an output file it cannot write, checked before shrinking)."
+    )]
     Shrink(ShrinkArgs),
 }
 
@@ -90,10 +122,18 @@ pub fn list() -> String {
         line(sc.name, sc.summary.to_string());
         line("", format!("roles: {}", sc.roles.join(", ")));
         for p in sc.params {
-            line(
-                "",
-                format!("param {}={} ({})", p.name, p.default, p.summary),
-            );
+            line("", {
+                let r = sc.range(p.name);
+                let why = if r.why.is_empty() {
+                    String::new()
+                } else {
+                    format!("; at most {} because {}", r.max, r.why)
+                };
+                format!(
+                    "param {}={} in {}..={} ({}{why})",
+                    p.name, p.default, r.min, r.max, p.summary
+                )
+            });
         }
         line(
             "",

@@ -47,7 +47,7 @@ fn load_repro(
     let sim = crate::Sim::new(header.seed)
         .net(header.net)
         .plan(plan)
-        .time_limit(std::time::Duration::from_secs(header.time_limit_s));
+        .time_limit(header.time_limit);
     Ok((scenario, params, sim, header.trace_hash))
 }
 
@@ -65,30 +65,53 @@ pub(super) fn replay(args: ReplayArgs) -> i32 {
         }
     };
     let repro = format!("cargo rehearsal replay {}", args.file.display());
-    let (matches, note) = match &recorded {
-        Some(h) if *h == report.hash_hex() => (
-            true,
+    let this = report.hash_hex();
+    let (replay, mut note) = match &recorded {
+        Some(h) if *h == this => (
+            "matched",
             format!("replay    trace-hash matches the recorded {h}\n"),
         ),
         Some(h) => (
-            false,
-            format!(
-                "replay    DIVERGED: recorded trace-hash {h}, this run {}\n",
-                report.hash_hex()
-            ),
+            "diverged",
+            format!("replay    DIVERGED: recorded trace-hash {h}, this run {this}\n"),
         ),
         None => (
-            true,
+            "unrecorded",
             "replay    the file records no trace-hash to compare\n".to_string(),
         ),
     };
-    if let Err(code) = print_report(&report, &params, &repro, args.format, None, &note) {
+    let diverged = replay == "diverged";
+    let result = match (report.passed(), diverged) {
+        (true, false) => "passed",
+        (true, true) => "diverged",
+        (false, false) => "violated",
+        (false, true) => "violated-and-diverged",
+    };
+    note.push_str(&format!(
+        "result    {}\n",
+        match result {
+            "passed" => "passed: every oracle held (exit 0)",
+            "diverged" => {
+                "diverged: every oracle held, but the run is not the recorded one (the recorded failure no longer happens, or the code changed; exit 1)"
+            }
+            "violated" => "violated: an oracle was violated, as recorded (exit 1)",
+            _ => "violated and diverged: an oracle was violated, in a run that is not the recorded one (exit 1)",
+        }
+    ));
+    let mut extra = serde_json::Map::new();
+    extra.insert("replay".into(), replay.into());
+    extra.insert(
+        "recorded_trace_hash".into(),
+        recorded.clone().map_or(serde_json::Value::Null, Into::into),
+    );
+    extra.insert("result".into(), result.into());
+    if let Err(code) = print_report(&report, &params, &repro, args.format, None, &note, &extra) {
         return code;
     }
-    if !matches {
+    if diverged {
         eprintln!("error: the replay diverged from the recorded run");
     }
-    if matches && report.passed() { 0 } else { 1 }
+    if result == "passed" { 0 } else { 1 }
 }
 
 #[cfg(madsim)]
@@ -97,6 +120,10 @@ pub(super) fn shrink(args: ShrinkArgs) -> i32 {
         Ok(x) => x,
         Err(code) => return code,
     };
+    let out = args.out.clone().unwrap_or_else(|| args.file.clone());
+    if let Err(e) = crate::repro::check_writable(&out) {
+        return usage_error(e);
+    }
     let before = sim.fault_plan().faults.len();
     let shrunk = match crate::explore::shrink_run(
         scenario,
@@ -115,14 +142,16 @@ pub(super) fn shrink(args: ShrinkArgs) -> i32 {
             );
             return 1;
         }
+        Err(e @ (crate::SimError::Setup(_) | crate::SimError::Net(_))) => {
+            return usage_error(e);
+        }
         Err(e) => {
             eprintln!("error: {e}");
             return 1;
         }
     };
     let repro = crate::explore::repro(scenario, &params, sim.seed(), sim.limit(), &shrunk);
-    let out = args.out.clone().unwrap_or_else(|| args.file.clone());
-    if let Err(e) = std::fs::write(&out, repro.to_toml()) {
+    if let Err(e) = crate::repro::write_atomically(&out, repro.to_toml().as_bytes()) {
         return usage_error(format!("cannot write {}: {e}", out.display()));
     }
     println!(
@@ -138,5 +167,5 @@ pub(super) fn shrink(args: ShrinkArgs) -> i32 {
             .unwrap_or_default()
     );
     println!("replay: cargo rehearsal replay {}", out.display());
-    1
+    0
 }

@@ -30,6 +30,9 @@ fn repro(args: &RunArgs) -> String {
     if let Some(l) = &args.latency {
         cmd.push_str(&format!(" --latency {l}"));
     }
+    if args.time_limit != std::time::Duration::from_secs(600) {
+        cmd.push_str(&format!(" --time-limit {}", args.time_limit.as_secs_f64()));
+    }
     if let Some(p) = &args.plan {
         cmd.push_str(&format!(" --plan {}", p.display()));
     }
@@ -100,7 +103,16 @@ pub(super) fn run(args: RunArgs) -> i32 {
     if let Err(e) = net.validate() {
         return usage_error(format!("network settings: {e}"));
     }
-    let mut sim = Sim::new(args.seed).net(net);
+    if let Some(path) = &args.trace {
+        if let Err(e) = crate::repro::check_writable(path) {
+            return usage_error(format!("--trace: {e}"));
+        }
+    }
+    // A census the scenario cannot build (too large, say) is refused before anything runs.
+    if let Err(e) = scenario.program(&params) {
+        return usage_error(e);
+    }
+    let mut sim = Sim::new(args.seed).net(net).time_limit(args.time_limit);
     if let Some(path) = &args.plan {
         let program = match scenario.program(&params) {
             Ok(p) => p,
@@ -111,7 +123,7 @@ pub(super) fn run(args: RunArgs) -> i32 {
             Err(e) => return usage_error(e),
         }
     }
-    let report = match sim.run_scenario(scenario, &params) {
+    let report = match watched(sim, scenario, &params, args.progress_after) {
         Ok(r) => r,
         Err(crate::SimError::Setup(e)) => return usage_error(e),
         Err(e) => {
@@ -128,10 +140,55 @@ pub(super) fn run(args: RunArgs) -> i32 {
         args.format,
         args.trace.as_deref(),
         "",
+        &serde_json::Map::new(),
     ) {
         return code;
     }
     if report.passed() { 0 } else { 1 }
+}
+
+/// Runs `sim` on another thread; once it has taken `after` (wall-clock), prints where it is
+/// on stderr every two seconds.
+#[cfg(madsim)]
+fn watched(
+    sim: crate::Sim,
+    scenario: &Scenario,
+    params: &rehearsal_scenarios::Params,
+    after: std::time::Duration,
+) -> Result<crate::Report, crate::SimError> {
+    use std::sync::mpsc::RecvTimeoutError;
+    use std::time::{Duration, Instant};
+
+    let watch = crate::watch::RunWatch::new();
+    let seed = sim.seed();
+    let sim = sim.watch(watch.clone());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let _ = tx.send(sim.run_scenario(scenario, params));
+        });
+        let started = Instant::now();
+        let mut next = after;
+        loop {
+            match rx.recv_timeout(next.saturating_sub(started.elapsed())) {
+                Ok(result) => return result,
+                Err(RecvTimeoutError::Timeout) => {
+                    eprintln!(
+                        "progress after {:.0} s: {}",
+                        started.elapsed().as_secs_f64(),
+                        watch.line()
+                    );
+                    next = started.elapsed() + Duration::from_secs(2);
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(crate::SimError::Panicked {
+                        seed,
+                        message: "the simulation thread ended without a report".into(),
+                    });
+                }
+            }
+        }
+    })
 }
 
 /// Prints a report as `run` and `replay` do; returns what was printed.
@@ -143,11 +200,12 @@ pub(super) fn print_report(
     format: Format,
     trace: Option<&std::path::Path>,
     extra: &str,
+    extra_json: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<(), i32> {
     use std::io::Write;
-    let json = json_lines(report, params, repro);
+    let json = json_lines(report, params, repro, extra_json);
     if let Some(path) = trace {
-        std::fs::write(path, &json).map_err(|e| {
+        crate::repro::write_atomically(path, json.as_bytes()).map_err(|e| {
             usage_error(format!("cannot write the trace to {}: {e}", path.display()))
         })?;
     }
@@ -174,7 +232,12 @@ pub(super) fn print_report(
 
 /// The JSON-lines rendering of a report: events, outcomes, violations, then the summary.
 #[cfg(madsim)]
-fn json_lines(report: &crate::Report, params: &rehearsal_scenarios::Params, repro: &str) -> String {
+fn json_lines(
+    report: &crate::Report,
+    params: &rehearsal_scenarios::Params,
+    repro: &str,
+    extra: &serde_json::Map<String, serde_json::Value>,
+) -> String {
     use serde_json::json;
 
     let mut out = report.trace.json_lines();
@@ -196,7 +259,7 @@ fn json_lines(report: &crate::Report, params: &rehearsal_scenarios::Params, repr
         .iter()
         .map(|(k, v)| (k.to_string(), json!(v)))
         .collect();
-    let summary = json!({
+    let mut summary = json!({
         "type": "summary",
         "scenario": report.name,
         "seed": report.seed,
@@ -208,6 +271,9 @@ fn json_lines(report: &crate::Report, params: &rehearsal_scenarios::Params, repr
         "reproduce": repro,
         "trace_hash": report.hash_hex(),
     });
+    if let Some(fields) = summary.as_object_mut() {
+        fields.extend(extra.clone());
+    }
     out.push_str(&summary.to_string());
     out.push('\n');
     out
