@@ -199,7 +199,9 @@ pub(super) fn explore(args: ExploreArgs) -> i32 {
                     *last = Instant::now();
                     let secs = started.elapsed().as_secs_f64().max(1e-9);
                     eprintln!(
-                        "explored {n} of {total} seeds, {:.0} seeds/s, {} violation(s)",
+                        "explored {n} of {} seed(s) x {} scenario(s), {:.0} seeds/s, {} violation(s)",
+                        shard.len(args.seeds),
+                        explore.scenarios.len(),
                         n as f64 / secs,
                         found.load(Ordering::Relaxed)
                     );
