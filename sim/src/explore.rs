@@ -163,22 +163,28 @@ impl Tally {
         }
     }
 
-    /// Adds the result at shard position `j` and folds every result now in order.
-    fn add(&mut self, j: u64, kept: Kept, keep_going: bool) {
+    /// Adds the result at shard position `j` and folds every result now in order; returns
+    /// the failures folded, each with its place among the scenario's failures (from 0).
+    fn add(&mut self, j: u64, kept: Kept, keep_going: bool) -> Vec<(SeedResult, u64)> {
+        let mut settled = Vec::new();
         if self.stopped {
-            return;
+            return settled;
         }
         self.ahead.insert(j, kept);
         while let Some(kept) = self.ahead.remove(&self.next) {
             self.next += 1;
+            if let Some(f) = &kept.failure {
+                settled.push(((**f).clone(), self.summary.violations));
+            }
             let failed = kept.failure.is_some();
             self.fold(kept);
             if failed && !keep_going {
                 self.stopped = true;
                 self.ahead.clear();
-                return;
+                break;
             }
         }
+        settled
     }
 
     fn fold(&mut self, kept: Kept) {
@@ -219,9 +225,14 @@ impl Tally {
 pub struct Hooks<'a> {
     /// Called with every seed's result as it finishes (on a worker thread).
     pub progress: &'a (dyn Fn(&SeedResult) + Sync),
-    /// Called with every failing result right after `progress`, on the worker that ran it
-    /// (which runs no other seed meanwhile): the place to shrink it and write its repro.
+    /// Called with every failing result right after `progress`, on the worker that ran it:
+    /// the place to save its repro at once.
     pub failure: &'a (dyn Fn(&SeedResult) + Sync),
+    /// Called with every failure the summary counts once every seed below it is in (so in
+    /// seed order per scenario, whatever the number of jobs), with its place among the
+    /// scenario's failures, from 0; a worker calls it and runs no seed meanwhile: the place
+    /// to shrink it. Failures above the first one are never settled without `keep_going`.
+    pub settled: &'a (dyn Fn(&SeedResult, u64) + Sync),
     /// Set it (from a signal handler, say) to stop the workers after their current seed.
     pub interrupt: &'a AtomicBool,
 }
@@ -282,6 +293,7 @@ impl Explore {
         self.run_with(&Hooks {
             progress,
             failure: &|_| {},
+            settled: &|_, _| {},
             interrupt: &AtomicBool::new(false),
         })
     }
@@ -342,7 +354,11 @@ impl Explore {
                                 if !result.violations.is_empty() {
                                     (hooks.failure)(&result);
                                 }
-                                lock(&tallies[s]).add(j, Kept::of(result), self.keep_going);
+                                let settled =
+                                    lock(&tallies[s]).add(j, Kept::of(result), self.keep_going);
+                                for (failure, place) in settled {
+                                    (hooks.settled)(&failure, place);
+                                }
                             }
                             Err(e) => {
                                 lock(&error).get_or_insert(e);

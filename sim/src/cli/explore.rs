@@ -20,10 +20,10 @@ use super::{Format, find, usage_error};
 #[cfg(madsim)]
 const INTERRUPTED: i32 = 130;
 
-/// How many failures an exploration with `--keep-going` shrinks (the others are saved as
-/// found).
+/// How many failures per scenario an exploration with `--keep-going` shrinks, the first in
+/// seed order (the others are saved as found).
 #[cfg(madsim)]
-const SHRUNK_WITH_KEEP_GOING: usize = 10;
+const SHRUNK_WITH_KEEP_GOING: u64 = 10;
 
 #[cfg(not(madsim))]
 pub(super) fn explore(_: ExploreArgs) -> i32 {
@@ -82,7 +82,7 @@ pub(super) fn explore(args: ExploreArgs) -> i32 {
     use rehearsal_scenarios::registry;
     use std::collections::BTreeMap;
     use std::sync::Mutex;
-    use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     use std::time::Instant;
 
     let names: Vec<String> = if args.scenarios.is_empty() {
@@ -211,13 +211,14 @@ pub(super) fn explore(args: ExploreArgs) -> i32 {
     };
 
     let saved = Mutex::new(BTreeMap::<(&'static str, u64), Saved>::new());
-    let shrinks = AtomicUsize::new(0);
+    let path_of = |f: &SeedResult| args.out.join(format!("{}-{}.toml", f.scenario, f.seed));
+    // Found: saved at once, as found.
     let failure = |f: &SeedResult| {
         let Some((scenario, params)) = explore.scenarios.iter().find(|(s, _)| s.name == f.scenario)
         else {
             return;
         };
-        let path = args.out.join(format!("{}-{}.toml", f.scenario, f.seed));
+        let path = path_of(f);
         let first = f.violations.first().cloned().unwrap_or_default();
         let found = found_repro(scenario, params, explore.time_limit, f);
         if let Err(e) = write_atomically(&path, found.to_toml().as_bytes()) {
@@ -225,60 +226,68 @@ pub(super) fn explore(args: ExploreArgs) -> i32 {
             return;
         }
         eprintln!(
-            "violation: {} seed {}: {first}\n  saved {} (shrinking)",
+            "violation: {} seed {}: {first}\n  saved {}",
             f.scenario,
             f.seed,
             path.display()
         );
-        let mut entry = Saved {
-            path: path.clone(),
+        let entry = Saved {
+            path,
             violation: first,
             faults: f.plan.faults.len(),
             shrunk: None,
         };
-        let allowed =
-            !args.keep_going || shrinks.fetch_add(1, Ordering::Relaxed) < SHRUNK_WITH_KEEP_GOING;
-        if allowed && !interrupt.load(Ordering::Relaxed) {
-            match explore.shrink_until(f, args.shrink_budget, &interrupt) {
-                Ok(Some(shrunk)) => {
-                    let r = make_repro(scenario, params, f.seed, explore.time_limit, &shrunk);
-                    match write_atomically(&path, r.to_toml().as_bytes()) {
-                        Ok(()) => {
-                            let kinds = shrunk
-                                .plan
-                                .faults
-                                .iter()
-                                .map(|x| x.action.kind().name())
-                                .collect();
-                            entry.violation = shrunk
-                                .report
-                                .violations
-                                .first()
-                                .cloned()
-                                .unwrap_or(entry.violation);
-                            entry.shrunk = Some((shrunk.plan.faults.len(), shrunk.runs, kinds));
-                        }
-                        Err(e) => eprintln!("error: cannot write {}: {e}", path.display()),
-                    }
-                }
-                Ok(None) => eprintln!(
-                    "note: {} seed {} did not fail again when shrinking; {} keeps the plan as found",
-                    f.scenario,
-                    f.seed,
-                    path.display()
-                ),
-                Err(e) => eprintln!("error while shrinking {} seed {}: {e}", f.scenario, f.seed),
-            }
-        }
         saved
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert((f.scenario, f.seed), entry);
     };
+    // Settled (in seed order): shrunk and rewritten; with --keep-going, the first few of
+    // each scenario.
+    let settled = |f: &SeedResult, place: u64| {
+        if args.keep_going && place >= SHRUNK_WITH_KEEP_GOING || interrupt.load(Ordering::Relaxed) {
+            return;
+        }
+        let Some((scenario, params)) = explore.scenarios.iter().find(|(s, _)| s.name == f.scenario)
+        else {
+            return;
+        };
+        let path = path_of(f);
+        match explore.shrink_until(f, args.shrink_budget, &interrupt) {
+            Ok(Some(shrunk)) => {
+                let r = make_repro(scenario, params, f.seed, explore.time_limit, &shrunk);
+                if let Err(e) = write_atomically(&path, r.to_toml().as_bytes()) {
+                    eprintln!("error: cannot write {}: {e}", path.display());
+                    return;
+                }
+                let kinds = shrunk
+                    .plan
+                    .faults
+                    .iter()
+                    .map(|x| x.action.kind().name())
+                    .collect();
+                let mut all = saved.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(entry) = all.get_mut(&(f.scenario, f.seed)) {
+                    if let Some(v) = shrunk.report.violations.first() {
+                        entry.violation = v.clone();
+                    }
+                    entry.shrunk = Some((shrunk.plan.faults.len(), shrunk.runs, kinds));
+                }
+            }
+            Ok(None) => eprintln!(
+                "note: {} seed {} did not fail again when shrinking; {} keeps the plan as found",
+                f.scenario,
+                f.seed,
+                path.display()
+            ),
+            Err(e) => eprintln!("error while shrinking {} seed {}: {e}", f.scenario, f.seed),
+        }
+    };
 
     let hooks = Hooks {
         progress: &progress,
         failure: &failure,
+        settled: &settled,
         interrupt: &interrupt,
     };
     let summaries = match explore.run_with(&hooks) {
