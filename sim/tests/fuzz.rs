@@ -448,12 +448,12 @@ mod binary {
         ];
         let path = dir.join("fuzz.redb");
         // The runtime catches redb's consistency panics while opening (they become
-        // `StoreError::Corrupt`); keep their messages off this test's output, and only this
-        // test's: other threads' panics still print.
-        let quiet = std::thread::current().name().map(str::to_string);
+        // `StoreError::Corrupt`); keep their messages off the output while a store is opened
+        // here, and only then: every other panic still prints.
+        thread_local!(static OPENING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
         let hook = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            if std::thread::current().name().map(str::to_string) != quiet {
+            if !OPENING.with(|o| o.get()) {
                 hook(info);
             }
         }));
@@ -467,6 +467,7 @@ mod binary {
                 std::fs::write(&path, &bytes).unwrap();
                 // Opening never panics (the runtime turns redb's consistency panics into
                 // `Corrupt`); what opens can be read in every table.
+                OPENING.with(|o| o.set(true));
                 let opened = std::panic::catch_unwind(|| {
                     FileStore::open(&path).map(|store| {
                         for table in Table::ALL {
@@ -475,6 +476,7 @@ mod binary {
                         }
                     })
                 });
+                OPENING.with(|o| o.set(false));
                 match opened {
                     Ok(result) => Ok(result.is_ok()),
                     Err(payload) => {
@@ -492,5 +494,55 @@ mod binary {
             },
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Found by `opening_a_store_file_takes_any_bytes` (seed 4, `REHEARSAL_FUZZ_CASES=200000`:
+    /// 20,000 store files): 13 bytes changed in the store file that [`store_file`] writes
+    /// (3,686,400 bytes, the same every time for this redb and table layout) make
+    /// `FileStore::open` panic with redb's "internal error: entered unreachable code" (in
+    /// `UntypedBtree::visit_pages_helper`, from the commit in `FileStore::create_tables`).
+    /// The runtime catches redb's panics only around `Builder::create`, so this one reaches
+    /// the caller: a node restarting on a damaged store would crash instead of reporting
+    /// `StoreError::Corrupt`. The fix belongs in `runtime/src/store/file.rs` (catch the
+    /// panics of `create_tables` too); run this test with `--ignored` until then.
+    #[test]
+    #[ignore = "runtime bug: FileStore::open panics on this damaged file (fix in runtime/src/store/file.rs)"]
+    fn regression_a_damaged_table_tree_is_corrupt_not_a_panic() {
+        const EDITS: [(usize, u8); 13] = [
+            (1588292, 0),
+            (1588294, 16),
+            (1588296, 0),
+            (1588297, 0),
+            (1588304, 255),
+            (1588305, 255),
+            (1588306, 232),
+            (1588307, 3),
+            (1588308, 0),
+            (1588309, 0),
+            (1588436, 255),
+            (1588437, 255),
+            (1589248, 0),
+        ];
+        let dir =
+            std::env::temp_dir().join(format!("rehearsal-fuzz-regression-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut bytes = store_file(&dir);
+        assert_eq!(
+            bytes.len(),
+            3_686_400,
+            "the store layout changed: find the input again"
+        );
+        for (at, byte) in EDITS {
+            bytes[at] = byte;
+        }
+        let path = dir.join("damaged.redb");
+        std::fs::write(&path, &bytes).unwrap();
+        let opened = std::panic::catch_unwind(|| FileStore::open(&path).map(|_| ()));
+        std::fs::remove_dir_all(&dir).unwrap();
+        // `Corrupt` is the expected answer; what must not happen is a panic.
+        assert!(
+            opened.is_ok(),
+            "FileStore::open panicked on a damaged store file"
+        );
     }
 }
