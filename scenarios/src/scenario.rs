@@ -249,7 +249,7 @@ pub fn registry() -> &'static [Scenario] {
                 min: 1,
                 max: 500,
                 why: "ending a session costs a notice per ordered pair of participants, so a run \
-                      grows with n squared (n=400: about 30 s and 900 MB)",
+                      grows with n squared (n=500: about 46 s and 1.5 GB)",
             }],
             oracles: crate::workers::ORACLES,
             build: crate::workers::program,
