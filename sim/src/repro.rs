@@ -276,6 +276,12 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 /// Checks that a file can be written at `path` (its folder exists and takes new files)
 /// without touching `path` itself; the error names the path.
 pub fn check_writable(path: &Path) -> Result<(), String> {
+    if path.is_dir() {
+        return Err(format!(
+            "cannot write {}: it is a folder; expected a file name",
+            path.display()
+        ));
+    }
     let tmp = temporary_beside(path);
     std::fs::File::create(&tmp)
         .and_then(|_| std::fs::remove_file(&tmp))
@@ -390,6 +396,7 @@ mod tests {
                 .unwrap_err()
                 .contains("cannot write")
         );
+        assert!(check_writable(&dir).unwrap_err().contains("it is a folder"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
