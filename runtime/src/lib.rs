@@ -62,7 +62,7 @@
 //! [`Observer`](observer::Observer). The items users need are re-exported here, so the layout can
 //! change without breaking them.
 
-mod engine;
+pub mod engine;
 pub mod error;
 pub mod ident;
 pub mod lang;

@@ -29,5 +29,6 @@ mod scenario;
 pub mod workers;
 
 pub use scenario::{
-    Param, Params, REFERENCE_ORACLE, Scenario, UnknownScenario, find, registry, testing_registry,
+    Param, ParamRange, Params, REFERENCE_ORACLE, Scenario, UnknownScenario, find, registry,
+    testing_registry,
 };

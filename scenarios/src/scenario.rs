@@ -16,6 +16,46 @@ pub struct Param {
     pub summary: &'static str,
 }
 
+/// The values a parameter takes: what its choreography accepts and the simulator runs in
+/// reasonable time and memory. A parameter without one takes any `u64`.
+#[derive(Clone, Copy, Debug)]
+pub struct ParamRange {
+    /// The parameter.
+    pub name: &'static str,
+    /// Its smallest value.
+    pub min: u64,
+    /// Its largest value.
+    pub max: u64,
+    /// Why the range ends there (empty when it is just the choreography's).
+    pub why: &'static str,
+}
+
+impl ParamRange {
+    /// Any `u64`.
+    pub const ANY: ParamRange = ParamRange {
+        name: "",
+        min: 0,
+        max: u64::MAX,
+        why: "",
+    };
+}
+
+/// The range of Chorex's `variant`: baseline, chk, chk+crash.
+const VARIANT: ParamRange = ParamRange {
+    name: "variant",
+    min: 0,
+    max: 2,
+    why: "",
+};
+
+/// Laps of Chorex's loops: up to their largest benchmark, 10,000.
+const LAPS: ParamRange = ParamRange {
+    name: "laps",
+    min: 1,
+    max: 10_000,
+    why: "Chorex's largest loop; each lap is 1,001 sha256 hashes per role",
+};
+
 /// Parameter values of one run: every parameter of the scenario, defaults filled in.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Params(BTreeMap<&'static str, u64>);
@@ -52,6 +92,8 @@ pub struct Scenario {
     pub roles: &'static [&'static str],
     /// Its numeric parameters.
     pub params: &'static [Param],
+    /// The ranges of its parameters (a parameter not listed takes any `u64`).
+    pub ranges: &'static [ParamRange],
     /// Names of its oracles beyond the reference oracle, with what each checks.
     pub oracles: &'static [(&'static str, &'static str)],
     build: fn(&Params) -> Result<Program, ChoreoError>,
@@ -62,6 +104,18 @@ impl Scenario {
     /// The parameters with every default.
     pub fn default_params(&self) -> Params {
         Params(self.params.iter().map(|p| (p.name, p.default)).collect())
+    }
+
+    /// The values parameter `name` takes.
+    pub fn range(&self, name: &str) -> ParamRange {
+        self.ranges
+            .iter()
+            .find(|r| r.name == name)
+            .copied()
+            .unwrap_or(ParamRange {
+                name: "",
+                ..ParamRange::ANY
+            })
     }
 
     /// Parses `name=value` settings over the defaults; an unknown name or a bad number is an
@@ -88,9 +142,24 @@ impl Scenario {
                 .iter()
                 .find(|p| p.name == k)
                 .ok_or_else(|| format!("unknown parameter `{k}`; {}", known()))?;
-            let v: u64 = v
-                .parse()
-                .map_err(|_| format!("parameter `{k}`: `{v}` is not a whole number"))?;
+            let r = self.range(p.name);
+            let range = format!("expected a whole number from {} to {}", r.min, r.max);
+            let digits = |t: &str| !t.is_empty() && t.chars().all(|c| c.is_ascii_digit());
+            let v: u64 = match v.parse() {
+                Ok(v) if (r.min..=r.max).contains(&v) => v,
+                Ok(v) => return Err(format!("parameter `{k}`: {v} is out of range; {range}")),
+                Err(_) if v.strip_prefix('-').is_some_and(digits) => {
+                    return Err(format!("parameter `{k}`: {v} is negative; {range}"));
+                }
+                Err(_) if digits(v) => {
+                    return Err(format!("parameter `{k}`: {v} is out of range; {range}"));
+                }
+                Err(_) => {
+                    return Err(format!(
+                        "parameter `{k}`: `{v}` is not a whole number; {range}"
+                    ));
+                }
+            };
             params.0.insert(p.name, v);
         }
         Ok(params)
@@ -140,6 +209,7 @@ pub fn registry() -> &'static [Scenario] {
             summary: "Buyer asks a title, Seller quotes, Buyer decides under budget, Seller sends a delivery date",
             roles: &["Buyer", "Seller"],
             params: crate::bookseller::PARAMS,
+            ranges: &[],
             oracles: crate::bookseller::ORACLES,
             build: crate::bookseller::program,
             oracle: crate::bookseller::oracle,
@@ -149,6 +219,7 @@ pub fn registry() -> &'static [Scenario] {
             summary: "Alice and Bob exchange messages and each returns what it received",
             roles: &["Alice", "Bob"],
             params: crate::alice_bob::PARAMS,
+            ranges: &[],
             oracles: crate::alice_bob::ORACLES,
             build: crate::alice_bob::program,
             oracle: crate::alice_bob::oracle,
@@ -158,6 +229,12 @@ pub fn registry() -> &'static [Scenario] {
             summary: "Client decides each round whether to go on and sends the round number; Server sums to 55",
             roles: &["Client", "Server"],
             params: crate::counter::PARAMS,
+            ranges: &[ParamRange {
+                name: "rounds",
+                min: 1,
+                max: 100_000,
+                why: "a round costs two network delays, so 100,000 take hours of simulated time",
+            }],
             oracles: crate::counter::ORACLES,
             build: crate::counter::program,
             oracle: crate::counter::oracle,
@@ -167,6 +244,13 @@ pub fn registry() -> &'static [Scenario] {
             summary: "Coordinator scatters work to n Workers (n chosen at run time) and gathers the results",
             roles: &["Coordinator", "Worker[n]"],
             params: crate::workers::PARAMS,
+            ranges: &[ParamRange {
+                name: "n",
+                min: 1,
+                max: 500,
+                why: "ending a session costs a notice per ordered pair of participants, so a run \
+                      grows with n squared (n=500: about 46 s and 1.5 GB)",
+            }],
             oracles: crate::workers::ORACLES,
             build: crate::workers::program,
             oracle: crate::workers::oracle,
@@ -176,6 +260,7 @@ pub fn registry() -> &'static [Scenario] {
             summary: "Chorex's text adventure: Worker leads Player from atrium to end, one move per turn (variant=0|1|2: baseline|chk|chk+crash)",
             roles: &["Gateway", "Worker", "Player"],
             params: crate::chorex::state_machine::PARAMS,
+            ranges: &[VARIANT],
             oracles: crate::chorex::state_machine::ORACLES,
             build: crate::chorex::state_machine::program,
             oracle: crate::chorex::state_machine::oracle,
@@ -185,6 +270,15 @@ pub fn registry() -> &'static [Scenario] {
             summary: "Chorex's nonce search: Searcher hashes \"hello\" ++ byte(n + x) until Verifier sees a 0 first byte (variant=0|1|2: baseline|chk|chk+crash)",
             roles: &["Searcher", "Verifier"],
             params: crate::chorex::mini_blockchain::PARAMS,
+            ranges: &[
+                VARIANT,
+                ParamRange {
+                    name: "start",
+                    min: 0,
+                    max: u64::MAX - 256,
+                    why: "the nonces tried, n to n + 256, must not pass u64::MAX",
+                },
+            ],
             oracles: crate::chorex::mini_blockchain::ORACLES,
             build: crate::chorex::mini_blockchain::program,
             oracle: crate::chorex::mini_blockchain::oracle,
@@ -194,6 +288,7 @@ pub fn registry() -> &'static [Scenario] {
             summary: "Chorex's flat loop: Runner and Monitor do 1,001 sha256 hashes per lap, one checkpoint per lap (variant=0|1|2: baseline|chk|chk+crash)",
             roles: &["Runner", "Monitor"],
             params: crate::chorex::flat_loop::PARAMS,
+            ranges: &[VARIANT, LAPS],
             oracles: crate::chorex::flat_loop::ORACLES,
             build: crate::chorex::flat_loop::program,
             oracle: crate::chorex::flat_loop::oracle,
@@ -203,6 +298,7 @@ pub fn registry() -> &'static [Scenario] {
             summary: "Chorex's nested loop: as flat-loop, but each lap runs inside the previous lap's checkpoint (variant=0|1|2: baseline|chk|chk+crash)",
             roles: &["Runner", "Monitor"],
             params: crate::chorex::nest_loop::PARAMS,
+            ranges: &[VARIANT, LAPS],
             oracles: crate::chorex::nest_loop::ORACLES,
             build: crate::chorex::nest_loop::program,
             oracle: crate::chorex::nest_loop::oracle,
@@ -219,6 +315,7 @@ pub fn testing_registry() -> &'static [Scenario] {
         summary: "TEST ONLY: Requester silently gives up when a reply takes over 1.5 s (a planted, fault-sensitive bug)",
         roles: &["Requester", "Responder"],
         params: crate::planted::PARAMS,
+        ranges: &[],
         oracles: crate::planted::ORACLES,
         build: crate::planted::program,
         oracle: crate::planted::oracle,
@@ -249,5 +346,54 @@ pub(crate) fn outcome_of<T: serde::de::DeserializeOwned>(
         Some(Ok(json)) => serde_json::from_str(json).map_err(|e| {
             format!("{participant}'s outcome `{json}` is not the expected shape: {e}")
         }),
+    }
+}
+
+#[cfg(test)]
+mod range_tests {
+    use super::*;
+
+    #[test]
+    fn parameters_check_their_ranges_and_say_them() {
+        for s in registry().iter().chain(testing_registry()) {
+            for p in s.params {
+                let r = s.range(p.name);
+                assert!(
+                    r.min <= p.default && p.default <= r.max,
+                    "{}.{}",
+                    s.name,
+                    p.name
+                );
+            }
+        }
+        let workers = find("workers").unwrap();
+        for s in registry().iter().chain(testing_registry()) {
+            for r in s.ranges {
+                assert!(
+                    s.params.iter().any(|p| p.name == r.name),
+                    "{}.{}",
+                    s.name,
+                    r.name
+                );
+            }
+        }
+        let e = workers.parse_params(["n=65534"]).unwrap_err();
+        assert!(
+            e.contains("65534 is out of range; expected a whole number from 1 to 500"),
+            "{e}"
+        );
+        let e = workers.parse_params(["n=-1"]).unwrap_err();
+        assert!(e.contains("-1 is negative"), "{e}");
+        let e = find("bookseller")
+            .unwrap()
+            .parse_params(["budget=18446744073709551616"])
+            .unwrap_err();
+        assert!(e.contains("18446744073709551616 is out of range"), "{e}");
+        let e = find("flat-loop")
+            .unwrap()
+            .parse_params(["laps=10000000"])
+            .unwrap_err();
+        assert!(e.contains("from 1 to 10000"), "{e}");
+        assert_eq!(workers.parse_params(["n=500"]).unwrap().get("n"), 500);
     }
 }

@@ -5,10 +5,18 @@
 //! conditions and its fault plan from the seed. Without `keep_going`, the explorer stops at
 //! the first violation *in seed order*: seeds above the smallest failing seed are skipped,
 //! every seed below it still runs, so the result never depends on the number of jobs.
+//!
+//! The seed range is streamed: workers take seeds from a shared cursor, seed by seed (every
+//! scenario of a seed before the next seed), and fold each result into per-scenario totals
+//! as soon as the seeds below it are in. What stays in memory is those totals, the results
+//! that finished ahead of a slower seed below them, and the failures: memory does not depend
+//! on the size of the range, which may be any range of `u64`. [`Hooks`] let the caller see
+//! every result and every failure as it happens (to write its repro at once) and stop the
+//! workers early (an interrupt): the summary then covers the seeds that ran.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use rehearsal_scenarios::Scenario;
@@ -47,12 +55,35 @@ impl Shard {
         Ok(Shard { index, count })
     }
 
-    /// The seeds of `first..first + n` this shard runs: every `count`-th from its offset.
-    pub fn seeds(&self, first: u64, n: u64) -> Vec<u64> {
-        (0..n)
-            .filter(|k| k % self.count == self.index - 1)
-            .map(|k| first + k)
-            .collect()
+    /// How many seeds of a range of `n` this shard runs.
+    pub fn len(&self, n: u64) -> u64 {
+        let offset = self.index - 1;
+        if n <= offset {
+            0
+        } else {
+            (n - offset - 1) / self.count + 1
+        }
+    }
+
+    /// Whether this shard runs no seed of a range of `n`.
+    pub fn is_empty(&self, n: u64) -> bool {
+        self.len(n) == 0
+    }
+
+    /// The `j`-th seed this shard runs of `first..first + n` (every `count`-th from its
+    /// offset), or `None` past its end or past `u64::MAX`.
+    pub fn nth(&self, first: u64, n: u64, j: u64) -> Option<u64> {
+        if j >= self.len(n) {
+            return None;
+        }
+        let k = j.checked_mul(self.count)?.checked_add(self.index - 1)?;
+        first.checked_add(k)
+    }
+
+    /// The seeds of `first..first + n` this shard runs, lazily, in order.
+    pub fn seeds(&self, first: u64, n: u64) -> impl Iterator<Item = u64> + use<> {
+        let shard = *self;
+        (0..shard.len(n)).map_while(move |j| shard.nth(first, n, j))
     }
 }
 
@@ -77,11 +108,9 @@ pub struct SeedResult {
     pub trace_hash: u64,
 }
 
-/// What an exploration keeps of a seed: its counts, and the whole result only when it
-/// failed (a million passing seeds then take tens of megabytes, not gigabytes).
+/// What an exploration keeps of a seed until it is folded into its scenario's totals: its
+/// counts, and the whole result only when it failed.
 struct Kept {
-    scenario: usize,
-    seed: u64,
     sim_time_us: u64,
     /// Faults fired, by [`FaultKind::ALL`] index; other kinds (none today) under the last.
     fired: [u32; FaultKind::ALL.len() + 1],
@@ -89,7 +118,7 @@ struct Kept {
 }
 
 impl Kept {
-    fn of(scenario: usize, result: SeedResult) -> Kept {
+    fn of(result: SeedResult) -> Kept {
         let mut fired = [0u32; FaultKind::ALL.len() + 1];
         for (kind, n) in &result.fired {
             let i = FaultKind::ALL
@@ -99,13 +128,113 @@ impl Kept {
             fired[i] = fired[i].saturating_add(u32::try_from(*n).unwrap_or(u32::MAX));
         }
         Kept {
-            scenario,
-            seed: result.seed,
             sim_time_us: result.sim_time_us,
             fired,
             failure: (!result.violations.is_empty()).then(|| Box::new(result)),
         }
     }
+}
+
+/// The most failures a summary keeps whole per scenario; it counts every one.
+pub const KEPT_FAILURES: usize = 100;
+
+/// One scenario's running totals: the seeds folded so far form a prefix of its shard's
+/// seeds; results that finished ahead of a slower seed wait in `ahead`.
+struct Tally {
+    summary: ScenarioSummary,
+    /// Shard position of the next seed to fold.
+    next: u64,
+    /// Finished results not yet folded, by shard position.
+    ahead: BTreeMap<u64, Kept>,
+    /// A failure was folded and the exploration stops at it (no `keep_going`).
+    stopped: bool,
+}
+
+impl Tally {
+    fn new(scenario: &'static str) -> Tally {
+        Tally {
+            summary: ScenarioSummary {
+                scenario,
+                ..ScenarioSummary::default()
+            },
+            next: 0,
+            ahead: BTreeMap::new(),
+            stopped: false,
+        }
+    }
+
+    /// Adds the result at shard position `j` and folds every result now in order; returns
+    /// the failures folded, each with its place among the scenario's failures (from 0).
+    fn add(&mut self, j: u64, kept: Kept, keep_going: bool) -> Vec<(SeedResult, u64)> {
+        let mut settled = Vec::new();
+        if self.stopped {
+            return settled;
+        }
+        self.ahead.insert(j, kept);
+        while let Some(kept) = self.ahead.remove(&self.next) {
+            self.next += 1;
+            if let Some(f) = &kept.failure {
+                settled.push(((**f).clone(), self.summary.violations));
+            }
+            let failed = kept.failure.is_some();
+            self.fold(kept);
+            if failed && !keep_going {
+                self.stopped = true;
+                self.ahead.clear();
+                break;
+            }
+        }
+        settled
+    }
+
+    fn fold(&mut self, kept: Kept) {
+        let sum = &mut self.summary;
+        sum.seeds += 1;
+        sum.sim_time_us = sum.sim_time_us.saturating_add(kept.sim_time_us);
+        for (i, &n) in kept.fired.iter().enumerate() {
+            if n > 0 {
+                let kind = FaultKind::ALL.get(i).map_or("?", |k| k.name());
+                *sum.fired.entry(kind.to_string()).or_insert(0) += u64::from(n);
+            }
+        }
+        if let Some(failure) = kept.failure {
+            sum.violations += 1;
+            if sum.failures.len() < KEPT_FAILURES {
+                sum.failures.push(*failure);
+            }
+        }
+    }
+
+    /// The totals; after an interrupt they also cover the results that finished above a
+    /// seed that did not (up to the first failure without `keep_going`).
+    fn finish(mut self, keep_going: bool) -> ScenarioSummary {
+        let ahead = std::mem::take(&mut self.ahead);
+        for (_, kept) in ahead {
+            if self.stopped {
+                break;
+            }
+            let failed = kept.failure.is_some();
+            self.fold(kept);
+            self.stopped = failed && !keep_going;
+        }
+        self.summary
+    }
+}
+
+/// What a caller of [`Explore::run_with`] sees while the exploration runs.
+pub struct Hooks<'a> {
+    /// Called with every seed's result as it finishes (on a worker thread).
+    pub progress: &'a (dyn Fn(&SeedResult) + Sync),
+    /// Called with every failing result right after `progress`, on the worker that ran it:
+    /// the place to save its repro at once.
+    pub failure: &'a (dyn Fn(&SeedResult) + Sync),
+    /// Called with every failure the summary counts once every seed below it is in (so in
+    /// seed order per scenario, whatever the number of jobs), with its place among the
+    /// scenario's failures, from 0; a worker calls it and runs no seed meanwhile: the place
+    /// to shrink it. Failures above the first one are never settled without `keep_going`.
+    pub settled: &'a (dyn Fn(&SeedResult, u64) + Sync),
+    /// Set it (from a signal handler, say) to stop the workers after their current seed.
+    pub interrupt: &'a AtomicBool,
 }
 
 /// One scenario's totals.
@@ -161,68 +290,81 @@ impl Explore {
         &self,
         progress: &(dyn Fn(&SeedResult) + Sync),
     ) -> Result<Vec<ScenarioSummary>, SimError> {
+        self.run_with(&Hooks {
+            progress,
+            failure: &|_| {},
+            settled: &|_, _| {},
+            interrupt: &AtomicBool::new(false),
+        })
+    }
+
+    /// Runs the exploration with `hooks`; after an interrupt, the summaries cover the seeds
+    /// that ran.
+    pub fn run_with(&self, hooks: &Hooks<'_>) -> Result<Vec<ScenarioSummary>, SimError> {
         let mut contexts = Vec::new();
         for (scenario, params) in &self.scenarios {
             contexts.push(Sim::plan_context(&scenario.program(params)?)?);
         }
-        let seeds = self.shard.seeds(self.first_seed, self.seeds);
-        let items: Vec<(usize, u64)> = (0..self.scenarios.len())
-            .flat_map(|s| seeds.iter().map(move |&seed| (s, seed)))
-            .collect();
         let stop: Vec<AtomicU64> = self
             .scenarios
             .iter()
             .map(|_| AtomicU64::new(u64::MAX))
             .collect();
-        let next = AtomicUsize::new(0);
-        let results = Mutex::new(Vec::<Kept>::new());
+        // The next (shard position, scenario) to run: seed-major, so every scenario
+        // advances together over any range.
+        let cursor = Mutex::new((0u64, 0usize));
+        let tallies: Vec<Mutex<Tally>> = self
+            .scenarios
+            .iter()
+            .map(|(s, _)| Mutex::new(Tally::new(s.name)))
+            .collect();
         let error = Mutex::new(None::<SimError>);
+        let failed = AtomicBool::new(false);
+        let take = || -> Option<(u64, u64, usize)> {
+            let mut c = lock(&cursor);
+            loop {
+                if hooks.interrupt.load(Ordering::Relaxed) || failed.load(Ordering::Relaxed) {
+                    return None;
+                }
+                let (j, s) = *c;
+                let seed = self.shard.nth(self.first_seed, self.seeds, j)?;
+                if !self.keep_going && stop.iter().all(|x| x.load(Ordering::Relaxed) < seed) {
+                    return None;
+                }
+                *c = if s + 1 < self.scenarios.len() {
+                    (j, s + 1)
+                } else {
+                    (j + 1, 0)
+                };
+                if self.keep_going || seed <= stop[s].load(Ordering::Relaxed) {
+                    return Some((j, seed, s));
+                }
+            }
+        };
         std::thread::scope(|scope| {
             for _ in 0..self.jobs.max(1) {
                 scope.spawn(|| {
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(&(s, seed)) = items.get(i) else { break };
-                        if !self.keep_going && seed > stop[s].load(Ordering::Relaxed) {
-                            continue;
-                        }
-                        let (scenario, params) = &self.scenarios[s];
-                        let sim = self.sim(seed, &contexts[s]);
-                        let report = match sim.run_scenario(scenario, params).and_then(|mut r| {
-                            if self.check_determinism {
-                                let again = sim.run_scenario(scenario, params)?;
-                                if again.trace_hash != r.trace_hash {
-                                    r.violations.push(format!(
-                                        "determinism: a second run of seed {seed} gave trace hash {:016x}, the first {:016x}",
-                                        again.trace_hash, r.trace_hash
-                                    ));
+                    while let Some((j, seed, s)) = take() {
+                        match self.run_seed(s, seed, &contexts[s]) {
+                            Ok(result) => {
+                                if !result.violations.is_empty() {
+                                    stop[s].fetch_min(seed, Ordering::Relaxed);
+                                }
+                                (hooks.progress)(&result);
+                                if !result.violations.is_empty() {
+                                    (hooks.failure)(&result);
+                                }
+                                let settled =
+                                    lock(&tallies[s]).add(j, Kept::of(result), self.keep_going);
+                                for (failure, place) in settled {
+                                    (hooks.settled)(&failure, place);
                                 }
                             }
-                            Ok(r)
-                        }) {
-                            Ok(r) => r,
                             Err(e) => {
-                                let mut slot = error.lock().unwrap_or_else(|p| p.into_inner());
-                                slot.get_or_insert(e);
-                                continue;
+                                lock(&error).get_or_insert(e);
+                                failed.store(true, Ordering::Relaxed);
                             }
-                        };
-                        let result = SeedResult {
-                            scenario: scenario.name,
-                            seed,
-                            net: report.net,
-                            plan: sim.fault_plan().clone(),
-                            fired: report.faults_fired(),
-                            violations: report.violations,
-                            sim_time_us: report.stats.sim_time_us,
-                            trace_hash: report.trace_hash,
-                        };
-                        if !result.violations.is_empty() {
-                            stop[s].fetch_min(seed, Ordering::Relaxed);
                         }
-                        progress(&result);
-                        let kept = Kept::of(s, result);
-                        results.lock().unwrap_or_else(|p| p.into_inner()).push(kept);
                     }
                 });
             }
@@ -230,40 +372,55 @@ impl Explore {
         if let Some(e) = error.into_inner().unwrap_or_else(|p| p.into_inner()) {
             return Err(e);
         }
-        let mut results = results.into_inner().unwrap_or_else(|p| p.into_inner());
-        results.sort_by_key(|r| (r.scenario, r.seed));
-        let mut out = Vec::new();
-        for (s, (scenario, _)) in self.scenarios.iter().enumerate() {
-            let last = if self.keep_going {
-                u64::MAX
-            } else {
-                stop[s].load(Ordering::Relaxed)
-            };
-            let mut sum = ScenarioSummary {
-                scenario: scenario.name,
-                ..ScenarioSummary::default()
-            };
-            for r in results.iter().filter(|r| r.scenario == s && r.seed <= last) {
-                sum.seeds += 1;
-                sum.sim_time_us += r.sim_time_us;
-                for (i, &n) in r.fired.iter().enumerate() {
-                    if n > 0 {
-                        let kind = FaultKind::ALL.get(i).map_or("?", |k| k.name());
-                        *sum.fired.entry(kind.to_string()).or_insert(0) += u64::from(n);
-                    }
-                }
-                if let Some(failure) = &r.failure {
-                    sum.violations += 1;
-                    sum.failures.push((**failure).clone());
-                }
+        Ok(tallies
+            .into_iter()
+            .map(|t| {
+                t.into_inner()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .finish(self.keep_going)
+            })
+            .collect())
+    }
+
+    /// Runs one seed of scenario `s` (twice with `check_determinism`).
+    fn run_seed(&self, s: usize, seed: u64, ctx: &PlanContext) -> Result<SeedResult, SimError> {
+        let (scenario, params) = &self.scenarios[s];
+        let sim = self.sim(seed, ctx);
+        let mut report = sim.run_scenario(scenario, params)?;
+        if self.check_determinism {
+            let again = sim.run_scenario(scenario, params)?;
+            if again.trace_hash != report.trace_hash {
+                report.violations.push(format!(
+                    "determinism: a second run of seed {seed} gave trace hash {:016x}, the first {:016x}",
+                    again.trace_hash, report.trace_hash
+                ));
             }
-            out.push(sum);
         }
-        Ok(out)
+        Ok(SeedResult {
+            scenario: scenario.name,
+            seed,
+            net: report.net,
+            plan: sim.fault_plan().clone(),
+            fired: report.faults_fired(),
+            violations: report.violations,
+            sim_time_us: report.stats.sim_time_us,
+            trace_hash: report.trace_hash,
+        })
     }
 
     /// Shrinks a failing seed's plan (same seed, same network) to a minimal failing plan.
     pub fn shrink(&self, failure: &SeedResult, budget: usize) -> Result<Option<Shrunk>, SimError> {
+        self.shrink_until(failure, budget, &AtomicBool::new(false))
+    }
+
+    /// As [`Explore::shrink`], but stops trying candidates once `interrupt` is set: the plan
+    /// returned is then the smallest failing one found so far.
+    pub fn shrink_until(
+        &self,
+        failure: &SeedResult,
+        budget: usize,
+        interrupt: &AtomicBool,
+    ) -> Result<Option<Shrunk>, SimError> {
         let (scenario, params) = self
             .scenarios
             .iter()
@@ -271,7 +428,7 @@ impl Explore {
             .ok_or_else(|| {
                 SimError::Net(format!("scenario {} is not explored", failure.scenario))
             })?;
-        shrink_run(
+        shrink_run_until(
             scenario,
             params,
             failure.seed,
@@ -279,6 +436,7 @@ impl Explore {
             failure.plan.clone(),
             self.time_limit,
             budget,
+            interrupt,
         )
     }
 }
@@ -293,8 +451,32 @@ pub fn shrink_run(
     time_limit: Duration,
     budget: usize,
 ) -> Result<Option<Shrunk>, SimError> {
+    let never = AtomicBool::new(false);
+    shrink_run_until(
+        scenario, params, seed, net, plan, time_limit, budget, &never,
+    )
+}
+
+/// As [`shrink_run`], but once `interrupt` is set every further candidate counts as passing,
+/// so the shrinker ends at once with the smallest failing plan it has (every plan it keeps
+/// failed a real run). `None` when the plan does not fail, or the interrupt came before its
+/// first run.
+#[allow(clippy::too_many_arguments)]
+pub fn shrink_run_until(
+    scenario: &Scenario,
+    params: &rehearsal_scenarios::Params,
+    seed: u64,
+    net: NetConfig,
+    plan: FaultPlan,
+    time_limit: Duration,
+    budget: usize,
+    interrupt: &AtomicBool,
+) -> Result<Option<Shrunk>, SimError> {
     let mut failure = None;
     let shrunk = shrink(plan, budget, |candidate| {
+        if interrupt.load(Ordering::Relaxed) {
+            return crate::report::Report::passing_placeholder(seed, net);
+        }
         match Sim::new(seed)
             .net(net)
             .plan(candidate.clone())
@@ -315,6 +497,27 @@ pub fn shrink_run(
     }
 }
 
+/// The repro of a failure as it was found, before shrinking (written at once, so that an
+/// interrupt during the shrinking loses nothing).
+pub fn found_repro(
+    scenario: &Scenario,
+    params: &rehearsal_scenarios::Params,
+    time_limit: Duration,
+    failure: &SeedResult,
+) -> Repro {
+    Repro {
+        scenario: scenario.name.to_string(),
+        params: params.iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        seed: failure.seed,
+        net: failure.net,
+        time_limit,
+        plan: failure.plan.clone(),
+        commit: current_commit(),
+        trace_hash: format!("{:016x}", failure.trace_hash),
+        violations: failure.violations.clone(),
+    }
+}
+
 /// The repro for a shrunk failure.
 pub fn repro(
     scenario: &Scenario,
@@ -328,10 +531,14 @@ pub fn repro(
         params: params.iter().map(|(k, v)| (k.to_string(), v)).collect(),
         seed,
         net: shrunk.report.net,
-        time_limit_s: time_limit.as_secs().max(1),
+        time_limit,
         plan: shrunk.plan.clone(),
         commit: current_commit(),
         trace_hash: shrunk.report.hash_hex(),
         violations: shrunk.report.violations.clone(),
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }

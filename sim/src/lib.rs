@@ -39,6 +39,7 @@ pub mod trace_file;
 #[cfg(madsim)]
 pub mod transport;
 pub mod views;
+pub mod watch;
 
 pub use net::NetConfig;
 pub use plan::{Action, Fault, FaultKind, FaultPlan, PlanContext, PlanError, SiteRef, Trigger};

@@ -25,6 +25,7 @@ use crate::plan::{FaultPlan, PlanContext};
 use crate::report::{Report, SimStats};
 use crate::trace::Recorder;
 use crate::transport::{SimTransport, address};
+use crate::watch::RunWatch;
 
 /// Why a simulation could not produce a report.
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +84,7 @@ pub struct Sim {
     link: LinkConfig,
     plan: FaultPlan,
     durable: bool,
+    watch: Option<Arc<RunWatch>>,
 }
 
 impl Sim {
@@ -95,7 +97,15 @@ impl Sim {
             link: LinkConfig::default(),
             plan: FaultPlan::default(),
             durable: true,
+            watch: None,
         }
+    }
+
+    /// Reports how far each run gets into `watch` (for progress on stderr; the run and its
+    /// trace are the same with or without it).
+    pub fn watch(mut self, watch: Arc<RunWatch>) -> Sim {
+        self.watch = Some(watch);
+        self
     }
 
     /// Whether nodes journal to a simulated disk (default: yes). Without it a crashed role
@@ -245,10 +255,13 @@ impl Sim {
     /// Runs `program` inside the current madsim runtime (as `#[madsim::test]` provides).
     pub async fn simulate(&self, name: &str, program: &Program) -> Report {
         let net = self.net_config();
-        let recorder = Recorder::new();
-        let reference = program.reference().await;
+        let recorder = Recorder::watched(self.watch.clone());
         let participants = program.census().participants().to_vec();
         let n = participants.len();
+        let watch = self.watch.clone().unwrap_or_default();
+        watch.reference(n);
+        let reference = program.reference().await;
+        watch.starting();
         let placement: Arc<[NodeId]> = (0..n as u32).map(NodeId).collect();
         let (tx, mut rx) = mpsc::unbounded_channel::<(usize, RoleOutcome)>();
         let handle = madsim::runtime::Handle::current();
@@ -298,7 +311,9 @@ impl Sim {
                 .init(move || supervise(post.clone()))
                 .build();
             node_ids.push(node.id());
+            watch.node_started();
         }
+        watch.running();
         let controller = if let (Some(engine), Some(commands)) = (engine, commands) {
             Some(tokio::spawn(control(
                 engine,
@@ -317,6 +332,7 @@ impl Sim {
                 let Some((i, o)) = rx.recv().await else { break };
                 if outcomes[i].is_none() {
                     left -= 1;
+                    watch.finished(n - left);
                 }
                 outcomes[i] = Some(o);
             }

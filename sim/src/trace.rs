@@ -205,6 +205,7 @@ pub struct Recorder {
     start: tokio::time::Instant,
     state: Mutex<RecorderState>,
     datagrams: std::sync::atomic::AtomicU64,
+    watch: Option<Arc<crate::watch::RunWatch>>,
     wire_bytes: std::sync::atomic::AtomicU64,
 }
 
@@ -230,7 +231,13 @@ fn site_key(site: &rehearsal::Site, role: String, event: &'static str) -> SiteKe
 impl Recorder {
     /// A recorder whose clock starts now.
     pub fn new() -> Arc<Recorder> {
+        Recorder::watched(None)
+    }
+
+    /// A recorder whose clock starts now and that counts datagrams into `watch`.
+    pub fn watched(watch: Option<Arc<crate::watch::RunWatch>>) -> Arc<Recorder> {
         Arc::new(Recorder {
+            watch,
             start: tokio::time::Instant::now(),
             state: Mutex::new(RecorderState::default()),
             datagrams: Default::default(),
@@ -253,6 +260,9 @@ impl Recorder {
         use std::sync::atomic::Ordering::Relaxed;
         self.datagrams.fetch_add(1, Relaxed);
         self.wire_bytes.fetch_add(bytes as u64, Relaxed);
+        if let Some(w) = &self.watch {
+            w.datagram(self.now_us());
+        }
     }
 
     /// Datagrams and bytes put on the wire so far.

@@ -26,9 +26,26 @@ use crate::trace::Recorder;
 pub const PORT: u16 = 7000;
 const TAG: u64 = 0x7265_6865_6172_7365;
 
-/// The fixed address of node `id`: `10.<id / 250>.<(id % 250) + 1>.1`.
+/// Nodes per first octet of the address plan: 256 values of the second octet times 250 of
+/// the third.
+const PER_BLOCK: u32 = 256 * 250;
+
+/// The most nodes the address plan holds: every census size the runtime accepts (up to
+/// `u16::MAX` participants, one node each) and then some.
+pub const MAX_NODES: u32 = 10 * PER_BLOCK;
+
+/// The fixed address of node `id`: `<10 + b>.<r / 250>.<(r % 250) + 1>.1` where
+/// `b = id / 64,000` and `r = id % 64,000` (so nodes below 64,000 are `10.x.y.1`). Ids at or
+/// past [`MAX_NODES`] wrap around; [`crate::Sim`] never makes that many nodes.
 pub fn address(id: NodeId) -> SocketAddr {
-    let ip = Ipv4Addr::new(10, (id.0 / 250) as u8, (id.0 % 250 + 1) as u8, 1);
+    let id = id.0 % MAX_NODES;
+    let (block, rest) = (id / PER_BLOCK, id % PER_BLOCK);
+    let ip = Ipv4Addr::new(
+        10 + block as u8,
+        (rest / 250) as u8,
+        (rest % 250 + 1) as u8,
+        1,
+    );
     SocketAddr::new(IpAddr::V4(ip), PORT)
 }
 
@@ -36,8 +53,12 @@ pub fn address(id: NodeId) -> SocketAddr {
 pub fn node_at(addr: SocketAddr) -> Option<NodeId> {
     match addr.ip() {
         IpAddr::V4(ip) => {
-            let [a, b, c, _] = ip.octets();
-            (a == 10 && c >= 1).then(|| NodeId(u32::from(b) * 250 + u32::from(c) - 1))
+            let [a, b, c, d] = ip.octets();
+            let block = u32::from(a)
+                .checked_sub(10)
+                .filter(|b| *b < MAX_NODES / PER_BLOCK)?;
+            (d == 1 && (1..=250).contains(&c))
+                .then(|| NodeId(block * PER_BLOCK + u32::from(b) * 250 + u32::from(c) - 1))
         }
         IpAddr::V6(_) => None,
     }
@@ -183,8 +204,27 @@ mod tests {
 
     #[test]
     fn addresses_and_nodes_correspond() {
-        for id in [0, 1, 249, 250, 251, 1000] {
+        for id in [
+            0,
+            1,
+            249,
+            250,
+            251,
+            1000,
+            63_999,
+            64_000,
+            65_535,
+            MAX_NODES - 1,
+        ] {
             assert_eq!(node_at(address(NodeId(id))), Some(NodeId(id)));
         }
+        // Every node of the largest census the runtime accepts has an address of its own
+        // (the plan wrapped at 64,000 nodes once: madsim's "IP conflict").
+        let distinct: std::collections::BTreeSet<_> = (0..=u32::from(u16::MAX))
+            .map(|id| address(NodeId(id)))
+            .collect();
+        assert_eq!(distinct.len(), usize::from(u16::MAX) + 1);
+        assert_eq!(address(NodeId(0)).to_string(), "10.0.1.1:7000");
+        assert_eq!(address(NodeId(64_000)).to_string(), "11.0.1.1:7000");
     }
 }

@@ -58,7 +58,9 @@ fn bad_parameters_and_network_settings_exit_2_with_the_reason() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("`lots` is not a whole number"));
     let o = rehearsal(&["run", "counter", "--loss", "1.5"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("loss = 1.5; expected a probability"));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("1.5 is out of range: must be less than 1")
+    );
     let o = rehearsal(&["run"]);
     assert_eq!(o.status.code(), Some(2));
 }

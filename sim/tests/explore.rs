@@ -158,14 +158,28 @@ fn shipped_scenarios_survive_every_network_fault_kind() {
 #[test]
 fn shards_cover_exactly_the_seeds_of_an_unsharded_run() {
     for (first, n) in [(0, 10), (5, 7), (100, 1)] {
-        let all = Shard::ALL.seeds(first, n);
-        let a = Shard { index: 1, count: 2 }.seeds(first, n);
-        let b = Shard { index: 2, count: 2 }.seeds(first, n);
+        let all: Vec<u64> = Shard::ALL.seeds(first, n).collect();
+        let a: Vec<u64> = Shard { index: 1, count: 2 }.seeds(first, n).collect();
+        let b: Vec<u64> = Shard { index: 2, count: 2 }.seeds(first, n).collect();
+        assert_eq!(a.len() as u64, Shard { index: 1, count: 2 }.len(n));
         assert!(a.iter().all(|s| !b.contains(s)), "shards overlap");
         let mut both = [a, b].concat();
         both.sort();
         assert_eq!(both, all);
     }
+    // Any range of u64 is a range of seeds, taken lazily.
+    let last = Shard { index: 3, count: 3 };
+    assert_eq!(last.len(u64::MAX), u64::MAX / 3);
+    assert_eq!(last.nth(0, u64::MAX, u64::MAX / 3 - 1), Some(u64::MAX - 1));
+    assert_eq!(last.nth(0, u64::MAX, u64::MAX / 3), None);
+    assert_eq!(
+        Shard {
+            index: 5,
+            count: 10
+        }
+        .len(3),
+        0
+    );
     assert!(
         Shard::parse("0/2").is_err() && Shard::parse("3/2").is_err() && Shard::parse("x").is_err()
     );

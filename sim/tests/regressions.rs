@@ -3,7 +3,6 @@
 #![cfg(madsim)]
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use rehearsal_scenarios::find;
 use rehearsal_sim::repro::Repro;
@@ -39,7 +38,7 @@ fn every_committed_regression_now_passes() {
         let report = Sim::new(header.seed)
             .net(header.net)
             .plan(plan)
-            .time_limit(Duration::from_secs(header.time_limit_s))
+            .time_limit(header.time_limit)
             .run_scenario(scenario, &params)
             .expect("the simulation runs");
         assert!(

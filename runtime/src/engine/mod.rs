@@ -10,7 +10,7 @@
 pub(crate) mod blocks;
 pub(crate) mod inbox;
 pub(crate) mod journal;
-pub(crate) mod notice;
+pub mod notice;
 pub(crate) mod replay;
 pub(crate) mod session;
 mod state;

@@ -1,0 +1,425 @@
+//! `rehearsal explore`: many seeds with random fault plans; failures shrunk and saved.
+//!
+//! The verb checks its input before the first seed (a vacuous range, an empty shard, fault
+//! kinds that cannot fire, an output folder it cannot write), then streams the range through
+//! [`crate::explore::Explore::run_with`]. Every failure's repro file is written the moment it
+//! is found (write then rename), then shrunk and rewritten; SIGINT or SIGTERM stops the
+//! workers after their current seed and prints the summary of the seeds that ran (a second
+//! signal exits at once). Exit status: 0 no violation, 1 a violation (its repro is on disk),
+//! 130 interrupted before any violation, 2 bad usage or input.
+
+use super::args::ExploreArgs;
+#[cfg(madsim)]
+use super::args::parse_kinds;
+#[cfg(not(madsim))]
+use super::needs_sim;
+#[cfg(madsim)]
+use super::{Format, find, usage_error};
+
+/// The exit status of an exploration interrupted before it found a violation.
+#[cfg(madsim)]
+const INTERRUPTED: i32 = 130;
+
+/// How many failures per scenario an exploration with `--keep-going` shrinks, the first in
+/// seed order (the others are saved as found).
+#[cfg(madsim)]
+const SHRUNK_WITH_KEEP_GOING: u64 = 10;
+
+#[cfg(not(madsim))]
+pub(super) fn explore(_: ExploreArgs) -> i32 {
+    needs_sim()
+}
+
+/// A failure's repro file, as saved.
+#[cfg(madsim)]
+struct Saved {
+    path: std::path::PathBuf,
+    violation: String,
+    faults: usize,
+    /// `(faults, runs, kinds)` of the shrunk plan, if it was shrunk.
+    shrunk: Option<(usize, usize, Vec<&'static str>)>,
+    /// Where the shrunk case's diagram and trace were written (lines of the report).
+    beside: String,
+}
+
+/// Checks the arguments against each other; the error is ready to print.
+#[cfg(madsim)]
+fn vacuous(
+    args: &ExploreArgs,
+    shard: crate::explore::Shard,
+    kinds: &[crate::FaultKind],
+) -> Result<(), String> {
+    use crate::FaultKind;
+    if args.first_seed.checked_add(args.seeds - 1).is_none() {
+        return Err(format!(
+            "--first-seed {} with --seeds {}: the range passes the last seed, {}; expected at most {} seeds from there",
+            args.first_seed,
+            args.seeds,
+            u64::MAX,
+            u64::MAX - args.first_seed + 1
+        ));
+    }
+    if shard.is_empty(args.seeds) {
+        return Err(format!(
+            "--shard {}/{} of {} seed(s) is empty: only shards 1 to {} get a seed; use fewer shards or more seeds",
+            shard.index, shard.count, args.seeds, args.seeds
+        ));
+    }
+    let downs = |k: &FaultKind| matches!(k, FaultKind::Crash | FaultKind::Pause);
+    if args.max_down == 0 && kinds.iter().all(downs) {
+        let names: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
+        return Err(format!(
+            "--faults {} with --max-down 0: no fault can fire ({} take a node down); allow --max-down 1 or add other kinds",
+            args.faults,
+            names.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(madsim)]
+pub(super) fn explore(args: ExploreArgs) -> i32 {
+    use crate::explore::{Explore, Hooks, SeedResult, Shard, found_repro, repro as make_repro};
+    use crate::repro::{check_writable, write_atomically};
+    use rehearsal_scenarios::registry;
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::time::Instant;
+
+    let names: Vec<String> = if args.scenarios.is_empty() {
+        registry().iter().map(|s| s.name.to_string()).collect()
+    } else {
+        args.scenarios.clone()
+    };
+    let mut scenarios = Vec::new();
+    for n in &names {
+        match find(n) {
+            Ok(s) => scenarios.push((s, s.default_params())),
+            Err(code) => return code,
+        }
+    }
+    let kinds = match parse_kinds(&args.faults) {
+        Ok(k) => k,
+        Err(e) => return usage_error(e),
+    };
+    let shard = match args.shard.as_deref().map(Shard::parse).transpose() {
+        Ok(s) => s.unwrap_or(Shard::ALL),
+        Err(e) => return usage_error(e),
+    };
+    if let Err(e) = vacuous(&args, shard, &kinds) {
+        return usage_error(e);
+    }
+    if kinds == [crate::FaultKind::Partition] {
+        for (s, _) in &scenarios {
+            if s.roles.len() < 2 && !s.roles.iter().any(|r| r.contains('[')) {
+                return usage_error(format!(
+                    "--faults partition: scenario `{}` has one role, so no partition can fire",
+                    s.name
+                ));
+            }
+        }
+    }
+    if let Err(e) = std::fs::create_dir_all(&args.out) {
+        return usage_error(format!("cannot create {}: {e}", args.out.display()));
+    }
+    if let Err(e) = check_writable(&args.out.join("probe.toml")) {
+        return usage_error(e);
+    }
+    let jobs = match args.jobs {
+        Some(j) if j > 0 => j,
+        _ => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let explore = Explore {
+        scenarios,
+        first_seed: args.first_seed,
+        seeds: args.seeds,
+        shard,
+        jobs,
+        swarm: crate::Swarm {
+            kinds,
+            swarm: args.swarm,
+            max_faults: args.max_faults,
+            max_down: args.max_down,
+            ..crate::Swarm::default()
+        },
+        keep_going: args.keep_going,
+        check_determinism: args.check_determinism,
+        time_limit: args.time_limit,
+    };
+
+    // SIGINT and SIGTERM set the flag; a second one (the flag already set) exits at once.
+    let interrupt = std::sync::Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let registered = signal_hook::flag::register_conditional_shutdown(
+            signal,
+            INTERRUPTED,
+            interrupt.clone(),
+        )
+        .and_then(|_| signal_hook::flag::register(signal, interrupt.clone()));
+        if let Err(e) = registered {
+            eprintln!(
+                "warning: cannot catch signal {signal}: {e}; an interrupt will lose the summary"
+            );
+        }
+    }
+
+    let total = shard
+        .len(args.seeds)
+        .saturating_mul(explore.scenarios.len() as u64);
+    let started = Instant::now();
+    let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:40}] {pos}/{len} seeds, {per_sec} {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Some(bar)
+    } else {
+        None
+    };
+    let done = AtomicU64::new(0);
+    let found = AtomicU64::new(0);
+    let last_report = Mutex::new(Instant::now());
+    let progress = |r: &SeedResult| {
+        let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+        if !r.violations.is_empty() {
+            found.fetch_add(1, Ordering::Relaxed);
+        }
+        match &bar {
+            Some(bar) => {
+                bar.inc(1);
+                if !r.violations.is_empty() {
+                    bar.set_message(format!("violation: {} seed {}", r.scenario, r.seed));
+                }
+            }
+            None => {
+                let mut last = last_report.lock().unwrap_or_else(|p| p.into_inner());
+                if last.elapsed().as_secs() >= 10 {
+                    *last = Instant::now();
+                    let secs = started.elapsed().as_secs_f64().max(1e-9);
+                    eprintln!(
+                        "explored {n} of {} seed(s) x {} scenario(s), {:.0} seeds/s, {} violation(s)",
+                        shard.len(args.seeds),
+                        explore.scenarios.len(),
+                        n as f64 / secs,
+                        found.load(Ordering::Relaxed)
+                    );
+                }
+            }
+        }
+    };
+
+    let saved = Mutex::new(BTreeMap::<(&'static str, u64), Saved>::new());
+    let path_of = |f: &SeedResult| args.out.join(format!("{}-{}.toml", f.scenario, f.seed));
+    // Found: saved at once, as found.
+    let failure = |f: &SeedResult| {
+        let Some((scenario, params)) = explore.scenarios.iter().find(|(s, _)| s.name == f.scenario)
+        else {
+            return;
+        };
+        let path = path_of(f);
+        let first = f.violations.first().cloned().unwrap_or_default();
+        let found = found_repro(scenario, params, explore.time_limit, f);
+        if let Err(e) = write_atomically(&path, found.to_toml().as_bytes()) {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return;
+        }
+        eprintln!(
+            "violation: {} seed {}: {first}\n  saved {}",
+            f.scenario,
+            f.seed,
+            path.display()
+        );
+        let entry = Saved {
+            path,
+            violation: first,
+            faults: f.plan.faults.len(),
+            shrunk: None,
+            beside: String::new(),
+        };
+        saved
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((f.scenario, f.seed), entry);
+    };
+    // Settled (in seed order): shrunk and rewritten; with --keep-going, the first few of
+    // each scenario.
+    let settled = |f: &SeedResult, place: u64| {
+        if args.keep_going && place >= SHRUNK_WITH_KEEP_GOING || interrupt.load(Ordering::Relaxed) {
+            return;
+        }
+        let Some((scenario, params)) = explore.scenarios.iter().find(|(s, _)| s.name == f.scenario)
+        else {
+            return;
+        };
+        let path = path_of(f);
+        match explore.shrink_until(f, args.shrink_budget, &interrupt) {
+            Ok(Some(shrunk)) => {
+                let r = make_repro(scenario, params, f.seed, explore.time_limit, &shrunk);
+                if let Err(e) = write_atomically(&path, r.to_toml().as_bytes()) {
+                    eprintln!("error: cannot write {}: {e}", path.display());
+                    return;
+                }
+                let replay = format!("cargo rehearsal replay {}", path.display());
+                let beside = crate::views::write_beside(&path, &shrunk, params, |r| {
+                    super::run::json_lines(r, params, &replay, &serde_json::Map::new())
+                });
+                let kinds = shrunk
+                    .plan
+                    .faults
+                    .iter()
+                    .map(|x| x.action.kind().name())
+                    .collect();
+                let mut all = saved.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(entry) = all.get_mut(&(f.scenario, f.seed)) {
+                    if let Some(v) = shrunk.report.violations.first() {
+                        entry.violation = v.clone();
+                    }
+                    entry.shrunk = Some((shrunk.plan.faults.len(), shrunk.runs, kinds));
+                    entry.beside = beside;
+                }
+            }
+            Ok(None) => eprintln!(
+                "note: {} seed {} did not fail again when shrinking; {} keeps the plan as found",
+                f.scenario,
+                f.seed,
+                path.display()
+            ),
+            Err(e) => eprintln!("error while shrinking {} seed {}: {e}", f.scenario, f.seed),
+        }
+    };
+
+    let hooks = Hooks {
+        progress: &progress,
+        failure: &failure,
+        settled: &settled,
+        interrupt: &interrupt,
+    };
+    let summaries = match explore.run_with(&hooks) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let interrupted = interrupt.load(Ordering::Relaxed);
+    let saved = saved.into_inner().unwrap_or_else(|p| p.into_inner());
+    let elapsed = started.elapsed().as_secs_f64();
+    let seeds_run: u64 = summaries.iter().map(|s| s.seeds).sum();
+    let violations: u64 = summaries.iter().map(|s| s.violations).sum();
+    let mut out = String::new();
+    if args.format == Format::Text {
+        out.push_str(&format!(
+            "{:<20} {:>7} {:>10}  {:<56} {:>14}\n",
+            "scenario", "seeds", "violations", "faults fired", "simulated"
+        ));
+    }
+    for s in &summaries {
+        let fired: Vec<String> = s.fired.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let fired = if fired.is_empty() {
+            "-".to_string()
+        } else {
+            fired.join(", ")
+        };
+        match args.format {
+            Format::Text => out.push_str(&format!(
+                "{:<20} {:>7} {:>10}  {:<56} {:>12.1} s\n",
+                s.scenario,
+                s.seeds,
+                s.violations,
+                fired,
+                s.sim_time_us as f64 / 1e6
+            )),
+            Format::Json => out.push_str(&format!(
+                "{}\n",
+                serde_json::json!({"type": "scenario", "scenario": s.scenario, "seeds": s.seeds,
+                    "violations": s.violations, "faults_fired": s.fired,
+                    "simulated_s": s.sim_time_us as f64 / 1e6})
+            )),
+        }
+    }
+    // The saved repros of the failures the summary counts, in seed order (a failure found
+    // above the first one, before the explorer knew, is saved too but not listed).
+    for s in &summaries {
+        for f in &s.failures {
+            let Some(entry) = saved.get(&(f.scenario, f.seed)) else {
+                continue;
+            };
+            let how = match &entry.shrunk {
+                Some((faults, runs, _)) => format!(
+                    "plan shrunk from {} to {faults} fault(s) in {runs} runs",
+                    entry.faults
+                ),
+                None => format!("plan not shrunk: {} fault(s)", entry.faults),
+            };
+            let kinds = entry
+                .shrunk
+                .as_ref()
+                .map(|(_, _, k)| k.join(", "))
+                .unwrap_or_else(|| {
+                    f.plan
+                        .faults
+                        .iter()
+                        .map(|x| x.action.kind().name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                });
+            match args.format {
+                Format::Text => out.push_str(&format!(
+                    "violation: {} seed {}: {} ({how})\n  {kinds}\n  replay: cargo rehearsal replay {}\n{}",
+                    f.scenario,
+                    f.seed,
+                    entry.violation,
+                    entry.path.display(),
+                    entry.beside
+                )),
+                Format::Json => out.push_str(&format!(
+                    "{}\n",
+                    serde_json::json!({"type": "violation", "scenario": f.scenario, "seed": f.seed,
+                        "violations": f.violations, "faults": entry.faults,
+                        "shrunk_faults": entry.shrunk.as_ref().map(|s| s.0),
+                        "repro": entry.path.display().to_string(),
+                        "diagram": (!entry.beside.is_empty())
+                            .then(|| entry.path.with_extension("html").display().to_string()),
+                        "replay": format!("cargo rehearsal replay {}", entry.path.display())})
+                )),
+            }
+        }
+    }
+    let rate = seeds_run as f64 / elapsed.max(1e-9);
+    let shard_note = if shard == Shard::ALL {
+        String::new()
+    } else {
+        format!(", shard {}/{}", shard.index, shard.count)
+    };
+    match args.format {
+        Format::Text => {
+            if interrupted {
+                out.push_str("interrupted: the summary covers the seeds that ran\n");
+            }
+            out.push_str(&format!(
+                "{seeds_run} seeds, {violations} violation(s), {elapsed:.1} s, {rate:.0} seeds/s, {jobs} job(s){shard_note}\n",
+            ));
+        }
+        Format::Json => out.push_str(&format!(
+            "{}\n",
+            serde_json::json!({"type": "summary", "seeds": seeds_run, "violations": violations,
+                "interrupted": interrupted, "seconds": elapsed, "seeds_per_second": rate,
+                "jobs": jobs, "shard": format!("{}/{}", shard.index, shard.count)})
+        )),
+    }
+    print!("{out}");
+    if violations > 0 {
+        1
+    } else if interrupted {
+        INTERRUPTED
+    } else {
+        0
+    }
+}
