@@ -38,7 +38,7 @@ pub const PARAMS: &[Param] = &[
     VARIANT_PARAM,
     Param {
         name: "laps",
-        default: 3,
+        default: 2,
         summary: "Chorex's argument N: laps 0..=N (N + 1 laps) of work_hard at each role \
                   (Chorex's flat-10k: 10000)",
     },

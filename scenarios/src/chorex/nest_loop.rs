@@ -39,7 +39,7 @@ pub const PARAMS: &[Param] = &[
     VARIANT_PARAM,
     Param {
         name: "laps",
-        default: 3,
+        default: 2,
         summary: "Chorex's argument N: laps 0..=N (N + 1 laps) of work_hard at each role, \
                   one nested checkpoint each (Chorex's nest-1k and nest-10k: 1000 and 10000)",
     },
