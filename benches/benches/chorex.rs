@@ -6,20 +6,24 @@
 //! bench only says so.
 //!
 //! The benchmarks are the scenarios of `rehearsal_scenarios::chorex`, found in the registry
-//! and run with Chorex's sizes: `state-machine` (one whole game), `mini-blockchain` (201
-//! attempts from nonce 42), `flat-10k` (`flat-loop`, 10,000 laps of 1,001 sha256 hashes at
-//! each role), `nest-1k` and `nest-10k` (`nest-loop`, 1,000 and 10,000 laps). Each runs as
-//! `baseline` (no checkpoint), `chk` (checkpoints, nothing crashes) and `chk+crash`
-//! (checkpoints and Chorex's crashes, each rescued): `variant=0|1|2`.
+//! and run with Chorex's sizes, doing the work of Chorex's artifact: `state machine` (one
+//! whole game, twice: `as Chorex`, `global=1`, with Gateway in every turn's checkpoint as
+//! Chorex's global barrier has it, and `as written`, `global=0`, the turn's checkpoint inside
+//! the turn's enclave of Worker and Player), `mini blockchain` (201 attempts from nonce 42),
+//! `flat-10k` (`flat-loop`, `laps=10000`: 10,001 laps of `work_hard`, 1,001 sha256 hashes of
+//! `"foo0"` .. `"foo1000"`, at each role; the crashing variant is Chorex's `CrashyLoop`),
+//! `nest-1k` and `nest-10k` (`nest-loop`, `laps=1000` and `laps=10000`: 1,001 and 10,001
+//! laps). Each runs as `baseline` (no checkpoint), `chk` (checkpoints, nothing crashes) and
+//! `chk+crash` (checkpoints and Chorex's crashes, each rescued): `variant=0|1|2`.
 //!
 //! Every run is one session on fresh in-process nodes without a store
 //! (`NodeConfig::default()`: Chorex has no durability either), joined by a perfect
 //! [`InProcessNetwork`](rehearsal::net::transport::InProcessNetwork), on a fresh current-thread
 //! tokio runtime, so the roles take turns on one core and the time is the CPU cost of the
 //! whole session: from opening every participant's session until every participant has
-//! returned (`iter_custom`; starting the runtime and the nodes is not timed). Everything runs
-//! on a thread with a 512 MiB stack: the checkpointed `nest-10k` nests 10,000 blocks, and
-//! polling them recurses 10,000 levels deep.
+//! returned (`iter_custom`; starting the runtime and the nodes is not timed). Deep nests
+//! (10,001 blocks in the checkpointed `nest-10k`, 10,001 calls in the crashing `flat-10k`) do
+//! not grow the stack: bodies and sub-choreographies run as tasks of their own.
 //!
 //! Before timing, each case runs once in each variant and its outcomes are checked against
 //! the reference run and the scenario's oracles. Criterion then times every variant whose
@@ -27,7 +31,8 @@
 //! the bench times the three variants of each case alternately in the same process (about
 //! 20 s per case, at least 3 repetitions, the checked run counting as the first for cases
 //! that take seconds) and prints a Markdown table of the medians' ratios
-//! to the baseline, next to Chorex's figures from the paper, and writes it to
+//! to the baseline, next to Chorex's figures (the paper's slowdowns, and the times measured on
+//! a machine like this one given in the project's REFERENCE.md), and writes it to
 //! `target/bench-report.md` (in `CARGO_TARGET_DIR` if set). The same figures go to
 //! `target/bench-report.json` for `cargo xtask bench-check`, which compares the ratios with
 //! the committed `benches/ratio-baseline.json`: one object with `test_mode`, `machine` (cores,
@@ -48,14 +53,7 @@ fn main() {
 
 #[cfg(not(madsim))]
 fn main() {
-    // The checkpointed nest-10k polls 10,000 nested futures: run everything on a big stack.
-    std::thread::Builder::new()
-        .name("chorex-bench".into())
-        .stack_size(512 << 20)
-        .spawn(bench::main)
-        .expect("the bench starts its thread")
-        .join()
-        .expect("the bench thread");
+    bench::main();
 }
 
 #[cfg(not(madsim))]
@@ -90,21 +88,40 @@ mod bench {
         name: &'static str,
         /// The scenario it runs.
         scenario: &'static str,
-        /// Laps, for the loops.
+        /// Laps (Chorex's argument N: laps `0..=N`), for the loops.
         laps: Option<u64>,
         /// Other parameters.
         settings: &'static [&'static str],
         /// Chorex's slowdowns from the paper (chk, chk+rescue), if it reports any.
-        chorex: Option<(&'static str, &'static str)>,
+        paper: Option<(&'static str, &'static str)>,
+        /// Chorex's medians measured on a machine like this one (REFERENCE.md: Chorex d5dfade
+        /// with its artifact, Elixir 1.14 / OTP 25, 2 cores, whole runs): baseline, chk and
+        /// chk+rescue, in seconds.
+        measured: [f64; 3],
     }
 
-    const CASES: [Case; 5] = [
+    /// The state machine's Chorex figures (one Chorex program for both of its rows).
+    const STATE_MACHINE_PAPER: Option<(&str, &str)> = Some(("1.01x", "1.04x"));
+    const STATE_MACHINE_MEASURED: [f64; 3] = [313.6e-6, 437.4e-6, 543.7e-6];
+
+    const CASES: [Case; 6] = [
         Case {
-            name: "state machine",
+            name: "state machine (as Chorex)",
             scenario: "state-machine",
             laps: None,
-            settings: &[],
-            chorex: Some(("1.01x", "1.04x")),
+            // Gateway in every turn's checkpoint: Chorex's global barrier.
+            settings: &["global=1"],
+            paper: STATE_MACHINE_PAPER,
+            measured: STATE_MACHINE_MEASURED,
+        },
+        Case {
+            name: "state machine (as written)",
+            scenario: "state-machine",
+            laps: None,
+            // The turn's checkpoint inside the Worker-Player enclave.
+            settings: &["global=0"],
+            paper: STATE_MACHINE_PAPER,
+            measured: STATE_MACHINE_MEASURED,
         },
         Case {
             name: "mini blockchain",
@@ -112,30 +129,38 @@ mod bench {
             laps: None,
             // Chorex's start nonce (the registry's default is 232: 11 attempts).
             settings: &["start=42"],
-            chorex: Some(("6.76x", "4.71x")),
+            paper: Some(("6.76x", "4.71x")),
+            measured: [3.446e-3, 17.685e-3, 14.423e-3],
         },
         Case {
             name: "flat-10k",
             scenario: "flat-loop",
             laps: Some(10_000),
             settings: &[],
-            chorex: None,
+            paper: None,
+            measured: [8.234, 9.469, 26.772],
         },
         Case {
             name: "nest-1k",
             scenario: "nest-loop",
             laps: Some(1_000),
             settings: &[],
-            chorex: None,
+            paper: None,
+            measured: [0.756, 1.066, 1.166],
         },
         Case {
             name: "nest-10k",
             scenario: "nest-loop",
             laps: Some(10_000),
             settings: &[],
-            chorex: Some(("3.48x", "1.96x")),
+            paper: Some(("3.48x", "1.96x")),
+            measured: [8.310, 33.575, 12.542],
         },
     ];
+
+    /// The 10x targets of issue 19 for the in-process baselines: a tenth of Chorex's median
+    /// measured here, for the state machine and the mini blockchain.
+    const TEN_X: &[(&str, f64)] = &[("state machine", 31e-6), ("mini blockchain", 345e-6)];
 
     /// One case in one variant, ready to run.
     struct Prepared {
@@ -270,7 +295,7 @@ mod bench {
             .sample_size(10)
             .configure_from_args();
         for ((case, programs), checked) in CASES.iter().zip(&prepared).zip(&checked) {
-            let mut group = c.benchmark_group(format!("chorex/{}", case.name.replace(' ', "-")));
+            let mut group = c.benchmark_group(format!("chorex/{}", slug(case.name)));
             group.sampling_mode(SamplingMode::Flat);
             if case.laps.is_some_and(|laps| laps >= 10_000) && !quick {
                 // Seconds per run: one warm-up run, then ten samples of one run each.
@@ -286,7 +311,7 @@ mod bench {
                     println!(
                         "chorex/{}/{}: one run takes {}: left out of criterion, timed in the \
                          alternating repetitions only",
-                        case.name.replace(' ', "-"),
+                        slug(case.name),
                         variant.name(),
                         show(*once)
                     );
@@ -327,7 +352,8 @@ mod bench {
     /// The medians of one case.
     struct Row {
         name: &'static str,
-        chorex: Option<(&'static str, &'static str)>,
+        paper: Option<(&'static str, &'static str)>,
+        measured: [f64; 3],
         /// Medians of baseline, chk, chk+crash.
         medians: [Duration; 3],
         /// Frames per run of each variant.
@@ -381,7 +407,8 @@ mod bench {
         }
         Row {
             name: case.name,
-            chorex: case.chorex,
+            paper: case.paper,
+            measured: case.measured,
             medians: times.map(median),
             frames: checked.iter().map(|(f, _)| *f).collect(),
             reps,
@@ -491,7 +518,18 @@ mod bench {
         }
     }
 
-    /// The Markdown report: the ratio table, then the medians and frame counts behind it.
+    /// A case's name in criterion: `state-machine-as-Chorex`.
+    fn slug(name: &str) -> String {
+        name.replace(['(', ')'], "").replace(' ', "-")
+    }
+
+    /// `1.234 ms`, `56.7 us` or `2.345 s`, from seconds.
+    fn show_secs(s: f64) -> String {
+        show(Duration::from_secs_f64(s))
+    }
+
+    /// The Markdown report: the ratio table next to Chorex's figures, the 10x targets, then
+    /// the medians and frame counts behind it.
     fn report(rows: &[Row], quick: bool, machine: &str) -> String {
         let mut out = String::new();
         let _ = writeln!(
@@ -506,32 +544,61 @@ mod bench {
         }
         let _ = writeln!(
             out,
-            "| benchmark | baseline | chk / baseline | chk+crash / baseline | Chorex chk | Chorex chk+crash |"
+            "| benchmark | baseline | chk / baseline | chk+crash / baseline | Chorex baseline (here) | \
+             Chorex chk / chk+rescue (here) | Chorex chk / chk+rescue (paper) | \
+             Chorex / Rehearsal baseline / chk / chk+crash |"
         );
-        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|");
         for r in rows {
-            let base = r.medians[0].as_secs_f64();
-            let ratio = |d: Duration| format!("{:.2}x", d.as_secs_f64() / base);
-            let (ck, cc) = r.chorex.unwrap_or(("n/a", "n/a"));
+            let [base, chk, crash] = r.medians.map(|d| d.as_secs_f64());
+            let [cb, cc, cr] = r.measured;
+            let (pk, pc) = r.paper.unwrap_or(("n/a", "n/a"));
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {ck} | {cc} |",
+                "| {} | {} | {:.2}x | {:.2}x | {} | {:.2}x / {:.2}x | {pk} / {pc} | \
+                 {:.1} / {:.1} / {:.1} |",
                 r.name,
                 show(r.medians[0]),
-                ratio(r.medians[1]),
-                ratio(r.medians[2]),
+                chk / base,
+                crash / base,
+                show_secs(cb),
+                cc / cb,
+                cr / cb,
+                cb / base,
+                cc / chk,
+                cr / crash,
             );
         }
         let _ = writeln!(
             out,
             "\nMedians of alternating repetitions in one process; every run is one whole \
              session on in-process nodes without a store, on one current-thread runtime \
-             (the roles share one core). Chorex's figures are the paper's (Benchee, BEAM). \
-             Machine: {machine}.\n"
+             (the roles share one core). Chorex's columns: \"here\" are the medians measured \
+             on a machine like this one (REFERENCE.md: Chorex d5dfade and its artifact, Elixir \
+             1.14 / OTP 25, whole runs, alternating repetitions; a second run drifted by up to \
+             58% in absolute time, not in ratios), \"paper\" the slowdowns of the Chorex \
+             paper (Benchee, BEAM). Machine: {machine}.\n"
         );
+        for (prefix, target) in TEN_X {
+            for r in rows.iter().filter(|r| r.name.starts_with(prefix)) {
+                let base = r.medians[0].as_secs_f64();
+                let _ = writeln!(
+                    out,
+                    "* {} baseline: {} against the 10x target of {} ({}).",
+                    r.name,
+                    show(r.medians[0]),
+                    show_secs(*target),
+                    if base <= *target {
+                        "met".to_string()
+                    } else {
+                        format!("missed by {:.1}x", base / target)
+                    }
+                );
+            }
+        }
         let _ = writeln!(
             out,
-            "| benchmark | reps | baseline | chk | chk+crash | frames baseline / chk / chk+crash |"
+            "\n| benchmark | reps | baseline | chk | chk+crash | frames baseline / chk / chk+crash |"
         );
         let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
         for r in rows {

@@ -1,20 +1,27 @@
-//! Chorex's flat loop: `laps` laps of hard work, each in its own checkpoint.
+//! Chorex's flat loop: laps of hard work, each in a checkpoint of its own, and Chorex's
+//! crashing loop (`CrashyLoop`) for the crashing variant.
 //!
-//! Each lap Runner sends Monitor the lap number, Monitor decides (broadcast) whether the lap
-//! is one of the `laps`, and both do [`work_hard`] (1,001 sha256 hashes of the lap number),
-//! folding the result into a running digest. The loop goes on outside the checkpoint, so
-//! blocks never nest.
+//! **Laps.** `laps=N` is the argument of Chorex's benchmark: laps `0..=N`, that is N + 1
+//! laps (flat-10k, `laps=10000`, runs 10,001). Each lap Runner sends Monitor the lap number
+//! and Monitor decides (broadcast) whether it is at most N; a lap number past N ends the
+//! loop.
 //!
-//! * `variant=0`: the work without checkpoints.
-//! * `variant=1`: each lap's work inside a checkpoint whose rescue does the work again from
-//!   the digests at entry. Nothing crashes.
-//! * `variant=2`: Monitor divides by zero at the start of every lap's block; every role runs
-//!   the rescue, which does the lap's work. (Chorex's crashing flat loop returns a constant
-//!   from its rescue and does its work outside the block; here the work stays in the block so
-//!   every variant does the same work per lap.)
+//! * `variant=0` (Chorex's `FlatLoop` without `try`): in every lap both roles do
+//!   [`work_hard`] (sha256 of `"foo0"` .. `"foo1000"`). The loop is a loop (Chorex's is a tail
+//!   call).
+//! * `variant=1` (`FlatLoop` with `try`): each lap's work inside a checkpoint whose rescue does
+//!   the work again from the digests at entry; the loop goes on outside it, so blocks never
+//!   nest. Nothing crashes.
+//! * `variant=2` (Chorex's `CrashyLoop`): each lap Runner sends the lap number, then a
+//!   checkpoint whose body is only Monitor's `1 / 0` and whose rescue does nothing; then
+//!   Monitor decides (broadcast) whether the lap number is N: if so the loop ends, if not the
+//!   next lap runs as a *non-tail* recursive call (a [`call`](rehearsal::Choreo::call) of
+//!   the same choreography, a task of its own, so N levels deep do not grow the stack) and
+//!   both roles do their work when it returns. N + 1 laps, N + 1 crashes and rescues, and N
+//!   works per role (the last lap does none), as in Chorex.
 //!
-//! Every role ends with the number of laps and its digest: `d = sha256(d ++ work_hard(lap))`
-//! over laps `0..laps`, from 32 zero bytes.
+//! Every role ends with the laps run, the works done and its digest
+//! `d = sha256(d ++ work_hard())` folded over its works, from 32 zero bytes.
 
 use rehearsal::{At, Choreo, ChoreoError, Choreography, FamilySizes, Outcomes, Program, Roles};
 use serde::{Deserialize, Serialize};
@@ -31,15 +38,17 @@ pub const PARAMS: &[Param] = &[
     VARIANT_PARAM,
     Param {
         name: "laps",
-        default: 3,
-        summary: "laps of 1,001 sha256 hashes at each role (Chorex's flat-10k: 10000)",
+        default: 2,
+        summary: "Chorex's argument N: laps 0..=N (N + 1 laps) of work_hard at each role \
+                  (Chorex's flat-10k: 10000)",
     },
 ];
 
 /// Oracles beyond the reference oracle.
 pub const ORACLES: &[(&str, &str)] = &[(
     "every-lap-done-once",
-    "every role ends with `laps` laps and its digest of work_hard(0..laps) in order",
+    "every role ends with N + 1 laps and its digest of work_hard over its works: N + 1 works, \
+     N in the crashing variant (CrashyLoop's last lap does none)",
 )];
 
 /// A digest folded over the laps' work.
@@ -53,16 +62,27 @@ pub fn fold(digest: &Digest32, work: &Digest32) -> Digest32 {
     h.finalize().into()
 }
 
-/// The digest after `laps` laps.
-pub fn expected_digest(laps: u64) -> Digest32 {
-    (0..laps).fold([0; 32], |d, lap| fold(&d, &work_hard(lap)))
+/// The digest after `works` works.
+pub fn expected_digest(works: u64) -> Digest32 {
+    let work = work_hard();
+    (0..works).fold([0; 32], |d, _| fold(&d, &work))
+}
+
+/// How many works each role does with `laps=laps` in `variant`.
+pub fn expected_works(variant: Variant, laps: u64) -> u64 {
+    match variant {
+        Variant::ChkCrash => laps,
+        Variant::Baseline | Variant::Chk => laps + 1,
+    }
 }
 
 /// What each role ends with.
 #[derive(Debug, Serialize)]
 pub struct Laps {
-    /// Laps done.
+    /// Laps run (N + 1).
     pub laps: u64,
+    /// Works done by each role.
+    pub works: u64,
     /// Runner's digest, in hex.
     pub runner: At<String, Runner>,
     /// Monitor's digest, in hex.
@@ -74,7 +94,7 @@ pub struct Laps {
 pub struct FlatLoop {
     /// Which benchmark variant.
     pub variant: Variant,
-    /// How many laps.
+    /// Chorex's argument N: laps `0..=N`.
     pub laps: u64,
 }
 
@@ -86,50 +106,96 @@ impl Choreography for FlatLoop {
     type Output = Laps;
 
     async fn run(self, ch: &Choreo<Census>) -> Result<Laps, ChoreoError> {
-        let laps = self.laps;
-        let mut digests: Digests = (
-            ch.locally(Runner, |_| [0; 32]).await?,
-            ch.locally(Monitor, |_| [0; 32]).await?,
-        );
-        let mut lap = 0u64;
-        loop {
-            let n = ch.locally(Runner, |_| lap).await?;
-            let l = ch.at("lap").comm(Runner, Monitor, &n).await?;
-            let more = ch.locally(Monitor, |m| *m.get(&l) < laps).await?;
-            if !ch.at("more").broadcast(Monitor, more).await? {
-                break;
-            }
-            digests = match self.variant {
-                Variant::Baseline => work(ch, lap, &l, digests).await?,
-                Variant::Chk => {
-                    ch.checkpoint(
-                        (digests, l),
-                        move |ch, (d, l)| async move { work(&ch, lap, &l, d).await },
-                        move |ch, (d, l), _why| async move { work(&ch, lap, &l, d).await },
-                    )
-                    .await?
-                }
-                Variant::ChkCrash => {
-                    ch.checkpoint(
-                        (digests, l),
-                        move |ch, (d, l)| async move {
-                            ch.at("explode").locally(Monitor, |_| explode(0)).await?;
-                            work(&ch, lap, &l, d).await
-                        },
-                        move |ch, (d, l), _why| async move { work(&ch, lap, &l, d).await },
-                    )
-                    .await?
-                }
-            };
-            lap += 1;
-        }
+        let (digests, works) = if self.variant == Variant::ChkCrash {
+            ch.call(CrashyLap {
+                laps: self.laps,
+                lap: 0,
+            })
+            .await?
+        } else {
+            flat(ch, self).await?
+        };
         let runner = ch.locally(Runner, |r| hex(r.get(&digests.0))).await?;
         let monitor = ch.locally(Monitor, |m| hex(m.get(&digests.1))).await?;
         Ok(Laps {
-            laps: lap,
+            laps: self.laps + 1,
+            works,
             runner,
             monitor,
         })
+    }
+}
+
+/// Chorex's `FlatLoop`: laps `0..=N` as a loop, each lap's work in a checkpoint (`variant=1`)
+/// or not (`variant=0`). Returns the digests and the works done.
+async fn flat(ch: &Choreo<Census>, cfg: FlatLoop) -> Result<(Digests, u64), ChoreoError> {
+    let mut digests: Digests = (
+        ch.locally(Runner, |_| [0; 32]).await?,
+        ch.locally(Monitor, |_| [0; 32]).await?,
+    );
+    let mut lap = 0u64;
+    loop {
+        let n = ch.locally(Runner, |_| lap).await?;
+        let l = ch.at("lap").comm(Runner, Monitor, &n).await?;
+        let more = ch.locally(Monitor, |m| *m.get(&l) <= cfg.laps).await?;
+        if !ch.at("more").broadcast(Monitor, more).await? {
+            return Ok((digests, lap));
+        }
+        digests = if cfg.variant.checkpoints() {
+            ch.checkpoint(
+                digests,
+                |ch, d| async move { work(&ch, d).await },
+                |ch, d, _why| async move { work(&ch, d).await },
+            )
+            .await?
+        } else {
+            work(ch, digests).await?
+        };
+        lap += 1;
+    }
+}
+
+/// One lap of Chorex's `CrashyLoop` and, inside it, every lap after it: returns both roles'
+/// digests and the works each did.
+struct CrashyLap {
+    /// Chorex's argument N.
+    laps: u64,
+    /// This lap's number.
+    lap: u64,
+}
+
+impl Choreography for CrashyLap {
+    type Census = Census;
+    type Output = (Digests, u64);
+
+    async fn run(self, ch: &Choreo<Census>) -> Result<(Digests, u64), ChoreoError> {
+        let n = ch.locally(Runner, |_| self.lap).await?;
+        let l = ch.at("lap").comm(Runner, Monitor, &n).await?;
+        ch.checkpoint(
+            (),
+            |ch, ()| async move {
+                ch.at("explode").locally(Monitor, |_| explode(0)).await?;
+                Ok(())
+            },
+            // Chorex's rescue is Monitor's `:good_now`: a value, no message.
+            |_ch, (), _why| async move { Ok(()) },
+        )
+        .await?;
+        let last = ch.locally(Monitor, |m| *m.get(&l) >= self.laps).await?;
+        if ch.at("last").broadcast(Monitor, last).await? {
+            let digests = (
+                ch.locally(Runner, |_| [0; 32]).await?,
+                ch.locally(Monitor, |_| [0; 32]).await?,
+            );
+            return Ok((digests, 0));
+        }
+        let (digests, works) = ch
+            .call(CrashyLap {
+                laps: self.laps,
+                lap: self.lap + 1,
+            })
+            .await?;
+        Ok((work(ch, digests).await?, works + 1))
     }
 }
 
@@ -138,20 +204,15 @@ fn explode(divisor: u64) -> u64 {
     1 / divisor
 }
 
-/// One lap's work at both roles: Runner on its lap number, Monitor on the one it received.
-async fn work(
-    ch: &Choreo<Census>,
-    lap: u64,
-    l: &At<u64, Monitor>,
-    (runner, monitor): Digests,
-) -> Result<Digests, ChoreoError> {
-    let runner = ch
-        .at("runner-work")
-        .locally(Runner, |r| fold(r.get(&runner), &work_hard(lap)))
-        .await?;
+/// One lap's work at both roles: each folds [`work_hard`] into its digest.
+async fn work(ch: &Choreo<Census>, (runner, monitor): Digests) -> Result<Digests, ChoreoError> {
     let monitor = ch
         .at("monitor-work")
-        .locally(Monitor, |m| fold(m.get(&monitor), &work_hard(*m.get(l))))
+        .locally(Monitor, |m| fold(m.get(&monitor), &work_hard()))
+        .await?;
+    let runner = ch
+        .at("runner-work")
+        .locally(Runner, |r| fold(r.get(&runner), &work_hard()))
         .await?;
     Ok((runner, monitor))
 }
@@ -166,11 +227,19 @@ pub(crate) fn oracle(p: &Params, outcomes: &Outcomes) -> Vec<String> {
     #[derive(Deserialize)]
     struct Seen {
         laps: u64,
+        works: u64,
         runner: Option<String>,
         monitor: Option<String>,
     }
-    let laps = p.get("laps");
-    let want = hex(expected_digest(laps));
+    let laps = p.get("laps").min(super::MAX_LAPS);
+    let Some(variant) = Variant::from_number(p.get("variant")) else {
+        return vec![format!(
+            "every-lap-done-once: variant = {}; expected 0, 1 or 2",
+            p.get("variant")
+        )];
+    };
+    let works = expected_works(variant, laps);
+    let want = hex(expected_digest(works));
     let mut violations = Vec::new();
     for role in ["Runner", "Monitor"] {
         let seen = match outcome_of::<Seen>(outcomes, role) {
@@ -185,11 +254,13 @@ pub(crate) fn oracle(p: &Params, outcomes: &Outcomes) -> Vec<String> {
         } else {
             seen.monitor
         };
-        if seen.laps != laps || digest.as_deref() != Some(want.as_str()) {
+        if seen.laps != laps + 1 || seen.works != works || digest.as_deref() != Some(&want) {
             violations.push(format!(
-                "every-lap-done-once: {role} ended with {} laps and digest {digest:?}; \
-                 expected {laps} laps and {want}",
-                seen.laps
+                "every-lap-done-once: {role} ended with {} laps, {} works and digest \
+                 {digest:?}; expected {} laps, {works} works and {want}",
+                seen.laps,
+                seen.works,
+                laps + 1
             ));
         }
     }

@@ -9,24 +9,29 @@
 //! a first byte of 0, so the search makes exactly 201 attempts (200 bad ones) and ends with
 //! nonce 242 and hash `00ef494c…`.
 //!
-//! * `variant=0`: the attempts in a loop.
-//! * `variant=1`: each attempt runs inside a checkpoint, and the next attempt runs inside the
-//!   previous attempt's checkpoint (201 nested blocks). Nothing crashes.
-//! * `variant=2`: the same code, but Verifier's check panics on every bad hash; the next
-//!   attempt runs from the rescue (flat: one crash and one rescue per bad attempt).
+//! * `variant=0` (Chorex's `search_no_try`): the attempts in a loop; Searcher sends the hash
+//!   alone.
+//! * `variant=1` (`search`): Searcher sends the hash and `x`; each attempt runs inside a
+//!   checkpoint, and the next attempt runs inside the previous attempt's checkpoint (201
+//!   nested blocks from 42). Nothing crashes.
+//! * `variant=2` (`search` with Chorex's `VolitileVerifier`): the same code, but Verifier's
+//!   check panics on every bad hash; the next attempt runs from the rescue (flat: one crash and
+//!   one rescue per bad attempt, 200 from 42).
 //!
-//! The rescue's "go on with the next attempt" is a tail call, written as a loop around the
-//! checkpointed search, so the crashing variant is flat on the stack too. In the rescue
-//! Verifier decides (broadcast) where to go on: the next attempt after its planned panic,
-//! the same attempt again after any other cause (a fault injected from outside), so the
-//! search never skips the good nonce. (The cause is Verifier's own view: participants that
-//! crash in the same block at once may each see their own, so the roles cannot all branch on
-//! it. Chorex's rescue always goes on with `x + 1` and needs no broadcast.)
+//! **The rescue sends nothing**, as Chorex's. It goes on with the next attempt, `x + 1`, as a
+//! tail call (a loop around the checkpointed search, so crashing searches stay flat). Under
+//! the planned crashes that is all it does. A fault from outside can also crash the one good
+//! attempt, after which Chorex's rescue would skip the good nonce and search on (here the byte
+//! wraps around: the same hash 256 attempts later, with another nonce). So that the outcome
+//! stays the reference outcome under any fault, the rescue goes on with `x + 1` only when
+//! attempt `x`'s hash is bad, and retries `x` otherwise: every role can tell, since the data
+//! and the start nonce are plain values of the choreography, at the price of one sha256 per
+//! rescue at each role (and no message). The rescue does not look at its cause, which
+//! participants that crash in the same block at once may each see differently.
 //!
 //! The registry's default start nonce is 232 (11 attempts, the same answer), so that
-//! exploring it stays fast; the benches use 42. From 42 the checkpointed variant nests 201
-//! blocks, which needs about 1.5 MiB of stack in a release build and 4 MiB in a debug build:
-//! more than the 2 MiB of a spawned thread in debug (see [the module docs](super)).
+//! exploring it stays fast; the benches use 42. Each block's body runs as a task of its own,
+//! so 201 nested blocks do not grow the stack.
 
 use rehearsal::net::transport::BoxFuture;
 use rehearsal::{
@@ -35,7 +40,7 @@ use rehearsal::{
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{VARIANT_PARAM, Variant, hex, planned};
+use super::{VARIANT_PARAM, Variant, hex};
 use crate::scenario::{Param, Params, outcome_of};
 
 roles!(Searcher, Verifier);
@@ -134,17 +139,16 @@ impl Choreography for MiniBlockchain {
             Variant::Baseline => {
                 let mut x = 0;
                 loop {
-                    if let Some(block) = attempt(ch, &job, x, false).await? {
+                    if let Some(block) = attempt(ch, &job, x, self.variant).await? {
                         return Ok(block);
                     }
                     x += 1;
                 }
             }
             Variant::Chk | Variant::ChkCrash => {
-                let crashy = self.variant == Variant::ChkCrash;
                 let mut x = 0;
                 loop {
-                    match search(ch, job.clone(), x, crashy).await? {
+                    match search(ch, self, job.clone(), x).await? {
                         Searched::Found(block) => return Ok(block),
                         Searched::Retry(next) => x = next,
                     }
@@ -162,59 +166,68 @@ enum Searched {
     Retry(u64),
 }
 
-/// Attempt `x` in a checkpoint: a bad hash leads to attempt `x + 1` inside this block. In
-/// the rescue Verifier decides (broadcast) where to go on: attempt `x + 1` after its planned
-/// crash (attempt `x` is bad), `x` again after any other; the search goes there from outside
-/// every block of the search (a tail call from the rescue, written as a loop so that
-/// crashing searches do not nest futures).
+/// Attempt `x` in a checkpoint: a bad hash leads to attempt `x + 1` inside this block. The
+/// rescue sends nothing: it goes on with attempt `x + 1` from outside every block of the
+/// search (a tail call from the rescue, written as a loop so that crashing searches do not
+/// nest), or with `x` again if attempt `x` was the good one (only a fault from outside can
+/// crash that one).
 fn search<'a>(
     ch: &'a Choreo<Census>,
+    cfg: MiniBlockchain,
     job: Job,
     x: u64,
-    crashy: bool,
 ) -> BoxFuture<'a, Result<Searched, ChoreoError>> {
     Box::pin(async move {
         ch.checkpoint(
             job,
             move |ch, job| async move {
-                match attempt(&ch, &job, x, crashy).await? {
+                match attempt(&ch, &job, x, cfg.variant).await? {
                     Some(block) => Ok(Searched::Found(block)),
-                    None => search(&ch, job, x + 1, crashy).await,
+                    None => search(&ch, cfg, job, x + 1).await,
                 }
             },
-            move |ch, _job, why| async move {
-                // Verifier decides from its own view of the cause (participants that
-                // crash in the same block at once may each see their own).
-                let next = ch
-                    .locally(Verifier, |_| if planned(&why.message) { x + 1 } else { x })
-                    .await?;
-                let next = ch.at("retry").broadcast(Verifier, next).await?;
-                Ok(Searched::Retry(next))
+            move |_ch, _job, _why| async move {
+                // Plain values: every role computes the same attempt.
+                let good = good_hash(&hash(DATA, cfg.start + x));
+                Ok(Searched::Retry(if good { x } else { x + 1 }))
             },
         )
         .await
     })
 }
 
-/// Attempt `x`: the block if its hash is good, else `None`. With `crashy`, Verifier panics
-/// on a bad hash instead of rejecting it.
+/// Attempt `x`: the block if its hash is good, else `None`. Searcher sends the hash (the
+/// baseline, as Chorex's `search_no_try`) or the hash and `x` (the checkpointed variants, as
+/// `search`); in the crashing variant Verifier panics on a bad hash instead of rejecting it.
 async fn attempt(
     ch: &Choreo<Census>,
     job: &Job,
     x: u64,
-    crashy: bool,
+    variant: Variant,
 ) -> Result<Option<Block>, ChoreoError> {
-    let found = ch
-        .locally(Searcher, |s| {
-            let (data, n) = s.get(job);
-            (hash(data, n + x), x)
-        })
-        .await?;
-    let found = ch.at("hash").comm(Searcher, Verifier, &found).await?;
+    let h = if variant == Variant::Baseline {
+        let h = ch
+            .locally(Searcher, |s| {
+                let (data, n) = s.get(job);
+                hash(data, n + x)
+            })
+            .await?;
+        ch.at("hash").comm(Searcher, Verifier, &h).await?
+    } else {
+        let found = ch
+            .locally(Searcher, |s| {
+                let (data, n) = s.get(job);
+                (hash(data, n + x), x)
+            })
+            .await?;
+        let found = ch.at("hash").comm(Searcher, Verifier, &found).await?;
+        ch.locally(Verifier, |v| v.get(&found).0).await?
+    };
+    let crashy = variant == Variant::ChkCrash;
     let good = ch
         .at("verify")
         .locally(Verifier, |v| {
-            let (h, x) = v.get(&found);
+            let h = v.get(&h);
             let good = good_hash(h);
             if crashy && !good {
                 panic!("{BAD_HASH} at attempt {x}: first byte {:#04x}", h[0]);
@@ -227,7 +240,7 @@ async fn attempt(
     }
     let nonce = ch.locally(Searcher, |s| s.get(job).1 + x).await?;
     let nonce = ch.at("nonce").comm(Searcher, Verifier, &nonce).await?;
-    let hash = ch.locally(Verifier, |v| hex(v.get(&found).0)).await?;
+    let hash = ch.locally(Verifier, |v| hex(v.get(&h))).await?;
     let attempts = ch.locally(Searcher, |_| x + 1).await?;
     Ok(Some(Block {
         nonce,

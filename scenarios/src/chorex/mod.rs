@@ -6,27 +6,29 @@
 //! `variant` parameter ([`Variant`]): `variant=0` is the baseline (no checkpoint),
 //! `variant=1` puts checkpoints where Chorex's `chk` variant has `try` blocks (nothing
 //! crashes), and `variant=2` adds the crashes of Chorex's `chk+rescue` variant, each rescued.
-//! Every variant ends with the same outcome as the baseline, so the reference oracle holds
-//! for all three, and each scenario has an oracle checking its known answer.
+//! Each does the work of Chorex's artifact (`utahplt/chorex_benchmarks`): the same kernel
+//! ([`work_hard`]: sha256 of `"foo0"` .. `"foo1000"`, building the list of digests), the same
+//! laps (`laps=N` is Chorex's argument: laps `0..=N`), the same crash pattern and the same
+//! messages, rescues included. Every variant ends with the same outcome as the baseline,
+//! except the crashing flat loop, which is Chorex's `CrashyLoop` and does one work fewer per
+//! role; the reference oracle holds for all, and each scenario has an oracle checking its
+//! known answer.
 //!
 //! ```text
-//! cargo rehearsal run state-machine -p variant=2
+//! cargo rehearsal run state-machine -p variant=2 -p global=1
 //! cargo rehearsal run flat-loop -p variant=1 -p laps=100
 //! ```
 //!
 //! The benches (`benches/benches/chorex.rs`, `cargo xtask bench-report`) run them with
-//! Chorex's sizes (`laps=1000` and `laps=10000`); the registry's defaults are small so that
+//! Chorex's sizes (`laps=10000` for flat-10k, `laps=1000` and `laps=10000` for nest-1k and
+//! nest-10k: 10,001, 1,001 and 10,001 laps); the registry's defaults are small so that
 //! exploring every scenario stays fast.
 //!
-//! **Deep nesting needs a big stack.** The checkpointed variants of `mini-blockchain` (201
-//! nested blocks) and `nest-loop` (one nested block per lap) recurse through boxed futures,
-//! and polling a chain of N nested futures recurses N levels on the thread's stack (so do the
-//! central reference run and dropping the chain): about 6 KiB per level in a release build
-//! and 20 KiB in a debug build. A spawned thread has 2 MiB, enough for about 300 levels in
-//! release and 100 in debug; deeper nests need a thread with a big stack, e.g.
-//! `std::thread::Builder::new().stack_size(512 << 20)` running a current-thread runtime, as
-//! the tests and benches do. The crashing variants go on from their rescues through a loop
-//! (a tail call), so they stay flat.
+//! **Nesting is flat on the stack.** The checkpointed variants of `mini-blockchain` (201
+//! nested blocks from Chorex's start nonce) and `nest-loop` (one nested block per lap), and
+//! the crashing `flat-loop` (one nested [`call`](rehearsal::Choreo::call) per lap) nest
+//! thousands deep, but every checkpoint body and every sub-choreography runs as a task of its
+//! own, so a wake-up polls only the innermost and the depth does not grow the thread's stack.
 //!
 //! **Planned crashes are quiet.** Building a program of the crashing variant installs (once
 //! per process) a panic hook that skips the panic message of this module's *planned* crashes
@@ -34,27 +36,28 @@
 //! other panic goes to the hook that was there before. Rescues still see the message in
 //! [`Rescued`](rehearsal::Rescued), and traces record it.
 //!
-//! Differences from Chorex's artifact (`utahplt/chorex_benchmarks`):
+//! Differences from Chorex's artifact that remain:
 //!
 //! * The outcome stays the reference outcome under any fault, not only under the planned
-//!   crashes: in the mini blockchain's rescue Verifier decides (one broadcast per rescue)
-//!   whether to go on with the next attempt (after its planned crash) or retry this one (after
-//!   any other cause), where Chorex always goes on and would skip the one good nonce after an
-//!   unplanned crash; the nested loop's rescue of the last lap runs it again. No rescue lets
-//!   every role branch on its cause ([`Rescued`](rehearsal::Rescued)): participants that
-//!   crash in the same block at once may each see their own.
-//! * `work_hard` hashes the lap number 1,001 times over (`sha256` of the previous hash)
-//!   instead of hashing `"foo0"` .. `"foo1000"`, and its result goes into the outcome, so the
-//!   work cannot be optimised away and the oracle can check it.
-//! * `laps=N` runs exactly N laps (Chorex's loops run one more).
-//! * Chorex's crashing flat loop crashes in an otherwise empty block and does its work
-//!   outside it; here the crash comes first in the lap's block and the rescue does the lap's
-//!   work, so every variant does the same work per lap.
+//!   crashes. The mini blockchain's rescue, like Chorex's, sends nothing and goes on with the
+//!   next attempt, except after a crash of the one good attempt (only a fault from outside
+//!   can cause it), which it retries where Chorex would skip the good nonce: every role tells
+//!   from plain values, at one sha256 per rescue. The nested loop's rescue of the last lap
+//!   runs it again. No rescue branches on its cause ([`Rescued`](rehearsal::Rescued)):
+//!   participants that crash in the same block at once may each see their own.
+//! * [`work_hard`] returns the XOR of its digests (Chorex returns the list's length), and
+//!   each scenario folds it into its outcome, so the work cannot be optimised away and the
+//!   oracles can check it.
 //! * Where a rescue goes on with the next attempt or lap, it does so as a tail call: the
 //!   rescue returns where to go on and a loop around the checkpointed code goes there (the
-//!   same blocks, the same frames, but no growing chain of futures).
-//! * Chorex's baselines are tail-recursive functions, which the BEAM runs as loops; the
-//!   baselines here are loops.
+//!   same blocks, the same frames, but no growing chain of tasks). Chorex's baselines and
+//!   `FlatLoop` are tail-recursive functions, which the BEAM runs as loops; here they are
+//!   loops. `CrashyLoop`'s recursion, not a tail call, stays a recursion.
+//! * The state machine's turn checkpoint is, as written in Rehearsal, inside an enclave of
+//!   Worker and Player; `global=1` puts Gateway in every turn's block, as Chorex's global
+//!   barrier does. The benches report both.
+//! * Chorex's state-machine artifact timed only the session's start-up; the benches time the
+//!   whole game.
 
 use std::sync::Once;
 
@@ -141,27 +144,34 @@ pub const VARIANT_PARAM: Param = Param {
     summary: "0 baseline (no checkpoint), 1 chk (checkpoints, no crash), 2 chk+crash (checkpoints and Chorex's rescued crashes)",
 };
 
-/// Reads the `laps` parameter: at least one lap.
+/// The largest `laps` accepted (far more than any benchmark runs).
+pub const MAX_LAPS: u64 = 1_000_000_000;
+
+/// Reads the `laps` parameter, Chorex's argument N (laps `0..=N`): at most [`MAX_LAPS`].
 pub(crate) fn laps_of(p: &Params) -> Result<u64, ChoreoError> {
     match p.get("laps") {
-        0 => Err(ChoreoError::Census {
-            detail: "laps = 0; expected at least 1 lap".into(),
+        n if n > MAX_LAPS => Err(ChoreoError::Census {
+            detail: format!("laps = {n}; expected at most {MAX_LAPS} (laps 0..=N)"),
         }),
         n => Ok(n),
     }
 }
 
-/// How many sha256 hashes one [`work_hard`] computes.
+/// How many sha256 hashes one [`work_hard`] computes: the strings `"foo0"` .. `"foo1000"`.
 pub const WORK_HASHES: usize = 1001;
 
-/// Chorex's `work_hard`: 1,001 sha256 hashes, here the lap number's little-endian bytes
-/// hashed, then the hash hashed 1,000 more times. Returns the last hash.
-pub fn work_hard(lap: u64) -> [u8; 32] {
-    let mut h: [u8; 32] = Sha256::digest(lap.to_le_bytes()).into();
-    for _ in 1..WORK_HASHES {
-        h = Sha256::digest(h).into();
-    }
-    h
+/// Chorex's `work_hard`: hashes the strings `"foo0"` .. `"foo1000"` with sha256 and builds the
+/// list of the 1,001 digests (Chorex then takes the list's length). Returns the XOR of the
+/// digests, so the work cannot be optimised away and an oracle can check it; every call
+/// returns the same value.
+pub fn work_hard() -> [u8; 32] {
+    let digests: Vec<[u8; 32]> = (0..WORK_HASHES)
+        .map(|i| Sha256::digest(format!("foo{i}")).into())
+        .collect();
+    digests.iter().fold([0; 32], |mut acc, d| {
+        acc.iter_mut().zip(d).for_each(|(a, b)| *a ^= b);
+        acc
+    })
 }
 
 /// Lower-case hex of `bytes`.
@@ -211,13 +221,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn work_hard_hashes_1001_times() {
-        let mut h: [u8; 32] = Sha256::digest(7u64.to_le_bytes()).into();
-        for _ in 0..1000 {
-            h = Sha256::digest(h).into();
+    fn work_hard_hashes_foo0_to_foo1000() {
+        let mut xor = [0u8; 32];
+        for i in 0..=1000 {
+            let d: [u8; 32] = Sha256::digest(format!("foo{i}").as_bytes()).into();
+            xor.iter_mut().zip(d).for_each(|(a, b)| *a ^= b);
         }
-        assert_eq!(work_hard(7), h);
-        assert_ne!(work_hard(7), work_hard(8));
+        assert_eq!(work_hard(), xor);
+        // Leaving out the last string changes the result.
+        let last: [u8; 32] = Sha256::digest(b"foo1000").into();
+        let mut short = xor;
+        short.iter_mut().zip(last).for_each(|(a, b)| *a ^= b);
+        assert_ne!(work_hard(), short);
         assert_eq!(hex([0, 0xab, 0x10]), "00ab10");
     }
 

@@ -1,29 +1,28 @@
-//! Chorex's nested loop: like the [flat loop](super::flat_loop), but the next lap runs
-//! *inside* the current lap's checkpoint, so the checkpointed variant nests one block per lap.
+//! Chorex's nested loop (`CrashyNestedLoop`): like the [flat loop](super::flat_loop), but
+//! the next lap runs *inside* the current lap's checkpoint, so the checkpointed variant nests
+//! one block per lap.
 //!
-//! Each lap both roles do [`work_hard`] (1,001 sha256 hashes of the lap number), then Runner
-//! sends Monitor the lap number and Monitor decides (broadcast) whether another lap follows.
-//! The last lap ends the loop; every role ends with the number of laps and the hex of its
-//! last lap's work.
+//! **Laps.** `laps=N` is the argument of Chorex's benchmark: laps `0..=N`, that is N + 1 laps
+//! (nest-1k and nest-10k, `laps=1000` and `laps=10000`, run 1,001 and 10,001). Each lap both
+//! roles do [`work_hard`] (sha256 of `"foo0"` .. `"foo1000"`), then Runner sends Monitor the
+//! lap number and Monitor decides (broadcast) whether it is below N, that is whether another
+//! lap follows. Every role ends with the laps run and the hex of its last lap's work.
 //!
-//! * `variant=0`: a loop, no checkpoint.
-//! * `variant=1`: each lap is a checkpoint; when another lap follows, Monitor calls its
-//!   harmless `1 / 1`, and the next lap runs inside this lap's block (`laps` nested blocks).
-//!   Nothing crashes.
-//! * `variant=2`: the same, but Monitor divides by zero instead; every role runs the rescue,
-//!   and the next lap runs from the rescue, so blocks do not nest.
+//! * `variant=0` (Chorex's `loop_plain`): a loop, no checkpoint.
+//! * `variant=1` (`loop_try` with a Monitor that does not explode): each lap is a checkpoint;
+//!   when another lap follows, Monitor calls its harmless `1 / 1`, and the next lap runs
+//!   inside this lap's block (N + 1 nested blocks). Nothing crashes.
+//! * `variant=2` (`loop_try` with the exploding Monitor): the same, but Monitor divides by
+//!   zero instead (N crashes: the last lap does not explode); every role runs the rescue, and
+//!   the next lap runs from the rescue, so blocks do not nest.
 //!
-//! The rescue's "go on with the next lap" is a tail call, written as a loop around the
-//! checkpointed laps, so the crashing variant is flat on the stack too. As in Chorex the
-//! rescue always goes on with the next lap (whatever crashed: the lap's work is dropped with
-//! the block), except that a rescue of the last lap runs it again, so the outcome is the same
-//! under any fault. The rescue does not look at its cause: participants that crash in the
-//! same block at once may each see their own.
-//!
-//! The checkpointed variant recurses through boxed futures, and polling them recurses once
-//! per lap on the thread's stack (about 6 KiB per lap in a release build, 20 KiB in a debug
-//! build): a few hundred laps need more than the 2 MiB of a spawned thread, thousands need a
-//! thread with a big stack (see [the module docs](super)).
+//! Each block's body runs as a task of its own, so N nested blocks do not grow the stack and
+//! a wake-up polls only the innermost. The rescue's "go on with the next lap" is a tail call,
+//! written as a loop around the checkpointed laps. As in Chorex the rescue goes on with the
+//! next lap (whatever crashed: the lap's work is dropped with the block), except that a rescue
+//! of the last lap (which only a fault from outside can cause) runs it again, so the outcome
+//! is the same under any fault. The rescue sends nothing and does not look at its cause:
+//! participants that crash in the same block at once may each see their own.
 
 use rehearsal::net::transport::BoxFuture;
 use rehearsal::{At, Choreo, ChoreoError, Choreography, FamilySizes, Outcomes, Program, Roles};
@@ -40,22 +39,22 @@ pub const PARAMS: &[Param] = &[
     VARIANT_PARAM,
     Param {
         name: "laps",
-        default: 3,
-        summary: "laps of 1,001 sha256 hashes at each role, one nested checkpoint each \
-                  (Chorex's nest-1k and nest-10k: 1000 and 10000; thousands need a big stack)",
+        default: 2,
+        summary: "Chorex's argument N: laps 0..=N (N + 1 laps) of work_hard at each role, \
+                  one nested checkpoint each (Chorex's nest-1k and nest-10k: 1000 and 10000)",
     },
 ];
 
 /// Oracles beyond the reference oracle.
 pub const ORACLES: &[(&str, &str)] = &[(
     "last-lap-reached",
-    "every role ends with `laps` laps and the hex of work_hard(laps - 1)",
+    "every role ends with N + 1 laps and the hex of work_hard()",
 )];
 
 /// What each role ends with.
 #[derive(Debug, Serialize)]
 pub struct Laps {
-    /// Laps run (the last lap's number plus one).
+    /// Laps run (N + 1).
     pub laps: u64,
     /// Runner's last work, in hex.
     pub runner: At<String, Runner>,
@@ -68,7 +67,7 @@ pub struct Laps {
 pub struct NestLoop {
     /// Which benchmark variant.
     pub variant: Variant,
-    /// How many laps.
+    /// Chorex's argument N: laps `0..=N`.
     pub laps: u64,
 }
 
@@ -116,16 +115,16 @@ enum Step {
 async fn step(ch: &Choreo<Census>, cfg: NestLoop, lap: u64) -> Result<Step, ChoreoError> {
     let runner = ch
         .at("runner-work")
-        .locally(Runner, |_| work_hard(lap))
+        .locally(Runner, |_| work_hard())
         .await?;
     let monitor = ch
         .at("monitor-work")
-        .locally(Monitor, |_| work_hard(lap))
+        .locally(Monitor, |_| work_hard())
         .await?;
     let n = ch.locally(Runner, |_| lap).await?;
     let l = ch.at("lap").comm(Runner, Monitor, &n).await?;
     let laps = cfg.laps;
-    let more = ch.locally(Monitor, |m| *m.get(&l) + 1 < laps).await?;
+    let more = ch.locally(Monitor, |m| *m.get(&l) < laps).await?;
     if ch.at("more").broadcast(Monitor, more).await? {
         return Ok(Step::Next);
     }
@@ -168,7 +167,7 @@ fn nest<'a>(
             move |_ch, lap, _why| async move {
                 // Every role computes the same lap from plain values; the cause is not used,
                 // as participants that crash at once may each see their own.
-                Ok(Nested::Resume((lap + 1).min(cfg.laps - 1)))
+                Ok(Nested::Resume((lap + 1).min(cfg.laps)))
             },
         )
         .await
@@ -193,8 +192,8 @@ pub(crate) fn oracle(p: &Params, outcomes: &Outcomes) -> Vec<String> {
         runner: Option<String>,
         monitor: Option<String>,
     }
-    let laps = p.get("laps");
-    let want = hex(work_hard(laps.saturating_sub(1)));
+    let laps = p.get("laps").saturating_add(1);
+    let want = hex(work_hard());
     let mut violations = Vec::new();
     for role in ["Runner", "Monitor"] {
         let seen = match outcome_of::<Seen>(outcomes, role) {

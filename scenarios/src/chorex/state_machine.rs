@@ -15,7 +15,17 @@
 //!   (illegal there): Worker crashes once per game, every role runs the rescue, the failure
 //!   text turns the player `good`, and the game goes on from the mailbox (five turns).
 //!
-//! Every variant ends in room `end`, with Player thanked by name.
+//! Where the turn's checkpoint sits (`global`):
+//!
+//! * `global=0` (as written in Rehearsal, the default): a turn is an enclave of Worker and
+//!   Player, and its checkpoint is inside the enclave, so Gateway, which takes no part in a
+//!   turn, takes no part in the block's exit agreement either.
+//! * `global=1` (as Chorex): the checkpoint is over all three roles, its body and rescue the
+//!   same enclave, so Gateway enters every turn's block and agrees on its exit, as in Chorex,
+//!   whose barrier at a block's exit is over every actor of the session.
+//!
+//! The baseline is the same program either way. Every variant ends in room `end`, with Player
+//! thanked by name.
 
 use rehearsal::{
     At, Choreo, ChoreoError, Choreography, FamilySizes, Outcomes, Program, Roles, roles,
@@ -30,8 +40,16 @@ roles!(Gateway, Worker, Player);
 /// The roles.
 pub type Census = Roles![Gateway, Worker, Player];
 
-/// Parameters: the variant.
-pub const PARAMS: &[Param] = &[VARIANT_PARAM];
+/// Parameters: the variant and where the turn's checkpoint sits.
+pub const PARAMS: &[Param] = &[
+    VARIANT_PARAM,
+    Param {
+        name: "global",
+        default: 0,
+        summary: "0: each turn's checkpoint is inside the Worker-Player enclave (as written in \
+                  Rehearsal); 1: it is over all three roles, Gateway included (as Chorex)",
+    },
+];
 
 /// Oracles beyond the reference oracle.
 pub const ORACLES: &[(&str, &str)] = &[(
@@ -159,6 +177,9 @@ pub struct Game {
 pub struct StateMachine {
     /// Which benchmark variant.
     pub variant: Variant,
+    /// Whether each turn's checkpoint is over every role, Gateway included (Chorex's global
+    /// barrier), rather than inside the turn's enclave of Worker and Player.
+    pub global: bool,
 }
 
 /// The room after a turn, and Player's configuration as Worker holds it.
@@ -179,13 +200,30 @@ impl Choreography for StateMachine {
         let mut conf = ch.locally(Player, |_| start).await?;
         let mut room = ch.locally(Worker, |_| Room::Atrium).await?;
         loop {
-            let played = ch
-                .enclave(Turns {
-                    variant: self.variant,
+            let played = if self.global && self.variant.checkpoints() {
+                ch.checkpoint(
+                    (room, conf),
+                    |ch, (room, conf)| async move {
+                        ch.enclave(Turns {
+                            checkpoint: false,
+                            room,
+                            conf,
+                        })
+                        .await
+                    },
+                    |ch, (room, conf), _why| async move {
+                        ch.enclave(FailedTurn { room, conf }).await
+                    },
+                )
+                .await?
+            } else {
+                ch.enclave(Turns {
+                    checkpoint: self.variant.checkpoints(),
                     room,
                     conf,
                 })
-                .await?;
+                .await?
+            };
             room = played.clone().into_located(|(room, _)| room);
             let next_conf = played.into_located(|(_, conf)| conf);
             let over = ch.locally(Worker, |w| *w.get(&room) == Room::End).await?;
@@ -207,10 +245,11 @@ impl Choreography for StateMachine {
     }
 }
 
-/// A turn, played by Worker and Player alone (Gateway takes no part in it, so it is not a
-/// member of the turn's checkpoint either: the exit agreement is among the block's members).
+/// A turn, played by Worker and Player alone, in a checkpoint of its own if `checkpoint`
+/// (then Gateway is not a member of the turn's block either: the exit agreement is among the
+/// block's members).
 struct Turns {
-    variant: Variant,
+    checkpoint: bool,
     room: At<Room, Worker>,
     conf: At<Conf, Player>,
 }
@@ -223,7 +262,7 @@ impl Choreography for Turns {
     type Output = Turn;
 
     async fn run(self, ch: &Choreo<TurnCensus>) -> Result<Turn, ChoreoError> {
-        if self.variant.checkpoints() {
+        if self.checkpoint {
             ch.checkpoint(
                 (self.room, self.conf),
                 |ch, (room, conf)| async move { turn(&ch, room, conf).await },
@@ -233,6 +272,21 @@ impl Choreography for Turns {
         } else {
             turn(ch, self.room, self.conf).await
         }
+    }
+}
+
+/// The rescue of a turn over every role (`global=1`), played by Worker and Player alone.
+struct FailedTurn {
+    room: At<Room, Worker>,
+    conf: At<Conf, Player>,
+}
+
+impl Choreography for FailedTurn {
+    type Census = TurnCensus;
+    type Output = Turn;
+
+    async fn run(self, ch: &Choreo<TurnCensus>) -> Result<Turn, ChoreoError> {
+        failed_turn(ch, self.room, self.conf).await
     }
 }
 
@@ -283,7 +337,19 @@ async fn failed_turn(
 
 pub(crate) fn program(p: &Params) -> Result<Program, ChoreoError> {
     let variant = Variant::from_params(p)?;
-    Program::new(StateMachine { variant }, &FamilySizes::new())
+    let global = match p.get("global") {
+        0 => false,
+        1 => true,
+        n => {
+            return Err(ChoreoError::Census {
+                detail: format!(
+                    "global = {n}; expected 0 (the turn's checkpoint inside the Worker-Player \
+                     enclave) or 1 (over every role, as Chorex)"
+                ),
+            });
+        }
+    };
+    Program::new(StateMachine { variant, global }, &FamilySizes::new())
 }
 
 pub(crate) fn oracle(_: &Params, outcomes: &Outcomes) -> Vec<String> {
