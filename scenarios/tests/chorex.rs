@@ -237,4 +237,3 @@ fn nest_loop_nests_10000_checkpoints_on_the_default_stack() {
         .join()
         .unwrap();
 }
-

@@ -50,11 +50,14 @@ impl Session {
             return Ok(Arrival::Duplicate);
         }
         if civ.lane == Lane::Data && abandoned(&st.blocks, civ.epoch) {
-            // Acknowledged (so the sender stops) but neither stored nor delivered.
+            // Acknowledged (so the sender stops) but neither stored nor delivered; counted as
+            // consumed too, or the sender's channel would keep a gap there forever (and with
+            // it, no divergence could be told on that channel again).
             st.dedup
                 .entry((civ.from, civ.lane))
                 .or_default()
                 .accept(civ.seq);
+            st.consumed.entry(civ.from).or_default().accept(civ.seq);
             return Ok(Arrival::Stale);
         }
         if let Some(j) = &self.journal {

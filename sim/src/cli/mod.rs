@@ -18,9 +18,9 @@ use rehearsal_scenarios::{Scenario, registry};
 
 use args::{ExploreArgs, ReplayArgs, RunArgs, ShrinkArgs};
 #[cfg(madsim)]
-pub use run::load_plan;
-#[cfg(madsim)]
 pub(crate) use replay::load_repro;
+#[cfg(madsim)]
+pub use run::load_plan;
 
 /// Rehearse choreographies on a seeded, deterministic simulated network.
 #[derive(Debug, Parser)]
@@ -75,8 +75,10 @@ enum Command {
     Shrink(ShrinkArgs),
     /// Compare two runs (traces written by --trace or --format json, or repro files, which
     /// are re-run): the first differing event and both continuations.
-    #[command(after_help = "Exit status: 0 the runs are identical; 1 they differ; 2 bad usage \
-                            or input.")]
+    #[command(
+        after_help = "Exit status: 0 the runs are identical; 1 they differ; 2 bad usage \
+                            or input."
+    )]
     Diff(crate::views::DiffArgs),
 }
 

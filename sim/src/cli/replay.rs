@@ -1,12 +1,12 @@
 //! `rehearsal replay` and `rehearsal shrink`: the verbs over a repro file.
 
+#[cfg(madsim)]
+use super::RunFormat;
 use super::args::{ReplayArgs, ShrinkArgs};
 #[cfg(not(madsim))]
 use super::needs_sim;
 #[cfg(madsim)]
 use super::run::print_report;
-#[cfg(madsim)]
-use super::RunFormat;
 #[cfg(madsim)]
 use super::{find, usage_error};
 #[cfg(madsim)]
