@@ -197,7 +197,7 @@ fn censuses_past_the_simulators_range_are_refused_before_anything_runs() {
     }
     refused(
         &["run", "flat-loop", "-p", "laps=10000000"],
-        "expected a whole number from 1 to 10000",
+        "expected a whole number from 0 to 10000",
     );
     let list = stdout(&rehearsal(&["list"]));
     assert!(

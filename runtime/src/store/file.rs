@@ -58,7 +58,8 @@ const CACHE_BYTES: usize = 32 << 20;
 /// assertions (a truncated file trips one): `open` catches that panic and reports the file as
 /// corrupt, though the panic message still goes to the panic hook (stderr).
 pub struct FileStore {
-    db: Database,
+    /// Dropped under a panic guard (see `Drop`): redb may check a damaged file on close too.
+    db: Option<Database>,
     path: PathBuf,
     /// Whether something was committed since the last successful sync.
     dirty: AtomicBool,
@@ -114,7 +115,7 @@ impl FileStore {
             }
         };
         let store = FileStore {
-            db,
+            db: Some(db),
             path,
             dirty: AtomicBool::new(false),
         };
@@ -147,10 +148,17 @@ impl FileStore {
         &self.path
     }
 
+    fn db(&self) -> &Database {
+        // Taken only by `Drop`.
+        self.db
+            .as_ref()
+            .expect("the database is open until the store is dropped")
+    }
+
     /// Creates every table that does not exist yet (durably), and checks that the ones that
     /// exist hold byte strings.
     fn create_tables(&self) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(|e| self.error(e.into()))?;
+        let txn = self.db().begin_write().map_err(|e| self.error(e.into()))?;
         for table in Table::ALL {
             txn.open_table(definition(table))
                 .map_err(|e| self.error(e.into()))?;
@@ -208,6 +216,16 @@ fn classify(path: &Path, error: redb::Error) -> StoreError {
     }
 }
 
+impl Drop for FileStore {
+    fn drop(&mut self) {
+        // Closing a damaged database can trip one of redb's assertions too (a store whose
+        // `open` failed on a damaged file is dropped right away): never a crash of the node.
+        if let Some(db) = self.db.take() {
+            let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(db)));
+        }
+    }
+}
+
 impl Store for FileStore {
     fn commit(&self, batch: &Batch) -> Result<(), StoreError> {
         self.guarded("committing", || self.commit_batch(batch))
@@ -231,7 +249,7 @@ impl FileStore {
         if batch.is_empty() {
             return Ok(());
         }
-        let mut txn = self.db.begin_write().map_err(|e| self.error(e.into()))?;
+        let mut txn = self.db().begin_write().map_err(|e| self.error(e.into()))?;
         txn.set_durability(Durability::None);
         {
             let mut open = BTreeMap::new();
@@ -263,7 +281,7 @@ impl FileStore {
             return Ok(());
         }
         let result = self
-            .db
+            .db()
             .begin_write()
             .map_err(|e| self.error(e.into()))
             .and_then(|mut txn| {
@@ -277,7 +295,7 @@ impl FileStore {
     }
 
     fn read(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let txn = self.db.begin_read().map_err(|e| self.error(e.into()))?;
+        let txn = self.db().begin_read().map_err(|e| self.error(e.into()))?;
         let rows = match txn.open_table(definition(table)) {
             Ok(rows) => rows,
             Err(TableError::TableDoesNotExist(_)) => return Ok(None),
@@ -288,7 +306,7 @@ impl FileStore {
     }
 
     fn read_prefix(&self, table: Table, prefix: &[u8]) -> Result<Vec<Entry>, StoreError> {
-        let txn = self.db.begin_read().map_err(|e| self.error(e.into()))?;
+        let txn = self.db().begin_read().map_err(|e| self.error(e.into()))?;
         let rows = match txn.open_table(definition(table)) {
             Ok(rows) => rows,
             Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
