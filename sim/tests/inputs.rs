@@ -436,11 +436,15 @@ fn an_interrupt_after_a_failure_keeps_its_repro_and_it_replays() {
         )),
         "{out}"
     );
-    // Nothing half-written: only finished repro files in the folder.
+    // Nothing half-written: only finished repro files in the folder, each shrunk one with its
+    // diagram and trace beside it (no temporary file of a write-then-rename left behind).
     for entry in std::fs::read_dir(&dir).unwrap() {
         let name = entry.unwrap().file_name().to_string_lossy().into_owned();
         assert!(
-            name.starts_with("planted-impatience-") && name.ends_with(".toml"),
+            name.starts_with("planted-impatience-")
+                && [".toml", ".html", ".jsonl"]
+                    .iter()
+                    .any(|e| name.ends_with(e)),
             "{name}"
         );
     }
