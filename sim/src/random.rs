@@ -170,6 +170,7 @@ mod tests {
                 use_("m", "B", "receive", 3),
                 use_("l", "C", "local", 2),
             ],
+            probe: None,
         }
     }
 

@@ -128,7 +128,8 @@ impl Sim {
     }
 
     /// What a plan for `program` may name: its participants, and every site each one acts at
-    /// in a fault-free run on a perfect network.
+    /// in a fault-free run on a perfect network; its probe runs the same way with some of a
+    /// plan's faults, so sites reached only on a rescue or retry path are accepted too.
     pub fn plan_context(program: &Program) -> Result<PlanContext, SimError> {
         let perfect = NetConfig {
             latency_min_us: 1_000,
@@ -136,6 +137,13 @@ impl Sim {
             ..NetConfig::default()
         };
         let report = Sim::new(0).net(perfect).run("site census", program)?;
+        let probed = program.clone();
+        let probe = crate::plan::SiteProbe::new(move |plan: &FaultPlan| {
+            let sim = Sim::new(0).net(perfect).plan(plan.clone());
+            sim.run("site census", &probed)
+                .map(|report| report.site_uses)
+                .map_err(|e| e.to_string())
+        });
         Ok(PlanContext {
             roles: program
                 .census()
@@ -144,6 +152,7 @@ impl Sim {
                 .map(|p| p.to_string())
                 .collect(),
             sites: report.site_uses,
+            probe: Some(probe),
         })
     }
 

@@ -10,6 +10,7 @@
 //!     roles: vec!["A".into(), "B".into()],
 //!     sites: vec![SiteUse { label: Some("m".into()), file: "x.rs".into(), line: 1,
 //!                           role: "A".into(), event: "send", count: 2 }],
+//!     probe: None,
 //! };
 //! proptest!(|(plan in fault_plans(ctx.clone(), FaultKind::NETWORK.to_vec(), 3))| {
 //!     prop_assert!(plan.faults.len() <= 3);
