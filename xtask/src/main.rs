@@ -11,6 +11,7 @@
 //! cargo xtask compile-scaling   build time of a generated N-role choreography vs Chorex
 //! cargo xtask update-baseline   rewrite benches/cost-baseline.json from the simulator
 //! cargo xtask layers            the runtime's imports against runtime/layers.toml
+//! cargo xtask guide             every ```sh command of docs/guide.md, run as written
 //! ```
 //!
 //! Every step is printed as `==> step name: command` before it runs. The first failing step
@@ -48,6 +49,7 @@
 //! [xtask convention]: https://github.com/matklad/cargo-xtask
 
 mod bench_check;
+mod guide;
 mod layers;
 
 use std::ffi::OsString;
@@ -76,6 +78,10 @@ const COMMANDS: &[(&str, &str)] = &[
     (
         "bench-check [--tolerance PCT] [--update] [--report FILE] [--baseline FILE]",
         "run Chorex's benchmarks and check their ratios against benches/ratio-baseline.json",
+    ),
+    (
+        "guide [--list] [--file PATH]",
+        "run every ```sh command of docs/guide.md from the workspace root",
     ),
     (
         "update-baseline",
@@ -129,6 +135,7 @@ fn dispatch(args: &[String]) -> Result<(), Failure> {
         "bench-report" => bench_report(rest),
         "bench-check" => bench_check::bench_check(rest),
         "layers" => layers::layers(rest),
+        "guide" => guide::guide(rest),
         "update-baseline" => update_baseline(rest),
         "help" | "-h" | "--help" => {
             print!("{}", usage());
