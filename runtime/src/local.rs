@@ -106,6 +106,7 @@ impl LocalCluster {
             total.corrupt += s.corrupt;
             total.unconsumed += s.unconsumed;
             total.send_errors += s.send_errors;
+            total.late += s.late;
         }
         total
     }

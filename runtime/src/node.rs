@@ -74,6 +74,8 @@ pub struct NodeStats {
     pub replayed_sends: u64,
     /// Frames of checkpoint attempts abandoned here, discarded on arrival.
     pub stale: u64,
+    /// Frames for receives that had timed out here, discarded on arrival.
+    pub late: u64,
 }
 
 /// At most this many frames of not-yet-open sessions are held per node.
@@ -604,6 +606,10 @@ impl NodeInner {
             Ok(Arrival::Stale) => {
                 lock(&self.stats).stale += 1;
                 FrameEvent::DropStale
+            }
+            Ok(Arrival::Late) => {
+                lock(&self.stats).late += 1;
+                FrameEvent::DropLate
             }
         };
         if let Some(civ) = &observed {

@@ -29,6 +29,9 @@ pub enum FrameEvent {
     HoldUnknown,
     /// The frame came from an attempt that recovery abandoned: discarded.
     DropStale,
+    /// The frame was for a receive that had already timed out: discarded (and counted as
+    /// consumed, so it is never matched to a later receive).
+    DropLate,
 }
 
 /// Which way a participant went at a checkpoint block instance.
@@ -109,6 +112,22 @@ pub enum Event<'a> {
         block: u64,
         /// Which way.
         path: CheckpointPath<'a>,
+    },
+    /// A receive with a timeout ([`Choreo::comm_within`](crate::Choreo::comm_within)) gave
+    /// up waiting (also when a replay finds in its journal that it did).
+    TimedOut {
+        /// The session.
+        session: SessionId,
+        /// The receiving participant.
+        participant: Participant,
+        /// The sender it waited for.
+        from: Participant,
+        /// The operator's site.
+        site: &'a Site,
+        /// The checkpoint block instance the receive runs in (0: none).
+        epoch: u64,
+        /// Which receive from `from` at `site` in `epoch` it was, from 0.
+        occurrence: u64,
     },
     /// A session failed at a participant.
     Failure {

@@ -23,6 +23,7 @@ use crate::error::ChoreoError;
 use crate::ident::{Census, FamilySizes, Participant, ParticipantId, SessionId, Site};
 use crate::lang::choreo::Choreography;
 use crate::lang::located::view_as;
+use crate::lang::path::{Follow, RunPath};
 use crate::lang::run::{finish_projected, run_central, run_projected};
 use crate::net::transport::{BoxFuture, NodeId};
 use crate::node::Node;
@@ -118,7 +119,7 @@ trait Erased: Send + Sync {
         me: ParticipantId,
         placement: Arc<[NodeId]>,
     ) -> BoxFuture<'static, RoleOutcome>;
-    fn reference(&self, session: SessionId) -> BoxFuture<'static, Outcomes>;
+    fn reference(&self, session: SessionId, follow: Arc<Follow>) -> BoxFuture<'static, Outcomes>;
 }
 
 struct Typed<Ch> {
@@ -200,11 +201,11 @@ impl<Ch: Choreography + Clone + Sync> Erased for Typed<Ch> {
         })
     }
 
-    fn reference(&self, session: SessionId) -> BoxFuture<'static, Outcomes> {
+    fn reference(&self, session: SessionId, follow: Arc<Follow>) -> BoxFuture<'static, Outcomes> {
         let choreo = self.choreo.clone();
         let census = self.census.clone();
         Box::pin(async move {
-            let result = run_central(choreo, census.clone(), session).await;
+            let result = run_central(choreo, census.clone(), session, follow).await;
             Outcomes::new(
                 census
                     .participants()
@@ -288,8 +289,80 @@ impl Program {
         self.inner.start(node, session, me, placement)
     }
 
-    /// The reference run: the choreography evaluated centrally, no transport.
+    /// The reference run: the choreography evaluated centrally, no transport, no fault.
     pub async fn reference(&self) -> Outcomes {
-        self.inner.reference(SessionId(0)).await
+        self.inner
+            .reference(SessionId(0), Arc::new(Follow::default()))
+            .await
+    }
+
+    /// The reference run along the path a projected run took: the central run takes the
+    /// rescue in the block instances `path` says were rescued (skipping their bodies, with the
+    /// recorded cause) and times out the receives it says timed out; see [`RunPath`] for
+    /// exactly what it does. With an empty path it is [`Program::reference`] (run as the
+    /// path's session). Where participants saw different causes for one block instance, each
+    /// participant's expected outcome comes from a central run with its own cause (one run
+    /// per distinct set of choices).
+    ///
+    /// ```
+    /// use rehearsal::{Choreo, ChoreoError, Choreography, FamilySizes, Program, Roles, RunPath, SessionId, roles};
+    ///
+    /// roles!(Alice, Bob);
+    ///
+    /// #[derive(Clone)]
+    /// struct Greet;
+    ///
+    /// impl Choreography for Greet {
+    ///     type Census = Roles![Alice, Bob];
+    ///     type Output = String;
+    ///     async fn run(self, ch: &Choreo<Self::Census>) -> Result<String, ChoreoError> {
+    ///         let hi = ch.locally(Alice, |_| "hi".to_string()).await?;
+    ///         ch.broadcast(Alice, hi).await
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let program = Program::new(Greet, &FamilySizes::new()).unwrap();
+    /// // A run that took no rescue and no timeout expects the fault-free outcome.
+    /// let path = RunPath::new(SessionId(1));
+    /// assert_eq!(program.reference_along(&path).await, program.reference().await);
+    /// # }
+    /// ```
+    pub async fn reference_along(&self, path: &RunPath) -> Outcomes {
+        if path.is_empty() {
+            return self
+                .inner
+                .reference(path.session(), Arc::new(Follow::default()))
+                .await;
+        }
+        let mut runs: Vec<(Follow, Outcomes)> = Vec::new();
+        let mut entries = Vec::new();
+        for &p in self.census.participants() {
+            let follow = path.follow_for(p);
+            let i = match runs.iter().position(|(f, _)| *f == follow) {
+                Some(i) => i,
+                None => {
+                    let outcomes = self
+                        .inner
+                        .reference(path.session(), Arc::new(follow.clone()))
+                        .await;
+                    runs.push((follow, outcomes));
+                    runs.len() - 1
+                }
+            };
+            let outcome = runs[i]
+                .1
+                .entries()
+                .iter()
+                .find(|(q, _)| *q == p)
+                .map(|(_, o)| o.clone())
+                .unwrap_or_else(|| {
+                    Err(ChoreoError::Census {
+                        detail: format!("the reference run has no outcome for {p}"),
+                    })
+                });
+            entries.push((p, outcome));
+        }
+        Outcomes::new(entries)
     }
 }

@@ -275,6 +275,7 @@ impl Sim {
         let (tx, mut rx) = mpsc::unbounded_channel::<(usize, RoleOutcome)>();
         let handle = madsim::runtime::Handle::current();
         let session = SessionId(1);
+        recorder.follow(session);
         let (engine, commands) = if self.plan.faults.is_empty() {
             (None, None)
         } else {
@@ -368,14 +369,8 @@ impl Sim {
             .collect();
         debug_assert!(finished || !violations.is_empty());
         let outcomes = Outcomes::new(entries);
-        violations.extend(
-            outcomes
-                .differences(&reference)
-                .into_iter()
-                .map(|d| format!("{}: {d}", rehearsal_scenarios::REFERENCE_ORACLE)),
-        );
+        let path = recorder.take_run_path();
         let trace = recorder.take_trace();
-        violations.extend(trace.rescue_disagreements());
         let mut stats = SimStats::of(&trace, sim_time);
         (stats.datagrams, stats.wire_bytes) = recorder.wire();
         for c in counted.iter().flatten() {
@@ -395,6 +390,20 @@ impl Sim {
             controller.abort();
         }
         tokio::task::yield_now().await;
+        // A run that took rescues or timeouts is compared with the reference run along its
+        // path (computed now, with the nodes gone, so nothing it does reaches the trace);
+        // otherwise with the fault-free reference computed before the run.
+        let reference = match path {
+            Some(path) if !path.is_empty() => program.reference_along(&path).await,
+            _ => reference,
+        };
+        violations.extend(
+            outcomes
+                .differences(&reference)
+                .into_iter()
+                .map(|d| format!("{}: {d}", rehearsal_scenarios::REFERENCE_ORACLE)),
+        );
+        violations.extend(trace.rescue_disagreements());
         Report {
             name: name.to_string(),
             seed: self.seed,

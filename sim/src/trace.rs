@@ -216,6 +216,8 @@ struct RecorderState {
     events: Vec<TraceEvent>,
     names: BTreeMap<SessionId, Arc<Vec<String>>>,
     uses: BTreeMap<SiteKey, u32>,
+    /// The rescues and timeouts of the run, once [`Recorder::follow`] named its session.
+    path: Option<rehearsal::RunPath>,
 }
 
 fn site_key(site: &rehearsal::Site, role: String, event: &'static str) -> SiteKey {
@@ -343,6 +345,17 @@ impl Recorder {
         }
     }
 
+    /// From now on, records the rescues and timeouts of session `root` (and its nested
+    /// sessions) for the reference run to follow.
+    pub fn follow(&self, root: SessionId) {
+        lock(&self.state).path = Some(rehearsal::RunPath::new(root));
+    }
+
+    /// The rescues and timeouts recorded since [`Recorder::follow`], taken out.
+    pub fn take_run_path(&self) -> Option<rehearsal::RunPath> {
+        lock(&self.state).path.take()
+    }
+
     /// The whole trace, taken out: the recorder keeps nothing. A simulation ends with this,
     /// because madsim does not free every task of a finished runtime, and a task that
     /// outlives its run must not keep the run's trace alive with it.
@@ -385,6 +398,7 @@ fn frame_kind(kind: FrameEvent) -> &'static str {
         FrameEvent::DropFinished => "drop-finished",
         FrameEvent::HoldUnknown => "hold",
         FrameEvent::DropStale => "drop-stale",
+        FrameEvent::DropLate => "drop-late",
     }
 }
 
@@ -400,6 +414,9 @@ impl Recorder {
     pub fn record(&self, node: NodeId, event: &Event<'_>) {
         let t = self.now_us();
         let mut st = lock(&self.state);
+        if let Some(path) = &mut st.path {
+            path.record(event);
+        }
         let e = match event {
             Event::SessionStart {
                 session,
@@ -501,6 +518,23 @@ impl Recorder {
                     ),
                     _ => format!("block {block:016x}"),
                 });
+                e
+            }
+            Event::TimedOut {
+                session,
+                participant,
+                from,
+                site,
+                epoch,
+                occurrence,
+            } => {
+                let mut e = TraceEvent::new(t, node, "timed-out");
+                e.session = Some(session.to_string());
+                e.from = Some(participant.to_string());
+                e.site = Some(site.to_string());
+                e.detail = Some(format!(
+                    "waiting for {from}, block {epoch:016x}, occurrence #{occurrence}"
+                ));
                 e
             }
             Event::Failure {

@@ -8,7 +8,7 @@
 use crate::trace::{Trace, TraceEvent};
 
 /// Every event kind a trace may hold (what the recorder and the fault engine write).
-pub const EVENT_KINDS: [&str; 26] = [
+pub const EVENT_KINDS: [&str; 28] = [
     "send",
     "deliver",
     "receive",
@@ -19,6 +19,8 @@ pub const EVENT_KINDS: [&str; 26] = [
     "hold",
     "drop-finished",
     "drop-stale",
+    "drop-late",
+    "timed-out",
     "local",
     "iteration",
     "session-start",

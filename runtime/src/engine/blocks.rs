@@ -29,17 +29,24 @@ pub(crate) enum BlockEnd {
     Rescue(Rescued),
 }
 
+/// The id of the `n`th block instance (from 1) entered at a checkpoint site (`site_key`: the
+/// site and the block's participants) inside block instance `parent` (0: none). Every member
+/// derives the same id, and so does the central reference run, which counts the same way.
+pub(crate) fn block_id(parent: u64, site_key: u64, n: u64) -> u64 {
+    let mut h = parent ^ site_key.rotate_left(17);
+    h = h.wrapping_add(n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    h = (h ^ (h >> 31)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    // 0 means "outside every block".
+    (h ^ (h >> 29)).max(1)
+}
+
 impl Session {
     /// Numbers the next block instance entered at a checkpoint site inside `parent`.
     pub fn next_block(&self, parent: u64, site_key: u64) -> u64 {
         let mut st = lock(&self.state);
         let n = st.block_counts.entry((parent, site_key)).or_insert(0);
         *n += 1;
-        let mut h = parent ^ site_key.rotate_left(17);
-        h = h.wrapping_add(n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        h = (h ^ (h >> 31)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        // 0 means "outside every block".
-        (h ^ (h >> 29)).max(1)
+        block_id(parent, site_key, *n)
     }
 
     /// This participant enters block instance `block` inside `parent`.

@@ -24,6 +24,27 @@ pub(crate) enum Arrival {
     Control(Vec<u8>),
     /// A data frame of a checkpoint attempt this participant abandoned: discarded.
     Stale,
+    /// A data frame for a receive that timed out here before it arrived: discarded.
+    Late,
+}
+
+/// What a timed-out receive does with its frame, should it be here after all.
+pub(crate) enum Expiry {
+    /// The frame arrived meanwhile: the receive takes it (a live receive's race with its
+    /// timer is won by the frame).
+    Take,
+    /// The receive stays timed out (a replay of a receive the journal says timed out): a
+    /// frame already here is discarded too.
+    Discard,
+}
+
+/// What became of a timed-out receive.
+pub(crate) enum Expired {
+    /// The frame was here after all ([`Expiry::Take`]).
+    Took(Civ, Vec<u8>),
+    /// Timed out; the frame, if it was already here, was discarded (its token and payload
+    /// size are given).
+    TimedOut(Option<(Civ, usize)>),
 }
 
 /// Counts a receive as waiting while it lives (also when its future is dropped).
@@ -60,6 +81,20 @@ impl Session {
             st.consumed.entry(civ.from).or_default().accept(civ.seq);
             return Ok(Arrival::Stale);
         }
+        if civ.lane == Lane::Data
+            && st
+                .expired
+                .remove(&(civ.from, civ.site.clone(), civ.epoch, civ.occurrence))
+        {
+            // Its receive gave up waiting: counted as consumed like a stale frame, so the
+            // channel keeps no gap and the frame is never matched to a later receive.
+            st.dedup
+                .entry((civ.from, civ.lane))
+                .or_default()
+                .accept(civ.seq);
+            st.consumed.entry(civ.from).or_default().accept(civ.seq);
+            return Ok(Arrival::Late);
+        }
         if let Some(j) = &self.journal {
             j.received(&civ, &payload)?;
         }
@@ -92,11 +127,25 @@ impl Session {
         site: &Site,
         epoch: u64,
     ) -> Result<(Civ, Vec<u8>), ChoreoError> {
-        let occurrence = {
-            let mut st = lock(&self.state);
-            st.receiving += 1;
-            st.site_taken.bump((from, site, epoch))
-        };
+        let occurrence = self.next_take(from, site, epoch);
+        self.take_at(from, site, epoch, occurrence).await
+    }
+
+    /// Numbers the next receive from `from` at `site` in `epoch` (its occurrence: the
+    /// sender's frame with the same occurrence is the one it takes).
+    pub fn next_take(&self, from: ParticipantId, site: &Site, epoch: u64) -> u64 {
+        lock(&self.state).site_taken.bump((from, site, epoch))
+    }
+
+    /// [`Session::take`] for a receive already numbered with [`Session::next_take`].
+    pub async fn take_at(
+        &self,
+        from: ParticipantId,
+        site: &Site,
+        epoch: u64,
+        occurrence: u64,
+    ) -> Result<(Civ, Vec<u8>), ChoreoError> {
+        lock(&self.state).receiving += 1;
         let _receiving = Receiving(self);
         let key = (from, site.clone(), epoch, occurrence);
         let mut recorded = false;
@@ -138,6 +187,78 @@ impl Session {
             }
             notified.await;
         }
+    }
+
+    /// Ends receive `occurrence` from `from` at `site` in `epoch` without waiting longer: its
+    /// frame, if it is here, is taken or discarded (see [`Expiry`]); otherwise it is recorded
+    /// (durably, with a journal) that the receive timed out, and its frame is discarded when
+    /// it arrives. A store error leaves the receive waiting (nothing was decided).
+    pub fn expire(
+        &self,
+        from: ParticipantId,
+        site: &Site,
+        epoch: u64,
+        occurrence: u64,
+        expiry: Expiry,
+    ) -> Result<Expired, StoreError> {
+        let mut st = lock(&self.state);
+        let key = (from, site.clone(), epoch, occurrence);
+        let held = st.by_site.get(&key).copied();
+        if let (Some(seq), Expiry::Take) = (held, &expiry) {
+            st.by_site.remove(&key);
+            st.consumed.entry(from).or_default().accept(seq);
+            if let Some((civ, payload)) = st.inbox.remove(&(from, seq)) {
+                return Ok(Expired::Took(civ, payload));
+            }
+        }
+        if !st.waited.contains(&key) {
+            if let Some(j) = &self.journal {
+                j.waited(&key)?;
+            }
+            st.waited.insert(key.clone());
+        }
+        let discarded = match held {
+            Some(seq) => {
+                st.by_site.remove(&key);
+                st.consumed.entry(from).or_default().accept(seq);
+                st.inbox
+                    .remove(&(from, seq))
+                    .map(|(civ, payload)| (civ, payload.len()))
+            }
+            None => {
+                st.expired.insert(key);
+                None
+            }
+        };
+        Ok(Expired::TimedOut(discarded))
+    }
+
+    /// Whether the wait at (`peer`, `site`, `epoch`, `occurrence`) is over according to the
+    /// journal or this incarnation (a finished sleep, a timed-out receive).
+    pub fn waited(&self, peer: ParticipantId, site: &Site, epoch: u64, occurrence: u64) -> bool {
+        lock(&self.state)
+            .waited
+            .contains(&(peer, site.clone(), epoch, occurrence))
+    }
+
+    /// Records (durably, with a journal) that the wait at (`peer`, `site`, `epoch`,
+    /// `occurrence`) is over.
+    pub fn finish_wait(
+        &self,
+        peer: ParticipantId,
+        site: &Site,
+        epoch: u64,
+        occurrence: u64,
+    ) -> Result<(), StoreError> {
+        let mut st = lock(&self.state);
+        let key = (peer, site.clone(), epoch, occurrence);
+        if !st.waited.contains(&key) {
+            if let Some(j) = &self.journal {
+                j.waited(&key)?;
+            }
+            st.waited.insert(key);
+        }
+        Ok(())
     }
 
     /// Frames that arrived and were never consumed.

@@ -84,7 +84,15 @@ pub(crate) struct Recovered {
     pub snapshots: BTreeMap<u64, Snapshot>,
     /// Sequence floors recorded at rescues, by block instance.
     pub floors: BTreeMap<u64, Floors>,
+    /// Waits that are over: sleeps that finished, receives that timed out.
+    pub waits: Vec<Wait>,
 }
+
+/// A wait that is over, by what it waited at: (peer, site, epoch, occurrence). For a sleep the
+/// peer is the sleeper itself and the wait finished; for a receive with a timeout the peer is
+/// the sender and the receive timed out (one that got its value needs no record: the frame is
+/// in the inbox).
+pub(crate) type Wait = (ParticipantId, Site, u64, u64);
 
 /// Where each channel's sequence numbers continue after a rescue: recorded the first time a
 /// block is rescued, so every replay of the rescue numbers its frames the same way.
@@ -169,8 +177,10 @@ impl Journal {
     pub fn finish(&self, state: &SessionState) -> Result<(), StoreError> {
         let mut b = Batch::new();
         b.put(Table::Sessions, self.key(&[]), encode(state));
-        for (k, _) in self.store.scan(Table::Sessions, &self.key(b"F"))? {
-            b.delete(Table::Sessions, k);
+        for tag in [b"F", b"W"] {
+            for (k, _) in self.store.scan(Table::Sessions, &self.key(tag))? {
+                b.delete(Table::Sessions, k);
+            }
         }
         for table in [Table::Inbox, Table::Effects, Table::Snapshots] {
             for (k, _) in self.store.scan(table, &self.prefix)? {
@@ -204,6 +214,15 @@ impl Journal {
         rest.extend_from_slice(&block.to_be_bytes());
         let mut b = Batch::new();
         b.put(Table::Sessions, self.key(&rest), encode(floors));
+        self.write(&b, true)
+    }
+
+    /// Records durably that a wait is over (before the choreography goes on past it).
+    pub fn waited(&self, wait: &Wait) -> Result<(), StoreError> {
+        let mut rest = vec![b'W'];
+        rest.extend_from_slice(&encode(wait));
+        let mut b = Batch::new();
+        b.put(Table::Sessions, self.key(&rest), encode(wait));
         self.write(&b, true)
     }
 
@@ -274,6 +293,9 @@ impl Journal {
                 r.floors
                     .insert(u64::from_be_bytes(id), decode(&v, "floors")?);
             }
+        }
+        for (_, v) in self.store.scan(Table::Sessions, &self.key(b"W"))? {
+            r.waits.push(decode(&v, "wait")?);
         }
         for (_, v) in self.store.scan(Table::Inbox, &self.prefix)? {
             let (civ, payload): (Civ, Vec<u8>) = decode(&v, "inbox")?;

@@ -26,6 +26,12 @@ use crate::net::civ::Lane;
 use crate::net::transport::{NodeId, lock};
 use crate::store::StoreError;
 
+/// The number of the `n`th child session (from 1) spawned at spawn point `key`; the central
+/// reference run numbers its children the same way.
+pub(crate) fn child_number(key: u64, n: u64) -> u64 {
+    key.wrapping_add((n - 1).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
 /// One participant's state in one session.
 pub(crate) struct Session {
     pub id: SessionId,
@@ -143,6 +149,7 @@ impl Session {
         st.effects = recovered.effects;
         st.snapshots = recovered.snapshots;
         st.floors = recovered.floors;
+        st.waited = recovered.waits.into_iter().collect();
         let finished = match recovered.state {
             Some(s @ (SessionState::Done(_) | SessionState::Failed(_))) => Some(s),
             _ => None,
@@ -228,7 +235,7 @@ impl Session {
         let mut st = lock(&self.state);
         let n = st.children.entry(key).or_insert(0);
         *n += 1;
-        key.wrapping_add((*n - 1).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        child_number(key, *n)
     }
 
     /// Records the session's failure; true if it is the first.

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::task::Waker;
 
-use crate::engine::journal::{Effect, Floors, Snapshot, Spot};
+use crate::engine::journal::{Effect, Floors, Snapshot, Spot, Wait};
 use crate::error::{ChoreoError, Rescued};
 use crate::ident::{ParticipantId, Site};
 use crate::net::civ::{Civ, Lane};
@@ -75,6 +75,11 @@ pub(super) struct State {
     pub(super) by_site: BTreeMap<(ParticipantId, Site, u64, u64), u64>,
     pub(super) site_sent: SiteCounts,
     pub(super) site_taken: SiteCounts,
+    /// Receives that timed out, as (sender, site, epoch, occurrence): the frame each waited
+    /// for is discarded when it arrives (see `inbox`).
+    pub(super) expired: BTreeSet<(ParticipantId, Site, u64, u64)>,
+    /// Waits that are over (journaled; see `journal::Wait`): a replay does not wait again.
+    pub(super) waited: BTreeSet<Wait>,
     pub(super) dedup: BTreeMap<(ParticipantId, Lane), Dedup>,
     pub(super) consumed: BTreeMap<ParticipantId, Dedup>,
     pub(super) next_send: BTreeMap<(ParticipantId, Lane), u64>,

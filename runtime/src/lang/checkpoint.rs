@@ -26,7 +26,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use crate::engine::blocks::BlockEnd;
+use crate::engine::blocks::{BlockEnd, block_id};
 use crate::engine::notice::Control;
 use crate::engine::session::Session;
 use crate::error::{ChoreoError, Rescued};
@@ -36,6 +36,7 @@ use crate::lang::census::RoleSet;
 use crate::lang::choreo::{Choreo, Ctx, spawn_point};
 use crate::lang::task::Child;
 use crate::net::civ::Lane;
+use crate::net::transport::lock;
 use crate::node::Node;
 use crate::observer::{CheckpointPath, Event, Verdict};
 
@@ -167,7 +168,18 @@ impl<C: RoleSet> Choreo<C> {
         let _op = self.begin();
         self.proceed().await?;
         let (node, session) = match &*self.ctx {
-            Ctx::Central { .. } => return self.central_block(state, body, rescue).await,
+            Ctx::Central {
+                session,
+                follow,
+                counts,
+                ..
+            } => {
+                let key = spawn_point(&site, &self.scope);
+                let n = lock(counts).next_block(self.epoch, key);
+                let id = block_id(self.epoch, key, n);
+                let rescued = follow.rescue(*session, id);
+                return self.central_block(id, rescued, state, body, rescue).await;
+            }
             Ctx::Projected { node, session } => (node, session),
         };
         let members: Vec<ParticipantId> = self.scope.to_vec();
@@ -202,9 +214,13 @@ impl<C: RoleSet> Choreo<C> {
         block.settle(ended, entry, rescue).await
     }
 
-    /// The reference run's block: a crash in the body is rescued, as it would be anywhere.
+    /// The reference run's block instance `id` (numbered as the participants number it): one
+    /// the followed path rescued (`rescued`) skips its body and runs the rescue with the path's cause
+    /// (see `lang::path`); otherwise a crash in the body is rescued, as it would be anywhere.
     async fn central_block<S, T, B, BF, R, RF>(
         &self,
+        id: u64,
+        rescued: Option<Rescued>,
         state: S,
         body: B,
         rescue: R,
@@ -217,8 +233,11 @@ impl<C: RoleSet> Choreo<C> {
         R: FnOnce(Choreo<C>, S, Rescued) -> RF + Send,
         RF: Future<Output = Result<T, ChoreoError>> + Send + 'static,
     {
+        if let Some(cause) = rescued {
+            return Child::spawn(rescue(self.clone(), state, cause)).await;
+        }
         let entry = state.clone();
-        match Child::spawn(body(self.clone(), state)).await {
+        match Child::spawn(body(self.enter_block(id), state)).await {
             Err(ChoreoError::Crashed {
                 role,
                 site,

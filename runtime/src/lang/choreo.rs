@@ -12,14 +12,14 @@
 //! This file holds the handle and `locally`, with the plumbing every operator shares (codec,
 //! send, receive, local steps); the other operators are methods of the same handle in the files
 //! beside it: `comm` (comm, broadcast, multicast), `compose` (enclave, call, spawn_session),
-//! `effect` (side_effect, random, now), `repeat`, `family` (scatter, gather, locally_each) and
-//! `checkpoint`.
+//! `effect` (side_effect, random, now), `time` (sleep, comm_within), `repeat`, `family`
+//! (scatter, gather, locally_each) and `checkpoint`.
 
 use std::future::Future;
 use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::Mutex;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -30,6 +30,7 @@ use crate::ident::{Census, Participant, ParticipantId, SessionId, Site};
 use crate::lang::body::{Body, OpGuard};
 use crate::lang::census::{Member, RoleSet};
 use crate::lang::located::{At, Local};
+use crate::lang::path::{CentralCounts, Follow};
 use crate::lang::role::Role;
 use crate::net::civ::Lane;
 use crate::node::Node;
@@ -77,7 +78,9 @@ pub(crate) enum Ctx {
     Central {
         session: SessionId,
         census: Arc<Census>,
-        children: AtomicU64,
+        /// What the run follows (empty: the fault-free reference).
+        follow: Arc<Follow>,
+        counts: Mutex<CentralCounts>,
     },
 }
 
@@ -304,7 +307,21 @@ impl<C: RoleSet> Choreo<C> {
                 detail: "the reference run does not receive".into(),
             });
         };
-        let (civ, payload) = match session.take(from, site, self.epoch).await {
+        let frame = session.take(from, site, self.epoch).await;
+        self.received(node, session, from, site, frame).await
+    }
+
+    /// What a receive does with the frame it took: tells the observer (which may halt the
+    /// participant here) and decodes the value.
+    pub(crate) async fn received<T: DeserializeOwned>(
+        &self,
+        node: &Node,
+        session: &Session,
+        from: ParticipantId,
+        site: &Site,
+        frame: Result<(crate::net::civ::Civ, Vec<u8>), ChoreoError>,
+    ) -> Result<T, ChoreoError> {
+        let (civ, payload) = match frame {
             Ok(frame) => frame,
             Err(e @ ChoreoError::Integrity { .. }) => return Err(self.fail(e, site)),
             Err(e) => return Err(e),

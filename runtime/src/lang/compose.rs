@@ -5,9 +5,8 @@
 
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
-use crate::engine::session::Session;
+use crate::engine::session::{Session, child_number};
 use crate::error::ChoreoError;
 use crate::ident::{Census, ParticipantId, Site};
 use crate::lang::census::{RoleSet, Subset};
@@ -15,7 +14,7 @@ use crate::lang::choreo::{Choreo, Choreography, Ctx, spawn_point};
 use crate::lang::located::Shared;
 use crate::lang::run::{finish_projected, run_central, run_projected};
 use crate::lang::task::Child;
-use crate::net::transport::NodeId;
+use crate::net::transport::{NodeId, lock};
 use crate::node::Node;
 
 impl<C: RoleSet> Choreo<C> {
@@ -104,10 +103,17 @@ impl<C: RoleSet> Choreo<C> {
         ));
         match &*self.ctx {
             Ctx::Central {
-                session, children, ..
+                session,
+                follow,
+                counts,
+                ..
             } => {
-                let id = session.child(children.fetch_add(1, Ordering::Relaxed));
-                let task = tokio::spawn(run_central(sub, census, id));
+                // Numbered as the participants number it, so a path recorded in a nested
+                // session of the projected run names this one.
+                let key = spawn_point(&site, &members);
+                let n = lock(counts).next_child(key);
+                let id = session.child(child_number(key, n));
+                let task = tokio::spawn(run_central(sub, census, id, follow.clone()));
                 Ok(Spawned::running(task))
             }
             Ctx::Projected { node, session } => {

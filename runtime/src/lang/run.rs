@@ -3,7 +3,7 @@
 //! that it finished and waits for theirs) and the failure that escaped every checkpoint.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::Mutex;
 
 use crate::engine::notice::Control;
 use crate::engine::session::Session;
@@ -11,6 +11,7 @@ use crate::error::ChoreoError;
 use crate::ident::{Census, ParticipantId, SessionId, Site};
 use crate::lang::census::RoleSet;
 use crate::lang::choreo::{Choreo, Choreography, Ctx};
+use crate::lang::path::{CentralCounts, Follow};
 use crate::net::civ::Lane;
 use crate::node::Node;
 use crate::observer::Verdict;
@@ -84,17 +85,20 @@ pub(crate) fn finish_projected<T>(
 }
 
 /// Runs `choreo` centrally: every role's local code, values passed through the codec, no
-/// transport. This is the reference run.
+/// transport. This is the reference run; it takes the rescues and timeouts `follow` names
+/// (none: the fault-free reference; see `lang::path`).
 pub(crate) async fn run_central<Ch: Choreography>(
     choreo: Ch,
     census: Arc<Census>,
     session: SessionId,
+    follow: Arc<Follow>,
 ) -> Result<Ch::Output, ChoreoError> {
     let scope: Arc<[ParticipantId]> = (0..census.len()).map(|i| ParticipantId(i as u16)).collect();
     let ctx = Ctx::Central {
         session,
         census,
-        children: AtomicU64::new(0),
+        follow,
+        counts: Mutex::new(CentralCounts::default()),
     };
     let ch = Choreo::<Ch::Census>::new(Arc::new(ctx), scope);
     choreo.run(&ch).await

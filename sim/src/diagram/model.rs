@@ -39,9 +39,8 @@ pub struct Model {
 fn frame_actor(e: &TraceEvent) -> Option<&str> {
     match e.kind {
         "send" | "retransmit" | "net-drop" | "net-duplicate" => e.from.as_deref(),
-        "deliver" | "receive" | "duplicate" | "hold" | "drop-finished" | "drop-stale" => {
-            e.to.as_deref()
-        }
+        "deliver" | "receive" | "duplicate" | "hold" | "drop-finished" | "drop-stale"
+        | "drop-late" => e.to.as_deref(),
         _ => None,
     }
 }
