@@ -7,23 +7,26 @@
 //! Each role's outcome holds only its own value, so it also checks that outcomes are
 //! compared per participant.
 
-use rehearsal::{
-    At, Choreo, ChoreoError, Choreography, FamilySizes, Outcomes, Program, Roles, roles,
-};
-use serde::Serialize;
-
-use crate::scenario::{Param, Params, outcome_of};
+use rehearsal::{At, Choreo, ChoreoError, Choreography, Roles, roles};
+use rehearsal_sim::scenario::{Outputs, Params, Scenario, ScenarioBuilder};
+use serde::{Deserialize, Serialize};
 
 roles!(Alice, Bob);
 
-/// Parameters: none.
-pub const PARAMS: &[Param] = &[];
-
-/// Oracles beyond the reference oracle.
-pub const ORACLES: &[(&str, &str)] = &[(
-    "each-receives-the-other",
-    "Alice ends with Bob's message and Bob with Alice's",
-)];
+/// The scenario: no parameters; its oracle checks what each role received.
+pub fn scenario() -> ScenarioBuilder<AliceBob> {
+    Scenario::new(
+        "alice-bob",
+        "Alice and Bob exchange messages and each returns what it received",
+        |_| Ok(AliceBob),
+    )
+    .roles(["Alice", "Bob"])
+    .oracle_as::<Seen, _>(
+        "each-receives-the-other",
+        "Alice ends with Bob's message and Bob with Alice's",
+        oracle,
+    )
+}
 
 /// Each role's received message, located at it.
 #[derive(Debug, Serialize)]
@@ -82,32 +85,28 @@ async fn exchange(
     Ok(Received { alice, bob })
 }
 
-pub(crate) fn program(_: &Params) -> Result<Program, ChoreoError> {
-    Program::new(AliceBob, &FamilySizes::new())
+/// A participant's view of [`Received`]: the value of the other role is absent.
+#[derive(Deserialize)]
+struct Seen {
+    alice: Option<String>,
+    bob: Option<String>,
 }
 
-pub(crate) fn oracle(_: &Params, outcomes: &Outcomes) -> Vec<String> {
-    #[derive(serde::Deserialize)]
-    struct Seen {
-        alice: Option<String>,
-        bob: Option<String>,
-    }
+fn oracle(_: &Params, outcomes: &Outputs<Seen>) -> Vec<String> {
     let mut violations = Vec::new();
     let checks = [
         ("Alice", "Bob got 16 bytes", true),
         ("Bob", "hello from Alice", false),
     ];
     for (role, want, is_alice) in checks {
-        match outcome_of::<Seen>(outcomes, role) {
+        match outcomes.of(role) {
             Ok(seen) => {
-                let got = if is_alice { seen.alice } else { seen.bob };
+                let got = if is_alice { &seen.alice } else { &seen.bob };
                 if got.as_deref() != Some(want) {
-                    violations.push(format!(
-                        "each-receives-the-other: {role} received {got:?}; expected {want:?}"
-                    ));
+                    violations.push(format!("{role} received {got:?}; expected {want:?}"));
                 }
             }
-            Err(e) => violations.push(format!("each-receives-the-other: {e}")),
+            Err(e) => violations.push(e),
         }
     }
     violations

@@ -1,10 +1,9 @@
 //! The bookseller: Buyer asks for a title, Seller quotes a price, Buyer decides under its
 //! budget, and if it buys, Seller tells the delivery date.
 
-use rehearsal::{Choreo, ChoreoError, Choreography, FamilySizes, Outcomes, Program, Roles, roles};
+use rehearsal::{Choreo, ChoreoError, Choreography, Roles, roles};
+use rehearsal_sim::scenario::{Outputs, Param, Params, Scenario, ScenarioBuilder};
 use serde::{Deserialize, Serialize};
-
-use crate::scenario::{Param, Params, outcome_of};
 
 roles!(Buyer, Seller);
 
@@ -33,11 +32,21 @@ pub const PARAMS: &[Param] = &[
     },
 ];
 
-/// Oracles beyond the reference oracle.
-pub const ORACLES: &[(&str, &str)] = &[(
-    "buys-iff-affordable",
-    "both roles agree on the decision, which is to buy exactly when the price is within budget",
-)];
+/// The scenario: parameters [`PARAMS`]; its oracle checks the decision against the price.
+pub fn scenario() -> ScenarioBuilder<Bookseller> {
+    Scenario::new(
+        "bookseller",
+        "Buyer asks a title, Seller quotes, Buyer decides under budget, Seller sends a delivery date",
+        |p| Ok(Bookseller::from_params(p)),
+    )
+    .roles(["Buyer", "Seller"])
+    .params(PARAMS.iter().copied())
+    .oracle(
+        "buys-iff-affordable",
+        "both roles agree on the decision, which is to buy exactly when the price is within budget",
+        oracle,
+    )
+}
 
 /// What both roles end with.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,11 +128,7 @@ impl Bookseller {
     }
 }
 
-pub(crate) fn program(p: &Params) -> Result<Program, ChoreoError> {
-    Program::new(Bookseller::from_params(p), &FamilySizes::new())
-}
-
-pub(crate) fn oracle(p: &Params, outcomes: &Outcomes) -> Vec<String> {
+fn oracle(p: &Params, outcomes: &Outputs<Deal>) -> Vec<String> {
     let expected = match CATALOGUE.get(p.get("book") as usize) {
         None => Deal::Unavailable,
         Some((_, price, date)) if *price <= p.get("budget") => Deal::Bought {
@@ -134,12 +139,12 @@ pub(crate) fn oracle(p: &Params, outcomes: &Outcomes) -> Vec<String> {
     };
     let mut violations = Vec::new();
     for role in ["Buyer", "Seller"] {
-        match outcome_of::<Deal>(outcomes, role) {
-            Ok(deal) if deal == expected => {}
-            Ok(deal) => violations.push(format!(
-                "buys-iff-affordable: {role} ended with {deal:?}; expected {expected:?}"
-            )),
-            Err(e) => violations.push(format!("buys-iff-affordable: {e}")),
+        match outcomes.of(role) {
+            Ok(deal) if *deal == expected => {}
+            Ok(deal) => {
+                violations.push(format!("{role} ended with {deal:?}; expected {expected:?}"))
+            }
+            Err(e) => violations.push(e),
         }
     }
     violations

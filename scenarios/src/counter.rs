@@ -4,11 +4,8 @@
 //! Each round's transfer runs in a checkpoint: if either role crashes in it, both run the
 //! rescue, which transfers the number again, so the sum is 55 on every path.
 
-use rehearsal::{
-    At, Choreo, ChoreoError, Choreography, FamilySizes, Outcomes, Program, Roles, roles,
-};
-
-use crate::scenario::{Param, Params, outcome_of};
+use rehearsal::{At, Choreo, ChoreoError, Choreography, Roles, roles};
+use rehearsal_sim::scenario::{Outputs, Param, Params, Scenario, ScenarioBuilder};
 
 roles!(Client, Server);
 
@@ -19,11 +16,31 @@ pub const PARAMS: &[Param] = &[Param {
     summary: "how many numbers Client sends (1..=rounds)",
 }];
 
-/// Oracles beyond the reference oracle.
-pub const ORACLES: &[(&str, &str)] = &[(
-    "sum-is-triangular",
-    "both roles end with rounds*(rounds+1)/2 (55 for 10 rounds)",
-)];
+/// The scenario: parameter `rounds`; its oracle checks the sum.
+pub fn scenario() -> ScenarioBuilder<Counter> {
+    Scenario::new(
+        "counter",
+        "Client decides each round whether to go on and sends the round number; Server sums to 55",
+        |p| {
+            Ok(Counter {
+                rounds: p.get("rounds"),
+            })
+        },
+    )
+    .roles(["Client", "Server"])
+    .params(PARAMS.iter().copied())
+    .range(
+        "rounds",
+        1,
+        100_000,
+        "a round costs two network delays, so 100,000 take hours of simulated time",
+    )
+    .oracle(
+        "sum-is-triangular",
+        "both roles end with rounds*(rounds+1)/2 (55 for 10 rounds)",
+        oracle,
+    )
+}
 
 /// The choreography.
 #[derive(Clone, Debug)]
@@ -71,26 +88,15 @@ async fn add(
         .await
 }
 
-pub(crate) fn program(p: &Params) -> Result<Program, ChoreoError> {
-    Program::new(
-        Counter {
-            rounds: p.get("rounds"),
-        },
-        &FamilySizes::new(),
-    )
-}
-
-pub(crate) fn oracle(p: &Params, outcomes: &Outcomes) -> Vec<String> {
+fn oracle(p: &Params, outcomes: &Outputs<u64>) -> Vec<String> {
     let n = p.get("rounds");
     let want = n * (n + 1) / 2;
     ["Client", "Server"]
         .into_iter()
-        .filter_map(|role| match outcome_of::<u64>(outcomes, role) {
-            Ok(sum) if sum == want => None,
-            Ok(sum) => Some(format!(
-                "sum-is-triangular: {role} ended with {sum}; expected {want}"
-            )),
-            Err(e) => Some(format!("sum-is-triangular: {e}")),
+        .filter_map(|role| match outcomes.of(role) {
+            Ok(sum) if *sum == want => None,
+            Ok(sum) => Some(format!("{role} ended with {sum}; expected {want}")),
+            Err(e) => Some(e),
         })
         .collect()
 }

@@ -1,17 +1,19 @@
 //! The choreographies Rehearsal ships, each with its oracles.
 //!
-//! A [`Scenario`] names a choreography, its roles, its numeric parameters (with defaults) and
-//! its oracles. Every scenario's first oracle is the reference oracle: each participant's
-//! outcome equals the central reference run's. Scenarios add their own on top ("the server's
-//! sum is 55"). Harnesses (the in-process cluster, the simulator, the CLI) find scenarios in
-//! the [`registry`] by name.
+//! Each module defines a choreography and its [`Scenario`](rehearsal_sim::Scenario) (roles,
+//! numeric parameters with defaults and ranges, oracles over typed outcomes), built with
+//! `rehearsal-sim`'s public API exactly as a user's crate would build its own. Every
+//! scenario's first oracle is the reference oracle: each participant's outcome equals the
+//! central reference run's. [`registry`] lists them all; the `rehearsal` binary of this crate
+//! is `rehearsal_sim::cli::main(registry())`.
 //!
 //! ```
 //! use rehearsal::LocalCluster;
-//! use rehearsal_scenarios::{Params, find};
+//! use rehearsal_scenarios::registry;
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
-//! let scenario = find("counter").unwrap();
+//! let registry = registry();
+//! let scenario = registry.find("counter").unwrap();
 //! let params = scenario.default_params();
 //! let program = scenario.program(&params).unwrap();
 //! let outcomes = LocalCluster::new().run(&program).await;
@@ -28,7 +30,7 @@ pub mod planted;
 mod scenario;
 pub mod workers;
 
-pub use scenario::{
-    Param, ParamRange, Params, REFERENCE_ORACLE, Scenario, UnknownScenario, find, registry,
-    testing_registry,
+pub use rehearsal_sim::scenario::{
+    Param, ParamRange, Params, REFERENCE_ORACLE, Registry, Scenario, UnknownScenario,
 };
+pub use scenario::{find, registry};

@@ -1,13 +1,9 @@
 //! Workers: a Coordinator scatters one task to each of `n` Workers (`n` chosen at run time),
 //! each computes its part, and the Coordinator gathers the parts and announces the total.
 
-use rehearsal::{
-    Choreo, ChoreoError, Choreography, Faceted, FamilySizes, Outcomes, Program, Roles, families,
-    roles,
-};
-use serde::Serialize;
-
-use crate::scenario::{Param, Params, outcome_of};
+use rehearsal::{Choreo, ChoreoError, Choreography, Faceted, FamilySizes, Roles, families, roles};
+use rehearsal_sim::scenario::{Outputs, Param, Params, Scenario, ScenarioBuilder};
+use serde::{Deserialize, Serialize};
 
 roles!(Coordinator);
 families!(Worker);
@@ -19,11 +15,34 @@ pub const PARAMS: &[Param] = &[Param {
     summary: "number of Worker participants",
 }];
 
-/// Oracles beyond the reference oracle.
-pub const ORACLES: &[(&str, &str)] = &[(
-    "total-is-sum-of-parts",
-    "every participant ends with the sum over i < n of the sum of squares 1..=10(i+1)",
-)];
+/// The scenario: parameter `n`, the number of workers; its oracle checks the total.
+pub fn scenario() -> ScenarioBuilder<Workers> {
+    Scenario::new(
+        "workers",
+        "Coordinator scatters work to n Workers (n chosen at run time) and gathers the results",
+        |_| Ok(Workers),
+    )
+    .roles(["Coordinator", "Worker[n]"])
+    .params(PARAMS.iter().copied())
+    .range(
+        "n",
+        1,
+        500,
+        "ending a session costs a notice per ordered pair of participants, so a run \
+         grows with n squared (n=500: about 46 s and 1.5 GB)",
+    )
+    .families(|p| {
+        let n = u32::try_from(p.get("n")).map_err(|_| ChoreoError::Census {
+            detail: format!("n = {} workers; expected at most {}", p.get("n"), u32::MAX),
+        })?;
+        Ok(FamilySizes::new().with("Worker", n))
+    })
+    .oracle(
+        "total-is-sum-of-parts",
+        "every participant ends with the sum over i < n of the sum of squares 1..=10(i+1)",
+        oracle,
+    )
+}
 
 /// What each worker computes for task `k`: the sum of squares 1..=k.
 pub fn part(k: u64) -> u64 {
@@ -36,7 +55,7 @@ pub fn expected_total(n: u64) -> u64 {
 }
 
 /// What every participant ends with.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Tally {
     /// The announced total (known to all).
     pub total: u64,
@@ -73,31 +92,17 @@ impl Choreography for Workers {
     }
 }
 
-pub(crate) fn program(p: &Params) -> Result<Program, ChoreoError> {
-    let n = u32::try_from(p.get("n")).map_err(|_| ChoreoError::Census {
-        detail: format!("n = {} workers; expected at most {}", p.get("n"), u32::MAX),
-    })?;
-    Program::new(Workers, &FamilySizes::new().with("Worker", n))
-}
-
-pub(crate) fn oracle(p: &Params, outcomes: &Outcomes) -> Vec<String> {
-    #[derive(serde::Deserialize)]
-    struct Seen {
-        total: u64,
-    }
+fn oracle(p: &Params, outcomes: &Outputs<Tally>) -> Vec<String> {
     let want = expected_total(p.get("n"));
     outcomes
         .entries()
         .iter()
         .filter_map(|(who, _)| {
             let who = who.to_string();
-            match outcome_of::<Seen>(outcomes, &who) {
+            match outcomes.of(&who) {
                 Ok(seen) if seen.total == want => None,
-                Ok(seen) => Some(format!(
-                    "total-is-sum-of-parts: {who} ended with {}; expected {want}",
-                    seen.total
-                )),
-                Err(e) => Some(format!("total-is-sum-of-parts: {e}")),
+                Ok(seen) => Some(format!("{who} ended with {}; expected {want}", seen.total)),
+                Err(e) => Some(e),
             }
         })
         .collect()

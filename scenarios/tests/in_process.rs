@@ -14,21 +14,21 @@ async fn check(cluster: &LocalCluster, scenario: &Scenario, params: &Params) {
     assert!(
         reference.all_ok(),
         "{}: reference run failed:\n{reference}",
-        scenario.name
+        scenario.name()
     );
     let outcomes = cluster.run(&program).await;
     let violations = scenario.check(params, &outcomes, &reference);
     assert!(
         violations.is_empty(),
         "{} ({params}): {violations:#?}\noutcomes:\n{outcomes}",
-        scenario.name
+        scenario.name()
     );
 }
 
 #[tokio::test]
 async fn every_scenario_matches_its_reference_run() {
     let cluster = LocalCluster::new();
-    for scenario in registry() {
+    for scenario in &registry() {
         check(&cluster, scenario, &scenario.default_params()).await;
     }
     assert_eq!(
@@ -74,7 +74,7 @@ async fn every_scenario_survives_a_lossy_duplicating_reordering_network() {
         config.link.max_rto = Duration::from_millis(40);
         let cluster =
             LocalCluster::with_network(InProcessNetwork::with_faults(seed, faults), config);
-        for scenario in registry() {
+        for scenario in &registry() {
             check(&cluster, scenario, &scenario.default_params()).await;
         }
         let net = cluster.network().stats();

@@ -19,12 +19,11 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use rehearsal_scenarios::Scenario;
-
 use crate::net::NetConfig;
 use crate::plan::{FaultKind, FaultPlan, PlanContext};
 use crate::random::Swarm;
 use crate::repro::{Repro, current_commit};
+use crate::scenario::{Params, Scenario};
 use crate::shrink::{Shrunk, shrink};
 use crate::sim::{Sim, SimError};
 
@@ -258,7 +257,7 @@ pub struct ScenarioSummary {
 #[derive(Clone, Debug)]
 pub struct Explore {
     /// Scenarios to explore, with their parameters.
-    pub scenarios: Vec<(&'static Scenario, rehearsal_scenarios::Params)>,
+    pub scenarios: Vec<(Scenario, Params)>,
     /// First seed of the range.
     pub first_seed: u64,
     /// Seeds in the range.
@@ -316,7 +315,7 @@ impl Explore {
         let tallies: Vec<Mutex<Tally>> = self
             .scenarios
             .iter()
-            .map(|(s, _)| Mutex::new(Tally::new(s.name)))
+            .map(|(s, _)| Mutex::new(Tally::new(s.name())))
             .collect();
         let error = Mutex::new(None::<SimError>);
         let failed = AtomicBool::new(false);
@@ -397,7 +396,7 @@ impl Explore {
             }
         }
         Ok(SeedResult {
-            scenario: scenario.name,
+            scenario: scenario.name(),
             seed,
             net: report.net,
             plan: sim.fault_plan().clone(),
@@ -424,7 +423,7 @@ impl Explore {
         let (scenario, params) = self
             .scenarios
             .iter()
-            .find(|(s, _)| s.name == failure.scenario)
+            .find(|(s, _)| s.name() == failure.scenario)
             .ok_or_else(|| {
                 SimError::Net(format!("scenario {} is not explored", failure.scenario))
             })?;
@@ -444,7 +443,7 @@ impl Explore {
 /// Shrinks `plan` for `scenario` at `seed` on network `net`.
 pub fn shrink_run(
     scenario: &Scenario,
-    params: &rehearsal_scenarios::Params,
+    params: &Params,
     seed: u64,
     net: NetConfig,
     plan: FaultPlan,
@@ -464,7 +463,7 @@ pub fn shrink_run(
 #[allow(clippy::too_many_arguments)]
 pub fn shrink_run_until(
     scenario: &Scenario,
-    params: &rehearsal_scenarios::Params,
+    params: &Params,
     seed: u64,
     net: NetConfig,
     plan: FaultPlan,
@@ -501,12 +500,12 @@ pub fn shrink_run_until(
 /// interrupt during the shrinking loses nothing).
 pub fn found_repro(
     scenario: &Scenario,
-    params: &rehearsal_scenarios::Params,
+    params: &Params,
     time_limit: Duration,
     failure: &SeedResult,
 ) -> Repro {
     Repro {
-        scenario: scenario.name.to_string(),
+        scenario: scenario.name().to_string(),
         params: params.iter().map(|(k, v)| (k.to_string(), v)).collect(),
         seed: failure.seed,
         net: failure.net,
@@ -521,13 +520,13 @@ pub fn found_repro(
 /// The repro for a shrunk failure.
 pub fn repro(
     scenario: &Scenario,
-    params: &rehearsal_scenarios::Params,
+    params: &Params,
     seed: u64,
     time_limit: Duration,
     shrunk: &Shrunk,
 ) -> Repro {
     Repro {
-        scenario: scenario.name.to_string(),
+        scenario: scenario.name().to_string(),
         params: params.iter().map(|(k, v)| (k.to_string(), v)).collect(),
         seed,
         net: shrunk.report.net,

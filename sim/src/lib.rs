@@ -5,19 +5,43 @@
 //! transport loses, duplicates and reorders them. The same seed gives the same trace, byte
 //! for byte. Build with `--cfg madsim` (the `cargo sim-*` aliases and `cargo rehearsal`).
 //!
+//! The harness works on any choreography: a [`Scenario`](scenario::Scenario) names one with
+//! its parameters and oracles (closures over typed outcomes), a
+//! [`Registry`](scenario::Registry) lists scenarios, [`Rehearse`] explores one inside a
+//! `#[test]` (shrinking a failure to a repro file and printing the command that replays it),
+//! [`cli::main`] gives a crate's own binary the `rehearsal` command over its registry, and
+//! [`cost::Baseline`] tracks a registry's deterministic cost counters.
+//!
 //! ```
 //! # #[cfg(madsim)] {
+//! use rehearsal::{Choreo, ChoreoError, Choreography, FamilySizes, Program, Roles, roles};
 //! use rehearsal_sim::{NetConfig, Sim};
 //!
-//! let scenario = rehearsal_scenarios::find("bookseller").unwrap();
+//! roles!(Alice, Bob);
+//!
+//! #[derive(Clone)]
+//! struct Hello;
+//!
+//! impl Choreography for Hello {
+//!     type Census = Roles![Alice, Bob];
+//!     type Output = String;
+//!     async fn run(self, ch: &Choreo<Self::Census>) -> Result<String, ChoreoError> {
+//!         let hi = ch.locally(Alice, |_| "hi".to_string()).await?;
+//!         let hi = ch.at("hello").comm(Alice, Bob, &hi).await?;
+//!         ch.at("echo").broadcast(Bob, ch.locally(Bob, |b| b.get(&hi).clone()).await?).await
+//!     }
+//! }
+//!
+//! let program = Program::new(Hello, &FamilySizes::new()).unwrap();
 //! let net = NetConfig { loss: 0.2, duplicate: 0.1, ..NetConfig::default() };
-//! let report = Sim::new(7).net(net).check_determinism(scenario.name, &scenario.program(&scenario.default_params()).unwrap()).unwrap();
+//! let report = Sim::new(7).net(net).check_determinism("hello", &program).unwrap();
 //! assert!(report.passed(), "{}", report.summary());
 //! println!("trace-hash {}", report.hash_hex());
 //! # }
 //! ```
 
 pub mod cli;
+pub mod cost;
 pub mod diagram;
 pub mod diff;
 #[cfg(madsim)]
@@ -26,10 +50,13 @@ pub mod explore;
 pub mod faults;
 pub mod mermaid;
 pub mod net;
+pub mod outputs;
 pub mod plan;
 pub mod random;
+pub mod registry;
 pub mod report;
 pub mod repro;
+pub mod scenario;
 pub mod shrink;
 #[cfg(madsim)]
 pub mod sim;
@@ -42,9 +69,11 @@ pub mod views;
 pub mod watch;
 
 pub use net::NetConfig;
+pub use outputs::{OutcomeError, Outputs};
 pub use plan::{Action, Fault, FaultKind, FaultPlan, PlanContext, PlanError, SiteRef, Trigger};
 pub use random::Swarm;
 pub use report::{Report, SimStats};
+pub use scenario::{Param, Params, Registry, Scenario};
 #[cfg(madsim)]
 pub use sim::{Sim, SimError};
 pub use trace::{Trace, TraceEvent};

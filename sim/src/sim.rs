@@ -10,13 +10,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use crate::scenario::{Params, RunView, Scenario};
 use rehearsal::net::link::LinkConfig;
 use rehearsal::net::transport::NodeId;
 use rehearsal::store::{CountingStore, CrashableStore, Store};
 use rehearsal::{
     ChoreoError, Node, NodeConfig, Outcomes, ParticipantId, Program, RoleOutcome, SessionId,
 };
-use rehearsal_scenarios::{Params, Scenario};
 use tokio::sync::mpsc;
 
 use crate::faults::{FaultEngine, SimObserver, control};
@@ -184,10 +184,10 @@ impl Sim {
         self.net.unwrap_or_else(|| NetConfig::from_seed(self.seed))
     }
 
-    /// Runs a shipped scenario; its own oracles are checked besides the reference oracle.
+    /// Runs a scenario; its own oracles are checked besides the reference oracle.
     pub fn run_scenario(&self, scenario: &Scenario, params: &Params) -> Result<Report, SimError> {
         let program = scenario.program(params)?;
-        let mut report = self.run(scenario.name, &program)?;
+        let mut report = self.run(scenario.name(), &program)?;
         let liveness: Vec<String> = report
             .violations
             .iter()
@@ -195,9 +195,13 @@ impl Sim {
             .cloned()
             .collect();
         report.violations = liveness;
-        report
-            .violations
-            .extend(scenario.check(params, &report.outcomes, &report.reference));
+        let own = scenario.check_run(&RunView {
+            params,
+            outcomes: &report.outcomes,
+            reference: &report.reference,
+            trace: Some(&report.trace),
+        });
+        report.violations.extend(own);
         Ok(report)
     }
 
@@ -401,7 +405,7 @@ impl Sim {
             outcomes
                 .differences(&reference)
                 .into_iter()
-                .map(|d| format!("{}: {d}", rehearsal_scenarios::REFERENCE_ORACLE)),
+                .map(|d| format!("{}: {d}", crate::scenario::REFERENCE_ORACLE)),
         );
         violations.extend(trace.rescue_disagreements());
         Report {

@@ -41,7 +41,7 @@ fn trace_label(path: &Path, t: &TraceFile) -> String {
 }
 
 /// Reads one side: a trace file as it is, a repro file by running it.
-fn side(path: &Path) -> Result<Side, i32> {
+fn side(path: &Path, registry: &crate::scenario::Registry) -> Result<Side, i32> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| error(format!("cannot read {}: {e}", path.display())))?;
     if looks_like_json_lines(&text) {
@@ -51,13 +51,13 @@ fn side(path: &Path) -> Result<Side, i32> {
             trace: t.trace,
         });
     }
-    rerun(path)
+    rerun(path, registry)
 }
 
 #[cfg(madsim)]
-fn rerun(path: &Path) -> Result<Side, i32> {
-    let (scenario, params, sim, _) = crate::cli::load_repro(path)?;
-    let report = sim.run_scenario(scenario, &params).map_err(|e| {
+fn rerun(path: &Path, registry: &crate::scenario::Registry) -> Result<Side, i32> {
+    let (scenario, params, sim, _) = crate::cli::load_repro(path, registry)?;
+    let report = sim.run_scenario(&scenario, &params).map_err(|e| {
         eprintln!("error: {}: {e}", path.display());
         1
     })?;
@@ -65,7 +65,7 @@ fn rerun(path: &Path) -> Result<Side, i32> {
         label: format!(
             "{} (re-run): {} seed {}",
             path.display(),
-            scenario.name,
+            scenario.name(),
             sim.seed()
         ),
         trace: report.trace,
@@ -73,7 +73,7 @@ fn rerun(path: &Path) -> Result<Side, i32> {
 }
 
 #[cfg(not(madsim))]
-fn rerun(path: &Path) -> Result<Side, i32> {
+fn rerun(path: &Path, _: &crate::scenario::Registry) -> Result<Side, i32> {
     Err(error(format!(
         "{} is not a trace (JSON lines); re-running it as a repro file needs the simulator: \
          run `cargo rehearsal diff ...`, which builds with --cfg madsim",
@@ -83,15 +83,15 @@ fn rerun(path: &Path) -> Result<Side, i32> {
 
 /// Runs `rehearsal diff`: exit status 0 when the runs are identical, 1 when they differ,
 /// 2 on bad input.
-pub fn diff(args: DiffArgs) -> i32 {
+pub fn diff(args: DiffArgs, registry: &crate::scenario::Registry) -> i32 {
     if args.context == 0 {
         return error("--context must be at least 1 event");
     }
-    let a = match side(&args.a) {
+    let a = match side(&args.a, registry) {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let b = match side(&args.b) {
+    let b = match side(&args.b, registry) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -159,16 +159,16 @@ fn indent(text: &str) -> String {
 pub fn write_beside(
     repro: &Path,
     shrunk: &Shrunk,
-    params: &rehearsal_scenarios::Params,
+    params: &crate::scenario::Params,
+    replay: &str,
     json: impl FnOnce(&crate::Report) -> String,
 ) -> String {
-    let replay = format!("cargo rehearsal replay {}", repro.display());
     let html = repro.with_extension("html");
     let page = crate::diagram::Page::of_report(
         &shrunk.report,
         &params.to_string(),
         &shrunk.plan.to_toml(),
-        &replay,
+        replay,
     );
     let mut lines = String::new();
     match page.write(&html) {

@@ -1098,7 +1098,13 @@ fn update_baseline(args: &[String]) -> Result<(), Failure> {
     unsafe { std::env::set_var("REHEARSAL_UPDATE_BASELINE", "1") };
     Step::cargo(
         "update cost baseline",
-        &["test", "-p", "rehearsal-sim", "--test", "cost_baseline"],
+        &[
+            "test",
+            "-p",
+            "rehearsal-scenarios",
+            "--test",
+            "cost_baseline",
+        ],
         &[],
     )
     .in_mode(Mode::Sim)

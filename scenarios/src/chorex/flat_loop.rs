@@ -23,12 +23,12 @@
 //! Every role ends with the laps run, the works done and its digest
 //! `d = sha256(d ++ work_hard())` folded over its works, from 32 zero bytes.
 
-use rehearsal::{At, Choreo, ChoreoError, Choreography, FamilySizes, Outcomes, Program, Roles};
+use rehearsal::{At, Choreo, ChoreoError, Choreography, Roles};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{Monitor, Runner, VARIANT_PARAM, Variant, hex, laps_of, work_hard};
-use crate::scenario::{Param, Params, outcome_of};
+use rehearsal_sim::scenario::{Outputs, Param, Params, Scenario, ScenarioBuilder};
 
 /// The roles.
 pub type Census = Roles![Runner, Monitor];
@@ -44,12 +44,24 @@ pub const PARAMS: &[Param] = &[
     },
 ];
 
-/// Oracles beyond the reference oracle.
-pub const ORACLES: &[(&str, &str)] = &[(
-    "every-lap-done-once",
-    "every role ends with N + 1 laps and its digest of work_hard over its works: N + 1 works, \
+/// The scenario `flat-loop`: parameters [`PARAMS`]; its oracle checks the known answer.
+pub fn scenario() -> ScenarioBuilder<FlatLoop> {
+    Scenario::new(
+        "flat-loop",
+        "Chorex's flat loop: Runner and Monitor do 1,001 sha256 hashes per lap, one checkpoint per lap (variant=0|1|2: baseline|chk|chk+crash)",
+        choreography,
+    )
+    .roles(["Runner", "Monitor"])
+    .params(PARAMS.iter().copied())
+    .range("variant", 0, 2, "")
+    .range("laps", 0, 10_000, super::LAPS_WHY)
+    .oracle_as::<Seen, _>(
+        "every-lap-done-once",
+        "every role ends with N + 1 laps and its digest of work_hard over its works: N + 1 works, \
      N in the crashing variant (CrashyLoop's last lap does none)",
-)];
+        oracle,
+    )
+}
 
 /// A digest folded over the laps' work.
 pub type Digest32 = [u8; 32];
@@ -217,24 +229,26 @@ async fn work(ch: &Choreo<Census>, (runner, monitor): Digests) -> Result<Digests
     Ok((runner, monitor))
 }
 
-pub(crate) fn program(p: &Params) -> Result<Program, ChoreoError> {
+fn choreography(p: &Params) -> Result<FlatLoop, ChoreoError> {
     let variant = Variant::from_params(p)?;
     let laps = laps_of(p)?;
-    Program::new(FlatLoop { variant, laps }, &FamilySizes::new())
+    Ok(FlatLoop { variant, laps })
 }
 
-pub(crate) fn oracle(p: &Params, outcomes: &Outcomes) -> Vec<String> {
-    #[derive(Deserialize)]
-    struct Seen {
-        laps: u64,
-        works: u64,
-        runner: Option<String>,
-        monitor: Option<String>,
-    }
+/// A participant's view of the output, as the oracle reads it.
+#[derive(Deserialize)]
+struct Seen {
+    laps: u64,
+    works: u64,
+    runner: Option<String>,
+    monitor: Option<String>,
+}
+
+fn oracle(p: &Params, outcomes: &Outputs<Seen>) -> Vec<String> {
     let laps = p.get("laps").min(super::MAX_LAPS);
     let Some(variant) = Variant::from_number(p.get("variant")) else {
         return vec![format!(
-            "every-lap-done-once: variant = {}; expected 0, 1 or 2",
+            "variant = {}; expected 0, 1 or 2",
             p.get("variant")
         )];
     };
@@ -242,21 +256,21 @@ pub(crate) fn oracle(p: &Params, outcomes: &Outcomes) -> Vec<String> {
     let want = hex(expected_digest(works));
     let mut violations = Vec::new();
     for role in ["Runner", "Monitor"] {
-        let seen = match outcome_of::<Seen>(outcomes, role) {
+        let seen = match outcomes.of(role) {
             Ok(seen) => seen,
             Err(e) => {
-                violations.push(format!("every-lap-done-once: {e}"));
+                violations.push(e);
                 continue;
             }
         };
         let digest = if role == "Runner" {
-            seen.runner
+            &seen.runner
         } else {
-            seen.monitor
+            &seen.monitor
         };
         if seen.laps != laps + 1 || seen.works != works || digest.as_deref() != Some(&want) {
             violations.push(format!(
-                "every-lap-done-once: {role} ended with {} laps, {} works and digest \
+                "{role} ended with {} laps, {} works and digest \
                  {digest:?}; expected {} laps, {works} works and {want}",
                 seen.laps,
                 seen.works,

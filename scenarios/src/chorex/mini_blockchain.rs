@@ -34,14 +34,12 @@
 //! so 201 nested blocks do not grow the stack.
 
 use rehearsal::net::transport::BoxFuture;
-use rehearsal::{
-    At, Choreo, ChoreoError, Choreography, FamilySizes, Outcomes, Program, Roles, roles,
-};
+use rehearsal::{At, Choreo, ChoreoError, Choreography, Roles, roles};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{VARIANT_PARAM, Variant, hex};
-use crate::scenario::{Param, Params, outcome_of};
+use rehearsal_sim::scenario::{Outputs, Param, Params, Scenario, ScenarioBuilder};
 
 roles!(Searcher, Verifier);
 
@@ -71,12 +69,29 @@ pub const PARAMS: &[Param] = &[
     },
 ];
 
-/// Oracles beyond the reference oracle.
-pub const ORACLES: &[(&str, &str)] = &[(
-    "finds-the-first-good-nonce",
-    "Verifier ends with the first nonce n + x whose hash starts with a 0 byte (242 from 42 or \
+/// The scenario `mini-blockchain`: parameters [`PARAMS`]; its oracle checks the known answer.
+pub fn scenario() -> ScenarioBuilder<MiniBlockchain> {
+    Scenario::new(
+        "mini-blockchain",
+        "Chorex's nonce search: Searcher hashes \"hello\" ++ byte(n + x) until Verifier sees a 0 first byte (variant=0|1|2: baseline|chk|chk+crash)",
+        choreography,
+    )
+    .roles(["Searcher", "Verifier"])
+    .params(PARAMS.iter().copied())
+    .range("variant", 0, 2, "")
+    .range(
+        "start",
+        0,
+        u64::MAX - 256,
+        "the nonces tried, n to n + 256, must not pass u64::MAX",
+    )
+    .oracle_as::<Seen, _>(
+        "finds-the-first-good-nonce",
+        "Verifier ends with the first nonce n + x whose hash starts with a 0 byte (242 from 42 or \
      232) and its hash, Searcher with the number of attempts (201 from 42, 11 from 232)",
-)];
+        oracle,
+    )
+}
 
 /// Searcher's hash of attempt nonce `nonce`: `sha256(data ++ byte(nonce mod 256))`.
 pub fn hash(data: &str, nonce: u64) -> [u8; 32] {
@@ -249,7 +264,7 @@ async fn attempt(
     }))
 }
 
-pub(crate) fn program(p: &Params) -> Result<Program, ChoreoError> {
+fn choreography(p: &Params) -> Result<MiniBlockchain, ChoreoError> {
     let variant = Variant::from_params(p)?;
     let start = p.get("start");
     if start.checked_add(256).is_none() {
@@ -257,36 +272,38 @@ pub(crate) fn program(p: &Params) -> Result<Program, ChoreoError> {
             detail: format!("start = {start}; expected at most {}", u64::MAX - 256),
         });
     }
-    Program::new(MiniBlockchain { variant, start }, &FamilySizes::new())
+    Ok(MiniBlockchain { variant, start })
 }
 
-pub(crate) fn oracle(p: &Params, outcomes: &Outcomes) -> Vec<String> {
-    #[derive(Deserialize)]
-    struct Seen {
-        nonce: Option<u64>,
-        hash: Option<String>,
-        attempts: Option<u64>,
-    }
+/// A participant's view of the output, as the oracle reads it.
+#[derive(Deserialize)]
+struct Seen {
+    nonce: Option<u64>,
+    hash: Option<String>,
+    attempts: Option<u64>,
+}
+
+fn oracle(p: &Params, outcomes: &Outputs<Seen>) -> Vec<String> {
     let (attempts, nonce, h) = expected(p.get("start"));
     let h = hex(h);
     let mut violations = Vec::new();
     for role in ["Searcher", "Verifier"] {
-        let seen = match outcome_of::<Seen>(outcomes, role) {
+        let seen = match outcomes.of(role) {
             Ok(seen) => seen,
             Err(e) => {
-                violations.push(format!("finds-the-first-good-nonce: {e}"));
+                violations.push(e);
                 continue;
             }
         };
         if role == "Searcher" && seen.attempts != Some(attempts) {
             violations.push(format!(
-                "finds-the-first-good-nonce: Searcher made {:?} attempts; expected {attempts}",
+                "Searcher made {:?} attempts; expected {attempts}",
                 seen.attempts
             ));
         }
         if role == "Verifier" && (seen.nonce != Some(nonce) || seen.hash.as_deref() != Some(&h)) {
             violations.push(format!(
-                "finds-the-first-good-nonce: Verifier found nonce {:?} with hash {:?}; \
+                "Verifier found nonce {:?} with hash {:?}; \
                  expected {nonce} with {h}",
                 seen.nonce, seen.hash
             ));

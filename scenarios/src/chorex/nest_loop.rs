@@ -25,11 +25,11 @@
 //! participants that crash in the same block at once may each see their own.
 
 use rehearsal::net::transport::BoxFuture;
-use rehearsal::{At, Choreo, ChoreoError, Choreography, FamilySizes, Outcomes, Program, Roles};
+use rehearsal::{At, Choreo, ChoreoError, Choreography, Roles};
 use serde::{Deserialize, Serialize};
 
 use super::{Monitor, Runner, VARIANT_PARAM, Variant, hex, laps_of, work_hard};
-use crate::scenario::{Param, Params, outcome_of};
+use rehearsal_sim::scenario::{Outputs, Param, Params, Scenario, ScenarioBuilder};
 
 /// The roles.
 pub type Census = Roles![Runner, Monitor];
@@ -45,11 +45,23 @@ pub const PARAMS: &[Param] = &[
     },
 ];
 
-/// Oracles beyond the reference oracle.
-pub const ORACLES: &[(&str, &str)] = &[(
-    "last-lap-reached",
-    "every role ends with N + 1 laps and the hex of work_hard()",
-)];
+/// The scenario `nest-loop`: parameters [`PARAMS`]; its oracle checks the known answer.
+pub fn scenario() -> ScenarioBuilder<NestLoop> {
+    Scenario::new(
+        "nest-loop",
+        "Chorex's nested loop: as flat-loop, but each lap runs inside the previous lap's checkpoint (variant=0|1|2: baseline|chk|chk+crash)",
+        choreography,
+    )
+    .roles(["Runner", "Monitor"])
+    .params(PARAMS.iter().copied())
+    .range("variant", 0, 2, "")
+    .range("laps", 0, 10_000, super::LAPS_WHY)
+    .oracle_as::<Seen, _>(
+        "last-lap-reached",
+        "every role ends with N + 1 laps and the hex of work_hard()",
+        oracle,
+    )
+}
 
 /// What each role ends with.
 #[derive(Debug, Serialize)]
@@ -179,38 +191,40 @@ fn explode(divisor: u64) -> u64 {
     1 / divisor
 }
 
-pub(crate) fn program(p: &Params) -> Result<Program, ChoreoError> {
+fn choreography(p: &Params) -> Result<NestLoop, ChoreoError> {
     let variant = Variant::from_params(p)?;
     let laps = laps_of(p)?;
-    Program::new(NestLoop { variant, laps }, &FamilySizes::new())
+    Ok(NestLoop { variant, laps })
 }
 
-pub(crate) fn oracle(p: &Params, outcomes: &Outcomes) -> Vec<String> {
-    #[derive(Deserialize)]
-    struct Seen {
-        laps: u64,
-        runner: Option<String>,
-        monitor: Option<String>,
-    }
+/// A participant's view of the output, as the oracle reads it.
+#[derive(Deserialize)]
+struct Seen {
+    laps: u64,
+    runner: Option<String>,
+    monitor: Option<String>,
+}
+
+fn oracle(p: &Params, outcomes: &Outputs<Seen>) -> Vec<String> {
     let laps = p.get("laps").saturating_add(1);
     let want = hex(work_hard());
     let mut violations = Vec::new();
     for role in ["Runner", "Monitor"] {
-        let seen = match outcome_of::<Seen>(outcomes, role) {
+        let seen = match outcomes.of(role) {
             Ok(seen) => seen,
             Err(e) => {
-                violations.push(format!("last-lap-reached: {e}"));
+                violations.push(e);
                 continue;
             }
         };
         let last = if role == "Runner" {
-            seen.runner
+            &seen.runner
         } else {
-            seen.monitor
+            &seen.monitor
         };
         if seen.laps != laps || last.as_deref() != Some(want.as_str()) {
             violations.push(format!(
-                "last-lap-reached: {role} ended with {} laps and last work {last:?}; \
+                "{role} ended with {} laps and last work {last:?}; \
                  expected {laps} laps and {want}",
                 seen.laps
             ));

@@ -27,13 +27,11 @@
 //! The baseline is the same program either way. Every variant ends in room `end`, with Player
 //! thanked by name.
 
-use rehearsal::{
-    At, Choreo, ChoreoError, Choreography, FamilySizes, Outcomes, Program, Roles, roles,
-};
+use rehearsal::{At, Choreo, ChoreoError, Choreography, Roles, roles};
 use serde::{Deserialize, Serialize};
 
 use super::{VARIANT_PARAM, Variant};
-use crate::scenario::{Param, Params, outcome_of};
+use rehearsal_sim::scenario::{Outputs, Param, Params, Scenario, ScenarioBuilder};
 
 roles!(Gateway, Worker, Player);
 
@@ -51,11 +49,28 @@ pub const PARAMS: &[Param] = &[
     },
 ];
 
-/// Oracles beyond the reference oracle.
-pub const ORACLES: &[(&str, &str)] = &[(
-    "game-reaches-the-end",
-    "Worker ends in room `end`, Gateway with the player's name, Player thanked by name",
-)];
+/// The scenario `state-machine`: parameters [`PARAMS`]; its oracle checks the known answer.
+pub fn scenario() -> ScenarioBuilder<StateMachine> {
+    Scenario::new(
+        "state-machine",
+        "Chorex's text adventure: Worker leads Player from atrium to end, one move per turn (variant=0|1|2: baseline|chk|chk+crash)",
+        choreography,
+    )
+    .roles(["Gateway", "Worker", "Player"])
+    .params(PARAMS.iter().copied())
+    .range("variant", 0, 2, "")
+    .range(
+        "global",
+        0,
+        1,
+        "0: the turn's checkpoint over Worker and Player (as written); 1: over every role (as Chorex)",
+    )
+    .oracle_as::<Seen, _>(
+        "game-reaches-the-end",
+        "Worker ends in room `end`, Gateway with the player's name, Player thanked by name",
+        oracle,
+    )
+}
 
 /// The name Player gives.
 pub const PLAYER_NAME: &str = "cretin";
@@ -335,7 +350,7 @@ async fn failed_turn(
     Ok((room, conf))
 }
 
-pub(crate) fn program(p: &Params) -> Result<Program, ChoreoError> {
+fn choreography(p: &Params) -> Result<StateMachine, ChoreoError> {
     let variant = Variant::from_params(p)?;
     let global = match p.get("global") {
         0 => false,
@@ -349,23 +364,25 @@ pub(crate) fn program(p: &Params) -> Result<Program, ChoreoError> {
             });
         }
     };
-    Program::new(StateMachine { variant, global }, &FamilySizes::new())
+    Ok(StateMachine { variant, global })
 }
 
-pub(crate) fn oracle(_: &Params, outcomes: &Outcomes) -> Vec<String> {
-    #[derive(Deserialize)]
-    struct Seen {
-        name: Option<String>,
-        room: Option<Room>,
-        farewell: Option<String>,
-    }
+/// A participant's view of the output, as the oracle reads it.
+#[derive(Deserialize)]
+struct Seen {
+    name: Option<String>,
+    room: Option<Room>,
+    farewell: Option<String>,
+}
+
+fn oracle(_: &Params, outcomes: &Outputs<Seen>) -> Vec<String> {
     let farewell = format!("Thank you for playing {PLAYER_NAME}");
     let mut violations = Vec::new();
     for role in ["Gateway", "Worker", "Player"] {
-        let seen = match outcome_of::<Seen>(outcomes, role) {
+        let seen = match outcomes.of(role) {
             Ok(seen) => seen,
             Err(e) => {
-                violations.push(format!("game-reaches-the-end: {e}"));
+                violations.push(e);
                 continue;
             }
         };
@@ -381,7 +398,7 @@ pub(crate) fn oracle(_: &Params, outcomes: &Outcomes) -> Vec<String> {
                 )
             }),
         };
-        violations.extend(wrong.map(|w| format!("game-reaches-the-end: {w}")));
+        violations.extend(wrong.map(|w| format!("{w}")));
     }
     violations
 }

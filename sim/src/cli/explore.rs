@@ -26,7 +26,7 @@ const INTERRUPTED: i32 = 130;
 const SHRUNK_WITH_KEEP_GOING: u64 = 10;
 
 #[cfg(not(madsim))]
-pub(super) fn explore(_: ExploreArgs) -> i32 {
+pub(super) fn explore(_: ExploreArgs, _: &crate::scenario::Registry) -> i32 {
     needs_sim()
 }
 
@@ -78,24 +78,23 @@ fn vacuous(
 }
 
 #[cfg(madsim)]
-pub(super) fn explore(args: ExploreArgs) -> i32 {
+pub(super) fn explore(args: ExploreArgs, registry: &crate::scenario::Registry) -> i32 {
     use crate::explore::{Explore, Hooks, SeedResult, Shard, found_repro, repro as make_repro};
     use crate::repro::{check_writable, write_atomically};
-    use rehearsal_scenarios::registry;
     use std::collections::BTreeMap;
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     use std::time::Instant;
 
     let names: Vec<String> = if args.scenarios.is_empty() {
-        registry().iter().map(|s| s.name.to_string()).collect()
+        registry.iter().map(|s| s.name().to_string()).collect()
     } else {
         args.scenarios.clone()
     };
     let mut scenarios = Vec::new();
     for n in &names {
-        match find(n) {
-            Ok(s) => scenarios.push((s, s.default_params())),
+        match find(registry, n) {
+            Ok(s) => scenarios.push((s.clone(), s.default_params())),
             Err(code) => return code,
         }
     }
@@ -112,10 +111,11 @@ pub(super) fn explore(args: ExploreArgs) -> i32 {
     }
     if kinds == [crate::FaultKind::Partition] {
         for (s, _) in &scenarios {
-            if s.roles.len() < 2 && !s.roles.iter().any(|r| r.contains('[')) {
+            let roles = s.roles();
+            if roles.len() < 2 && !roles.iter().any(|r| r.contains('[')) {
                 return usage_error(format!(
                     "--faults partition: scenario `{}` has one role, so no partition can fire",
-                    s.name
+                    s.name()
                 ));
             }
         }
@@ -216,7 +216,10 @@ pub(super) fn explore(args: ExploreArgs) -> i32 {
     let path_of = |f: &SeedResult| args.out.join(format!("{}-{}.toml", f.scenario, f.seed));
     // Found: saved at once, as found.
     let failure = |f: &SeedResult| {
-        let Some((scenario, params)) = explore.scenarios.iter().find(|(s, _)| s.name == f.scenario)
+        let Some((scenario, params)) = explore
+            .scenarios
+            .iter()
+            .find(|(s, _)| s.name() == f.scenario)
         else {
             return;
         };
@@ -251,7 +254,10 @@ pub(super) fn explore(args: ExploreArgs) -> i32 {
         if args.keep_going && place >= SHRUNK_WITH_KEEP_GOING || interrupt.load(Ordering::Relaxed) {
             return;
         }
-        let Some((scenario, params)) = explore.scenarios.iter().find(|(s, _)| s.name == f.scenario)
+        let Some((scenario, params)) = explore
+            .scenarios
+            .iter()
+            .find(|(s, _)| s.name() == f.scenario)
         else {
             return;
         };
@@ -263,8 +269,8 @@ pub(super) fn explore(args: ExploreArgs) -> i32 {
                     eprintln!("error: cannot write {}: {e}", path.display());
                     return;
                 }
-                let replay = format!("cargo rehearsal replay {}", path.display());
-                let beside = crate::views::write_beside(&path, &shrunk, params, |r| {
+                let replay = format!("{} replay {}", registry.cli_command(), path.display());
+                let beside = crate::views::write_beside(&path, &shrunk, params, &replay, |r| {
                     super::run::json_lines(r, params, &replay, &serde_json::Map::new())
                 });
                 let kinds = shrunk
@@ -372,10 +378,11 @@ pub(super) fn explore(args: ExploreArgs) -> i32 {
                 });
             match args.format {
                 Format::Text => out.push_str(&format!(
-                    "violation: {} seed {}: {} ({how})\n  {kinds}\n  replay: cargo rehearsal replay {}\n{}",
+                    "violation: {} seed {}: {} ({how})\n  {kinds}\n  replay: {} replay {}\n{}",
                     f.scenario,
                     f.seed,
                     entry.violation,
+                    registry.cli_command(),
                     entry.path.display(),
                     entry.beside
                 )),
@@ -387,7 +394,7 @@ pub(super) fn explore(args: ExploreArgs) -> i32 {
                         "repro": entry.path.display().to_string(),
                         "diagram": (!entry.beside.is_empty())
                             .then(|| entry.path.with_extension("html").display().to_string()),
-                        "replay": format!("cargo rehearsal replay {}", entry.path.display())})
+                        "replay": format!("{} replay {}", registry.cli_command(), entry.path.display())})
                 )),
             }
         }

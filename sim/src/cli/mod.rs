@@ -1,4 +1,14 @@
-//! The `rehearsal` command line: `list`, `run`, `explore`, `replay` and `shrink`.
+//! The `rehearsal` command line over any [`Registry`]: `list`, `run`, `explore`, `replay`,
+//! `shrink` and `diff`.
+//!
+//! A crate with scenarios of its own gets the same command for them with a one-line binary
+//! (built in sim mode, `--cfg madsim`, to run anything):
+//!
+//! ```no_run
+//! fn main() -> std::process::ExitCode {
+//!     rehearsal_sim::cli::main(rehearsal_sim::scenario::Registry::new())
+//! }
+//! ```
 //!
 //! This module owns the command tree and the dispatch; each verb lives in its own file
 //! (`run`, `explore`, `replay` for `replay` and `shrink`), and `args` holds the arguments a
@@ -13,8 +23,8 @@ mod explore;
 mod replay;
 mod run;
 
+use crate::scenario::{REFERENCE_ORACLE, Registry, Scenario};
 use clap::{Parser, Subcommand, ValueEnum};
-use rehearsal_scenarios::{Scenario, registry};
 
 use args::{ExploreArgs, ReplayArgs, RunArgs, ShrinkArgs};
 #[cfg(madsim)]
@@ -38,7 +48,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// List the shipped scenarios, their roles, parameters (with their ranges) and oracles.
+    /// List the scenarios, their roles, parameters (with their ranges) and oracles.
     List,
     /// Run one scenario on the simulated network from a seed.
     #[command(
@@ -102,9 +112,20 @@ pub enum RunFormat {
     Mermaid,
 }
 
-/// Runs the command line; returns the process exit status.
-pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+/// Runs the command line of the process over `registry`; returns the exit status for `main`.
+pub fn main(registry: Registry) -> std::process::ExitCode {
+    let code = run_args(&registry, std::env::args_os());
+    std::process::ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+/// Runs the command line `args` (the program name first) over `registry`; returns the exit
+/// status (0, 1, 2 or 130).
+pub fn run_args<I, T>(registry: &Registry, args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -113,14 +134,14 @@ pub fn main() -> i32 {
     };
     match cli.command {
         Command::List => {
-            print!("{}", list());
+            print!("{}", list(registry));
             0
         }
-        Command::Run(args) => run::run(args),
-        Command::Explore(args) => explore::explore(args),
-        Command::Replay(args) => replay::replay(args),
-        Command::Shrink(args) => replay::shrink(args),
-        Command::Diff(args) => crate::views::diff(args),
+        Command::Run(args) => run::run(args, registry),
+        Command::Explore(args) => explore::explore(args, registry),
+        Command::Replay(args) => replay::replay(args, registry),
+        Command::Shrink(args) => replay::shrink(args, registry),
+        Command::Diff(args) => crate::views::diff(args, registry),
     }
 }
 
@@ -132,17 +153,17 @@ fn needs_sim() -> i32 {
     )
 }
 
-/// The `list` output.
-pub fn list() -> String {
-    let width = registry().iter().map(|s| s.name.len()).max().unwrap_or(0) + 2;
+/// The `list` output for `registry`.
+pub fn list(registry: &Registry) -> String {
+    let width = registry.iter().map(|s| s.name().len()).max().unwrap_or(0) + 2;
     let mut s = String::new();
     let mut line = |head: &str, text: String| {
         s.push_str(&format!("{head:<width$}{text}\n"));
     };
-    for sc in registry() {
-        line(sc.name, sc.summary.to_string());
-        line("", format!("roles: {}", sc.roles.join(", ")));
-        for p in sc.params {
+    for sc in registry.iter() {
+        line(sc.name(), sc.summary().to_string());
+        line("", format!("roles: {}", sc.roles().join(", ")));
+        for p in sc.params() {
             line("", {
                 let r = sc.range(p.name);
                 let why = if r.why.is_empty() {
@@ -159,12 +180,11 @@ pub fn list() -> String {
         line(
             "",
             format!(
-                "oracle {}: every participant's outcome equals the reference run's",
-                rehearsal_scenarios::REFERENCE_ORACLE
+                "oracle {REFERENCE_ORACLE}: every participant's outcome equals the reference run's"
             ),
         );
-        for (name, what) in sc.oracles {
-            line("", format!("oracle {name}: {what}"));
+        for o in sc.oracles() {
+            line("", format!("oracle {}: {}", o.name, o.what));
         }
     }
     s
@@ -175,22 +195,6 @@ fn usage_error(message: impl std::fmt::Display) -> i32 {
     2
 }
 
-fn find(name: &str) -> Result<&'static Scenario, i32> {
-    rehearsal_scenarios::find(name).map_err(usage_error)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn list_names_every_scenario_and_its_oracles() {
-        let l = list();
-        for s in registry() {
-            assert!(l.contains(s.name), "{l}");
-            for (o, _) in s.oracles {
-                assert!(l.contains(o), "{l}");
-            }
-        }
-    }
+fn find<'r>(registry: &'r Registry, name: &str) -> Result<&'r Scenario, i32> {
+    registry.find(name).map_err(usage_error)
 }

@@ -10,15 +10,15 @@ use super::run::print_report;
 #[cfg(madsim)]
 use super::{find, usage_error};
 #[cfg(madsim)]
-use rehearsal_scenarios::Scenario;
+use crate::scenario::{Registry, Scenario};
 
 #[cfg(not(madsim))]
-pub(super) fn replay(_: ReplayArgs) -> i32 {
+pub(super) fn replay(_: ReplayArgs, _: &crate::scenario::Registry) -> i32 {
     needs_sim()
 }
 
 #[cfg(not(madsim))]
-pub(super) fn shrink(_: ShrinkArgs) -> i32 {
+pub(super) fn shrink(_: ShrinkArgs, _: &crate::scenario::Registry) -> i32 {
     needs_sim()
 }
 
@@ -26,10 +26,11 @@ pub(super) fn shrink(_: ShrinkArgs) -> i32 {
 #[cfg(madsim)]
 pub(crate) fn load_repro(
     path: &std::path::Path,
+    registry: &Registry,
 ) -> Result<
     (
-        &'static Scenario,
-        rehearsal_scenarios::Params,
+        Scenario,
+        crate::scenario::Params,
         crate::Sim,
         Option<String>,
     ),
@@ -39,7 +40,7 @@ pub(crate) fn load_repro(
         .map_err(|e| usage_error(format!("cannot read {}: {e}", path.display())))?;
     let file = path.display().to_string();
     let header = crate::repro::Repro::header(&text, &file).map_err(usage_error)?;
-    let scenario = find(&header.scenario)?;
+    let scenario = find(registry, &header.scenario)?.clone();
     let params = scenario
         .parse_params(header.params.iter().map(String::as_str))
         .map_err(|e| usage_error(format!("{file}: {e}")))?;
@@ -54,19 +55,19 @@ pub(crate) fn load_repro(
 }
 
 #[cfg(madsim)]
-pub(super) fn replay(args: ReplayArgs) -> i32 {
-    let (scenario, params, sim, recorded) = match load_repro(&args.file) {
+pub(super) fn replay(args: ReplayArgs, registry: &Registry) -> i32 {
+    let (scenario, params, sim, recorded) = match load_repro(&args.file, registry) {
         Ok(x) => x,
         Err(code) => return code,
     };
-    let report = match sim.run_scenario(scenario, &params) {
+    let report = match sim.run_scenario(&scenario, &params) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
             return 1;
         }
     };
-    let repro = format!("cargo rehearsal replay {}", args.file.display());
+    let repro = format!("{} replay {}", registry.cli_command(), args.file.display());
     let this = report.hash_hex();
     let (replay, mut note) = match &recorded {
         Some(h) if *h == this => (
@@ -102,7 +103,7 @@ pub(super) fn replay(args: ReplayArgs) -> i32 {
     ));
     if diverged {
         let divergence = crate::views::divergence(&args.file, &report, || {
-            sim.run_scenario(scenario, &params)
+            sim.run_scenario(&scenario, &params)
                 .map_err(|e| e.to_string())
         });
         if args.format == RunFormat::Text {
@@ -140,8 +141,8 @@ pub(super) fn replay(args: ReplayArgs) -> i32 {
 }
 
 #[cfg(madsim)]
-pub(super) fn shrink(args: ShrinkArgs) -> i32 {
-    let (scenario, params, sim, _) = match load_repro(&args.file) {
+pub(super) fn shrink(args: ShrinkArgs, registry: &Registry) -> i32 {
+    let (scenario, params, sim, _) = match load_repro(&args.file, registry) {
         Ok(x) => x,
         Err(code) => return code,
     };
@@ -151,7 +152,7 @@ pub(super) fn shrink(args: ShrinkArgs) -> i32 {
     }
     let before = sim.fault_plan().faults.len();
     let shrunk = match crate::explore::shrink_run(
-        scenario,
+        &scenario,
         &params,
         sim.seed(),
         sim.net_config(),
@@ -175,7 +176,7 @@ pub(super) fn shrink(args: ShrinkArgs) -> i32 {
             return 1;
         }
     };
-    let repro = crate::explore::repro(scenario, &params, sim.seed(), sim.limit(), &shrunk);
+    let repro = crate::explore::repro(&scenario, &params, sim.seed(), sim.limit(), &shrunk);
     if let Err(e) = crate::repro::write_atomically(&out, repro.to_toml().as_bytes()) {
         return usage_error(format!("cannot write {}: {e}", out.display()));
     }
@@ -191,6 +192,10 @@ pub(super) fn shrink(args: ShrinkArgs) -> i32 {
             .cloned()
             .unwrap_or_default()
     );
-    println!("replay: cargo rehearsal replay {}", out.display());
+    println!(
+        "replay: {} replay {}",
+        registry.cli_command(),
+        out.display()
+    );
     0
 }

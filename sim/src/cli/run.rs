@@ -9,12 +9,12 @@ use super::needs_sim;
 #[cfg(madsim)]
 use super::{RunFormat, usage_error};
 #[cfg(madsim)]
-use rehearsal_scenarios::Scenario;
+use crate::scenario::Scenario;
 
 /// The command that reproduces a run with these arguments.
 #[cfg_attr(not(madsim), allow(dead_code))]
-fn repro(args: &RunArgs) -> String {
-    let mut cmd = format!("cargo rehearsal run {} --seed {}", args.scenario, args.seed);
+fn repro(args: &RunArgs, command: &str) -> String {
+    let mut cmd = format!("{command} run {} --seed {}", args.scenario, args.seed);
     for p in &args.params {
         cmd.push_str(&format!(" -p {p}"));
     }
@@ -50,10 +50,10 @@ pub fn load_plan(
         .map_err(|e| format!("cannot read plan {}: {e}", path.display()))?;
     let file = path.display().to_string();
     if let Some(other) = crate::plan::scenario_of(&text) {
-        if other != scenario.name {
+        if other != scenario.name() {
             return Err(format!(
                 "{file}: this plan is for scenario `{other}`; expected `{}` (or no `scenario` key)",
-                scenario.name
+                scenario.name()
             ));
         }
     }
@@ -62,18 +62,18 @@ pub fn load_plan(
 }
 
 #[cfg(not(madsim))]
-pub(super) fn run(args: RunArgs) -> i32 {
-    if let Err(code) = find(&args.scenario) {
+pub(super) fn run(args: RunArgs, registry: &crate::scenario::Registry) -> i32 {
+    if let Err(code) = find(registry, &args.scenario) {
         return code;
     }
     needs_sim()
 }
 
 #[cfg(madsim)]
-pub(super) fn run(args: RunArgs) -> i32 {
+pub(super) fn run(args: RunArgs, registry: &crate::scenario::Registry) -> i32 {
     use crate::Sim;
 
-    let scenario = match find(&args.scenario) {
+    let scenario = match find(registry, &args.scenario) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -132,11 +132,11 @@ pub(super) fn run(args: RunArgs) -> i32 {
         Err(crate::SimError::Setup(e)) => return usage_error(e),
         Err(e) => {
             eprintln!("error: {e}");
-            eprintln!("reproduce: {}", repro(&args));
+            eprintln!("reproduce: {}", repro(&args, registry.cli_command()));
             return 1;
         }
     };
-    let repro = repro(&args);
+    let repro = repro(&args, registry.cli_command());
     if let Some(path) = &args.diagram {
         let page =
             crate::diagram::Page::of_report(&report, &params.to_string(), &plan_toml, &repro);
@@ -164,7 +164,7 @@ pub(super) fn run(args: RunArgs) -> i32 {
 fn watched(
     sim: crate::Sim,
     scenario: &Scenario,
-    params: &rehearsal_scenarios::Params,
+    params: &crate::scenario::Params,
     after: std::time::Duration,
 ) -> Result<crate::Report, crate::SimError> {
     use std::sync::mpsc::RecvTimeoutError;
@@ -206,7 +206,7 @@ fn watched(
 #[cfg(madsim)]
 pub(super) fn print_report(
     report: &crate::Report,
-    params: &rehearsal_scenarios::Params,
+    params: &crate::scenario::Params,
     repro: &str,
     format: RunFormat,
     trace: Option<&std::path::Path>,
@@ -249,7 +249,7 @@ pub(super) fn print_report(
 #[cfg(madsim)]
 pub(super) fn json_lines(
     report: &crate::Report,
-    params: &rehearsal_scenarios::Params,
+    params: &crate::scenario::Params,
     repro: &str,
     extra: &serde_json::Map<String, serde_json::Value>,
 ) -> String {

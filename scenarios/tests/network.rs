@@ -37,7 +37,7 @@ fn seeds() -> u32 {
 
 #[test]
 fn every_scenario_matches_its_reference_on_a_faulty_network_deterministically() {
-    for scenario in registry() {
+    for scenario in &registry() {
         let params = scenario.default_params();
         let program = scenario.program(&params).unwrap();
         let config = Config {
@@ -52,14 +52,14 @@ fn every_scenario_matches_its_reference_on_a_faulty_network_deterministically() 
             .run(&(any::<u64>(), net_strategy()), |(seed, net)| {
                 let sim = Sim::new(seed).net(net);
                 let report = sim
-                    .check_determinism(scenario.name, &program)
+                    .check_determinism(scenario.name(), &program)
                     .map_err(|e| TestCaseError::fail(e.to_string()))?;
                 let mut violations = report.violations.clone();
                 violations.extend(scenario.check(&params, &report.outcomes, &report.reference));
                 prop_assert!(
                     violations.is_empty(),
                     "{} seed {seed} ({net}): {violations:#?}",
-                    scenario.name
+                    scenario.name()
                 );
                 let (d, u, r) = faults_seen.get();
                 faults_seen.set((
@@ -69,12 +69,12 @@ fn every_scenario_matches_its_reference_on_a_faulty_network_deterministically() 
                 ));
                 Ok(())
             })
-            .unwrap_or_else(|e| panic!("{}: {e}", scenario.name));
+            .unwrap_or_else(|e| panic!("{}: {e}", scenario.name()));
         let (dropped, duplicated, retransmitted) = faults_seen.get();
         assert!(
             dropped > 0 && duplicated > 0 && retransmitted > 0,
             "{}: the network faults must actually fire: {:?}",
-            scenario.name,
+            scenario.name(),
             faults_seen.get()
         );
     }
@@ -93,7 +93,7 @@ fn a_total_outage_of_one_link_never_completes_but_reports_liveness_not_a_hang() 
     let report = Sim::new(1)
         .net(net)
         .time_limit(std::time::Duration::from_secs(5))
-        .run(scenario.name, &program)
+        .run(scenario.name(), &program)
         .unwrap();
     assert!(
         report.violations.iter().any(|v| v.starts_with("liveness")),

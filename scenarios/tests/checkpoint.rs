@@ -528,7 +528,7 @@ fn explore(names: &[&'static str], kinds: &[FaultKind], seeds: u64) -> Explore {
             .iter()
             .map(|n| {
                 let s = find(n).unwrap();
-                (s, s.default_params())
+                (s.clone(), s.default_params())
             })
             .collect(),
         first_seed: 0,
@@ -568,7 +568,7 @@ fn random_crashes_and_panics_keep_every_checkpoint_in_agreement() {
 
 #[test]
 fn every_fault_kind_over_every_shipped_scenario_finds_no_violation() {
-    let names: Vec<&'static str> = registry().iter().map(|s| s.name).collect();
+    let names: Vec<&'static str> = registry().iter().map(|s| s.name()).collect();
     let n = std::env::var("REHEARSAL_SEEDS")
         .ok()
         .and_then(|s| s.parse().ok())

@@ -208,7 +208,7 @@ fn nested_checkpoints_under_every_fault_kind_keep_every_oracle() {
     use rehearsal_sim::{FaultKind, Swarm};
     let with = |name: &str, settings: &[&str]| {
         let s = rehearsal_scenarios::find(name).unwrap();
-        (s, s.parse_params(settings.iter().copied()).unwrap())
+        (s.clone(), s.parse_params(settings.iter().copied()).unwrap())
     };
     let ex = Explore {
         scenarios: vec![

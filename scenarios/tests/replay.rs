@@ -38,7 +38,13 @@ fn crashes_anywhere_plus_network_faults_give_the_reference_outcome() {
     let mut kinds = FaultKind::NETWORK.to_vec();
     kinds.push(FaultKind::Crash);
     let ex = Explore {
-        scenarios: registry().iter().map(|s| (s, s.default_params())).collect(),
+        scenarios: registry()
+            .into_iter()
+            .map(|s| {
+                let p = s.default_params();
+                (s, p)
+            })
+            .collect(),
         first_seed: 0,
         seeds: seeds(),
         shard: Shard::ALL,

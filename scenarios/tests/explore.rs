@@ -18,7 +18,7 @@ fn explore(names: &[&str], seeds: u64, jobs: usize, kinds: &[FaultKind]) -> Expl
             .iter()
             .map(|n| {
                 let s: &'static Scenario = find(n).unwrap();
-                (s, s.default_params())
+                (s.clone(), s.default_params())
             })
             .collect(),
         first_seed: 0,
@@ -135,7 +135,7 @@ fn seeds_per_scenario() -> u64 {
 
 #[test]
 fn shipped_scenarios_survive_every_network_fault_kind() {
-    let names: Vec<&str> = registry().iter().map(|s| s.name).collect();
+    let names: Vec<&str> = registry().iter().map(|s| s.name()).collect();
     let mut ex = explore(&names, seeds_per_scenario(), 2, &FaultKind::NETWORK);
     ex.keep_going = true;
     for swarm in [false, true] {

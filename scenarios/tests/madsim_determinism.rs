@@ -18,7 +18,7 @@ async fn lossy_workers() {
     };
     let report = Sim::new(11)
         .net(net)
-        .simulate(scenario.name, &program)
+        .simulate(scenario.name(), &program)
         .await;
     assert!(report.passed(), "{}", report.summary());
     assert!(report.stats.retransmitted > 0);

@@ -14,7 +14,7 @@ fn canonical_traces_of_every_scenario_at_pinned_seeds() {
     settings.set_snapshot_path("../../snapshots");
     settings.set_prepend_module_to_snapshot(false);
     settings.bind(|| {
-        for scenario in registry() {
+        for scenario in &registry() {
             let program = scenario.program(&scenario.default_params()).unwrap();
             for seed in SEEDS {
                 let report = Sim::new(seed)
@@ -28,7 +28,7 @@ fn canonical_traces_of_every_scenario_at_pinned_seeds() {
                     report.hash_hex(),
                     report.trace.canonical()
                 );
-                insta::assert_snapshot!(format!("{}-seed-{seed}", scenario.name), body);
+                insta::assert_snapshot!(format!("{}-seed-{seed}", scenario.name()), body);
             }
         }
     });
