@@ -29,6 +29,8 @@ use std::time::Duration;
 use rehearsal::{At, Choreo, ChoreoError, Choreography, Roles, roles};
 use serde::{Deserialize, Serialize};
 
+pub mod scenario;
+
 roles!(Coordinator, P1, P2);
 
 /// What a participant answers when asked to prepare.
