@@ -10,6 +10,11 @@
 //!
 //! `cargo xtask guide --list` prints the commands without running them; `--file PATH` checks
 //! another guide.
+//!
+//! `cargo xtask planted-bug` is the guide's "replaying a failure", checked end to end: with
+//! the example's `planted-bug` feature, its exploration test must fail, shrink the case to at
+//! most two faults and print one replay command; that command, run as printed, must fail the
+//! same way with the same trace hash.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -122,6 +127,117 @@ fn run(root: &Path, guide: &str, c: &GuideCommand) -> Result<(), Failure> {
         c.text,
         tail(&printed, 200)
     )))
+}
+
+/// The planted bug's exploration, run as a user would (see the example's `tests/explore.rs`).
+const PLANTED: &str = "cargo sim-test -p two-phase-commit --features planted-bug --test explore -- \
+                       commits_atomically_under_every_fault_kind --exact";
+
+/// The most faults the planted bug's shrunk case may keep.
+const MOST_FAULTS: usize = 2;
+
+/// `cargo xtask planted-bug`: see the module docs.
+pub(crate) fn planted_bug(args: &[String]) -> Result<(), Failure> {
+    if let Some(arg) = args.first() {
+        return Err(Failure::Usage(format!(
+            "unknown argument `{arg}` for `cargo xtask planted-bug`; it takes none"
+        )));
+    }
+    let root = workspace_root();
+    let fail = |m: String| Failure::Step(format!("planted bug: {m}"));
+    println!("==> planted bug: {PLANTED}");
+    let (ok, found) = shell(&root, PLANTED).map_err(fail)?;
+    if ok {
+        return Err(fail(format!(
+            "the exploration passed with the bug planted; expected it to fail\n{}",
+            tail(&found, 40)
+        )));
+    }
+    let report =
+        FailureReport::read(&found).map_err(|e| fail(format!("{e}\n{}", tail(&found, 60))))?;
+    if report.faults > MOST_FAULTS {
+        return Err(fail(format!(
+            "the case shrank to {} faults; expected at most {MOST_FAULTS}\n{}",
+            report.faults,
+            tail(&found, 40)
+        )));
+    }
+    println!(
+        "    failed as expected, shrunk to {} fault(s), trace-hash {}",
+        report.faults, report.trace_hash
+    );
+    println!("==> planted bug, replay: {}", report.replay);
+    let (ok, replayed) = shell(&root, &report.replay).map_err(fail)?;
+    let same = format!("trace-hash matches the recorded {}", report.trace_hash);
+    if ok || !replayed.contains(&same) || !replayed.contains("an oracle was violated") {
+        return Err(fail(format!(
+            "the printed command did not reproduce the failure with trace-hash {} (exit {}):\n{}",
+            report.trace_hash,
+            if ok { "0" } else { "non-zero" },
+            tail(&replayed, 60)
+        )));
+    }
+    println!(
+        "    reproduced: the same violation, trace-hash {}",
+        report.trace_hash
+    );
+    Ok(())
+}
+
+/// Runs `command` with bash from `root`: whether it succeeded, and its stdout and stderr.
+fn shell(root: &Path, command: &str) -> Result<(bool, String), String> {
+    let out = Command::new("bash")
+        .args(["-c", command])
+        .current_dir(root)
+        .output()
+        .map_err(|e| format!("cannot start bash for `{command}`: {e}"))?;
+    let mut printed = String::from_utf8_lossy(&out.stdout).into_owned();
+    printed.push_str(&String::from_utf8_lossy(&out.stderr));
+    Ok((out.status.success(), printed))
+}
+
+/// What a failing `Rehearse::check` printed: the shrunk plan's size, the trace hash and the
+/// replay command.
+#[derive(Debug, PartialEq, Eq)]
+struct FailureReport {
+    faults: usize,
+    trace_hash: String,
+    replay: String,
+}
+
+impl FailureReport {
+    fn read(output: &str) -> Result<FailureReport, String> {
+        let line = |prefix: &str| {
+            output
+                .lines()
+                .map(str::trim)
+                .find_map(|l| l.strip_prefix(prefix))
+                .map(str::trim)
+                .ok_or_else(|| format!("the failing test printed no `{prefix}` line"))
+        };
+        let shrunk = line("plan shrunk from ")?;
+        let faults = shrunk
+            .split_once(" to ")
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| {
+                format!("cannot read the shrunk plan's size from `plan shrunk from {shrunk}`")
+            })?;
+        let replays = output
+            .lines()
+            .filter(|l| l.trim().starts_with("replay: "))
+            .count();
+        if replays != 1 {
+            return Err(format!(
+                "the failing test printed {replays} replay commands; expected exactly one"
+            ));
+        }
+        Ok(FailureReport {
+            faults,
+            trace_hash: line("trace-hash ")?.to_string(),
+            replay: line("replay: ")?.to_string(),
+        })
+    }
 }
 
 /// The last `n` lines of `text`.
@@ -281,6 +397,32 @@ mod tests {
             GuideOptions::parse(&args(&["--run"])),
             Err(Failure::Usage(_))
         ));
+    }
+
+    #[test]
+    fn a_failure_report_gives_its_size_hash_and_command() {
+        let out = "running 1 test\n---- x stdout ----\nrehearse `two-phase-commit`: an oracle was violated at seed 44\n  agreement: P1 applied Commit\nplan shrunk from 3 to 1 fault(s) in 12 runs: pause\nrepro: /t/x.toml\ntrace-hash 00ff\nreplay: REHEARSAL_REPLAY=/t/x.toml cargo sim-test -p two-phase-commit --test explore\n";
+        assert_eq!(
+            FailureReport::read(out).unwrap(),
+            FailureReport {
+                faults: 1,
+                trace_hash: "00ff".into(),
+                replay:
+                    "REHEARSAL_REPLAY=/t/x.toml cargo sim-test -p two-phase-commit --test explore"
+                        .into()
+            }
+        );
+        let twice = format!("{out}replay: again\n");
+        assert!(
+            FailureReport::read(&twice)
+                .unwrap_err()
+                .contains("2 replay commands")
+        );
+        assert!(
+            FailureReport::read("nothing")
+                .unwrap_err()
+                .contains("plan shrunk from")
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! cargo xtask update-baseline   rewrite benches/cost-baseline.json from the simulator
 //! cargo xtask layers            the runtime's imports against runtime/layers.toml
 //! cargo xtask guide             every ```sh command of docs/guide.md, run as written
+//! cargo xtask planted-bug       the example's planted bug is caught, shrunk and replayed
 //! ```
 //!
 //! Every step is printed as `==> step name: command` before it runs. The first failing step
@@ -84,6 +85,10 @@ const COMMANDS: &[(&str, &str)] = &[
         "run every ```sh command of docs/guide.md from the workspace root",
     ),
     (
+        "planted-bug",
+        "the example's planted bug: its test fails, shrinks to <= 2 faults, and its replay command reproduces it",
+    ),
+    (
         "update-baseline",
         "rewrite the cost-counter baseline benches/cost-baseline.json (commit it with the change)",
     ),
@@ -136,6 +141,7 @@ fn dispatch(args: &[String]) -> Result<(), Failure> {
         "bench-check" => bench_check::bench_check(rest),
         "layers" => layers::layers(rest),
         "guide" => guide::guide(rest),
+        "planted-bug" => guide::planted_bug(rest),
         "update-baseline" => update_baseline(rest),
         "help" | "-h" | "--help" => {
             print!("{}", usage());
