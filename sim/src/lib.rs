@@ -54,6 +54,8 @@ pub mod outputs;
 pub mod plan;
 pub mod random;
 pub mod registry;
+#[cfg(madsim)]
+pub mod rehearse;
 pub mod report;
 pub mod repro;
 pub mod scenario;
@@ -72,6 +74,8 @@ pub use net::NetConfig;
 pub use outputs::{OutcomeError, Outputs};
 pub use plan::{Action, Fault, FaultKind, FaultPlan, PlanContext, PlanError, SiteRef, Trigger};
 pub use random::Swarm;
+#[cfg(madsim)]
+pub use rehearse::Rehearse;
 pub use report::{Report, SimStats};
 pub use scenario::{Param, Params, Registry, Scenario};
 #[cfg(madsim)]

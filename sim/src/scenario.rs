@@ -162,6 +162,8 @@ pub struct RunView<'a> {
 
 type ErasedOracle = Arc<dyn Fn(&RunView<'_>) -> Option<Vec<String>> + Send + Sync>;
 type Build = Arc<dyn Fn(&Params) -> Result<Program, ChoreoError> + Send + Sync>;
+type MakeChoreo<C> = Arc<dyn Fn(&Params) -> Result<C, ChoreoError> + Send + Sync>;
+type MakeSizes = Arc<dyn Fn(&Params) -> Result<FamilySizes, ChoreoError> + Send + Sync>;
 
 /// One named oracle, erased over the choreography's types.
 #[derive(Clone)]
@@ -245,14 +247,16 @@ pub struct Scenario {
 /// Builds a [`Scenario`] over choreography `C`: see [`Scenario::new`].
 pub struct ScenarioBuilder<C> {
     inner: Inner,
-    choreo: Arc<dyn Fn(&Params) -> Result<C, ChoreoError> + Send + Sync>,
-    families: Arc<dyn Fn(&Params) -> Result<FamilySizes, ChoreoError> + Send + Sync>,
+    choreo: MakeChoreo<C>,
+    families: MakeSizes,
     _choreography: PhantomData<fn() -> C>,
 }
 
 impl Scenario {
     /// A scenario called `name` (what the command line and repro files use) over the
-    /// choreography `build` makes from the run's parameters.
+    /// choreography `build` makes from the run's parameters. It returns the builder (the
+    /// choreography's type is known until [`ScenarioBuilder::build`] erases it).
+    #[allow(clippy::new_ret_no_self)]
     pub fn new<C: Choreography + Clone + Sync>(
         name: &'static str,
         summary: &'static str,

@@ -398,7 +398,7 @@ fn oracle(_: &Params, outcomes: &Outputs<Seen>) -> Vec<String> {
                 )
             }),
         };
-        violations.extend(wrong.map(|w| format!("{w}")));
+        violations.extend(wrong);
     }
     violations
 }

@@ -38,20 +38,12 @@ pub(crate) fn load_repro(
 > {
     let text = std::fs::read_to_string(path)
         .map_err(|e| usage_error(format!("cannot read {}: {e}", path.display())))?;
-    let file = path.display().to_string();
-    let header = crate::repro::Repro::header(&text, &file).map_err(usage_error)?;
+    let header =
+        crate::repro::Repro::header(&text, &path.display().to_string()).map_err(usage_error)?;
     let scenario = find(registry, &header.scenario)?.clone();
-    let params = scenario
-        .parse_params(header.params.iter().map(String::as_str))
-        .map_err(|e| usage_error(format!("{file}: {e}")))?;
-    let program = scenario.program(&params).map_err(usage_error)?;
-    let ctx = crate::Sim::plan_context(&program).map_err(|e| usage_error(e.to_string()))?;
-    let plan = crate::FaultPlan::parse(&text, &file, &ctx).map_err(usage_error)?;
-    let sim = crate::Sim::new(header.seed)
-        .net(header.net)
-        .plan(plan)
-        .time_limit(header.time_limit);
-    Ok((scenario, params, sim, header.trace_hash))
+    let (params, sim, recorded) =
+        crate::rehearse::load_repro(&scenario, path).map_err(usage_error)?;
+    Ok((scenario, params, sim, recorded))
 }
 
 #[cfg(madsim)]
