@@ -22,7 +22,9 @@ fn seeds() -> u64 {
 }
 
 /// Runs `seeds()` seeds of scenario `name` with `settings` under random crashes and panics;
-/// returns (seeds with a rescue, seeds the fault-free reference would have flagged).
+/// returns (seeds with a rescue, seeds the fault-free reference would have flagged). The
+/// shipped scenarios' rescues are written to end as the body would, so the second count is
+/// informational (`sim/tests/rescue_reference.rs` has choreographies whose rescues do not).
 fn explore(name: &str, settings: &[&str]) -> (u64, u64) {
     let scenario = find(name).unwrap();
     let params = scenario.parse_params(settings.iter().copied()).unwrap();
@@ -76,12 +78,8 @@ fn alice_bob_under_random_crashes_and_panics() {
 
 #[test]
 fn the_state_machine_under_random_crashes_and_panics() {
-    let (rescued, flagged) = explore("state-machine", &["variant=1"]);
+    let (rescued, _) = explore("state-machine", &["variant=1"]);
     assert!(rescued > 0, "some seeds rescue a turn");
-    assert!(
-        flagged > 0,
-        "a rescued turn changes the outcome, which the fault-free reference flagged"
-    );
     let (rescued, _) = explore("state-machine", &["variant=2", "global=1"]);
     assert!(rescued > 0);
 }
