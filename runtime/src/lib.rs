@@ -47,7 +47,8 @@
 //! against `runtime/layers.toml`):
 //!
 //! ```text
-//! program, local   run a choreography: a program's projections, a cluster in one process
+//! program, local,  run a choreography: a program's projections, a cluster in one process,
+//! typed            typed outcomes
 //! lang/            roles, censuses, located values, the Choreography trait and its operators
 //! engine/, node    a participant's session: inbox, blocks and rescue, journal and replay;
 //!                  the node that ties one transport and one store to many sessions
@@ -72,6 +73,7 @@ pub mod node;
 pub mod observer;
 pub mod program;
 pub mod store;
+pub mod typed;
 
 pub use error::{ChoreoError, Rescued};
 pub use ident::{Census, FamilySizes, Participant, ParticipantId, SessionId, Site};
@@ -87,3 +89,4 @@ pub use lang::time::TimedOut;
 pub use local::LocalCluster;
 pub use node::{Node, NodeConfig, NodeStats};
 pub use program::{Outcomes, Program, RoleOutcome};
+pub use typed::TypedOutcomes;

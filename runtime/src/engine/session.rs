@@ -150,6 +150,15 @@ impl Session {
         st.snapshots = recovered.snapshots;
         st.floors = recovered.floors;
         st.waited = recovered.waits.into_iter().collect();
+        // A frame for a receive that timed out before the restart is discarded when it
+        // arrives, also if the replay never gets back to that receive (it resumes a loop
+        // past it, say).
+        st.expired = st
+            .waited
+            .iter()
+            .filter(|key| !st.by_site.contains_key(*key))
+            .cloned()
+            .collect();
         let finished = match recovered.state {
             Some(s @ (SessionState::Done(_) | SessionState::Failed(_))) => Some(s),
             _ => None,

@@ -54,6 +54,15 @@ impl<T, R: Role> At<T, R> {
     pub(crate) fn as_option(&self) -> Option<&T> {
         self.value.as_ref()
     }
+
+    /// The value as a participant's outcome shows it: `Some` in the outcome of role `R`,
+    /// `None` in every other participant's (see
+    /// [`Outcomes::decode`](crate::Outcomes::decode)). For harnesses and oracles reading
+    /// outcomes; choreography code reads located values with [`Local::get`] inside
+    /// `locally`, where the compiler checks the role.
+    pub fn view(&self) -> Option<&T> {
+        self.value.as_ref()
+    }
 }
 
 impl<T: Clone, R: Role> Clone for At<T, R> {
@@ -116,6 +125,13 @@ impl<T, S: RoleSet> Shared<T, S> {
             value: None,
             _set: PhantomData,
         }
+    }
+
+    /// The value as a participant's outcome shows it: `Some` in the outcomes of the roles of
+    /// `S`, `None` elsewhere. For harnesses and oracles reading outcomes (see
+    /// [`At::view`]).
+    pub fn view(&self) -> Option<&T> {
+        self.value.as_ref()
     }
 
     /// Takes a value located at a member of `S` out of a shared value. An enclave's result
@@ -214,6 +230,13 @@ impl<T, F: Family> Faceted<T, F> {
 
     pub(crate) fn get(&self, index: u32) -> Option<&T> {
         self.values.get(&index)
+    }
+
+    /// The facets as a participant's outcome shows them: member `F[i]`'s outcome holds its
+    /// own facet `(i, value)`, other participants' none. For harnesses and oracles reading
+    /// outcomes (see [`At::view`]).
+    pub fn view(&self) -> impl Iterator<Item = (u32, &T)> {
+        self.values.iter().map(|(i, v)| (*i, v))
     }
 
     pub(crate) fn take(&mut self, index: u32) -> Option<T> {
