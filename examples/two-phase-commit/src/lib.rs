@@ -134,8 +134,8 @@ struct Phase1 {
 }
 
 /// What every role ends with: the decision the coordinator announced, and the decision each
-/// participant applied (each participant's view holds its own; the others are absent).
-#[derive(Debug, Serialize)]
+/// participant applied (each participant's outcome holds its own; the others are absent).
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Applied {
     /// The announced decision, known to every role.
     pub decision: Decision,
@@ -145,22 +145,15 @@ pub struct Applied {
     pub p2: At<Decision, P2>,
 }
 
-/// One participant's view of [`Applied`], as oracles read it: the outcome's JSON decoded
-/// with plain options in place of the located values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-pub struct View {
-    /// The announced decision.
-    pub decision: Decision,
-    /// What P1 applied, in P1's view.
-    pub p1: Option<Decision>,
-    /// What P2 applied, in P2's view.
-    pub p2: Option<Decision>,
-}
-
-impl View {
-    /// What this participant applied (for the coordinator: what it announced).
+impl Applied {
+    /// What the participant whose outcome this is applied (for the coordinator, which
+    /// applies nothing: what it announced).
     pub fn applied(&self) -> Decision {
-        self.p1.or(self.p2).unwrap_or(self.decision)
+        self.p1
+            .view()
+            .or(self.p2.view())
+            .copied()
+            .unwrap_or(self.decision)
     }
 }
 

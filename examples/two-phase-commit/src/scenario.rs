@@ -3,7 +3,7 @@
 
 use rehearsal_sim::{OutcomeError, Outputs, Param, Params, Registry, Scenario};
 
-use crate::{Decision, Ledger, TwoPhaseCommit, View};
+use crate::{Applied, Decision, Ledger, TwoPhaseCommit};
 
 /// The scenario's name, in repro files and on the command line.
 pub const NAME: &str = "two-phase-commit";
@@ -49,7 +49,7 @@ impl TwoPhaseCommit {
 
 /// Agreement: every role that finished applied the decision that was announced, and every
 /// role heard the same announcement. (A role that did not finish is the liveness oracle's.)
-pub fn agreement(_: &Params, outputs: &Outputs<View>) -> Vec<String> {
+pub fn agreement(_: &Params, outputs: &Outputs<Applied>) -> Vec<String> {
     let mut violations = Vec::new();
     let mut announced: Option<(String, Decision)> = None;
     for (who, view) in outputs.iter() {
@@ -81,7 +81,7 @@ pub fn agreement(_: &Params, outputs: &Outputs<View>) -> Vec<String> {
 }
 
 /// Validity: nobody commits unless both ledgers could prepare and cover the amount.
-pub fn validity(params: &Params, outputs: &Outputs<View>) -> Vec<String> {
+pub fn validity(params: &Params, outputs: &Outputs<Applied>) -> Vec<String> {
     let tx = TwoPhaseCommit::from_params(params);
     if tx.may_commit() {
         return Vec::new();
@@ -108,12 +108,12 @@ pub fn scenario() -> Scenario {
     .params(PARAMS)
     .range("disk-full", 0, 2, "")
     .roles(["Coordinator", "P1", "P2"])
-    .oracle_as::<View, _>(
+    .oracle(
         "agreement",
         "every role that finished applied the announced decision, and all heard the same",
         agreement,
     )
-    .oracle_as::<View, _>(
+    .oracle(
         "validity",
         "nobody commits unless both ledgers can prepare and cover the amount",
         validity,

@@ -2,18 +2,18 @@
 #![cfg(not(madsim))]
 
 use rehearsal::{FamilySizes, LocalCluster, Program};
-use two_phase_commit::{Decision, Ledger, TwoPhaseCommit, View};
+use two_phase_commit::{Applied, Decision, Ledger, TwoPhaseCommit};
 
 async fn decisions(tx: TwoPhaseCommit) -> Vec<Decision> {
     let program = Program::new(tx, &FamilySizes::new()).unwrap();
     let outcomes = LocalCluster::new().run(&program).await;
     outcomes
-        .entries()
+        .decode::<Applied>()
+        .unwrap()
         .iter()
-        .map(|(who, o)| {
-            let json = o.as_ref().unwrap_or_else(|e| panic!("{who} failed: {e}"));
-            let view: View = serde_json::from_str(json).unwrap();
-            view.applied()
+        .map(|(who, o)| match o {
+            Ok(applied) => applied.applied(),
+            Err(e) => panic!("{who} failed: {e}"),
         })
         .collect()
 }
