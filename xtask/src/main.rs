@@ -236,7 +236,8 @@ impl TestOptions {
 ///
 /// 1. `cargo fmt --all -- --check` and `cargo xtask layers` (unless `--quick`);
 /// 2. for each mode: `cargo clippy --workspace --all-targets -- -D warnings` (unless `--quick`),
-///    the tests (nextest if installed, else `cargo test`), and in std mode the doc tests.
+///    the tests (nextest if installed, else `cargo test`), and in std mode the doc tests;
+/// 3. with sim mode: `cargo xtask planted-bug` and `cargo xtask guide` (see the `guide` module).
 fn test(args: &[String]) -> Result<(), Failure> {
     let options = TestOptions::parse(args)?;
     if options.modes.contains(&Mode::Sim) {
@@ -286,6 +287,12 @@ fn test_plan(options: &TestOptions, nextest: bool) -> Vec<Step> {
             );
         }
         steps.extend(test_steps(mode, nextest));
+    }
+    if options.modes.contains(&Mode::Sim) {
+        // The example's planted bug, and the guide's commands as a user runs them (both
+        // build in sim mode, so they come after its tests).
+        steps.push(Step::cargo("planted bug", &["xtask", "planted-bug"], &[]));
+        steps.push(Step::cargo("guide", &["xtask", "guide"], &[]));
     }
     steps
 }
@@ -529,6 +536,8 @@ mod tests {
                     "clippy (sim): cargo clippy --workspace --all-targets {sim} -- -D warnings"
                 ),
                 format!("tests (sim): cargo nextest run --workspace {sim}"),
+                "planted bug: cargo xtask planted-bug".to_string(),
+                "guide: cargo xtask guide".to_string(),
             ]
         );
         let quick = TestOptions::parse(&args(&["--quick", "--std-only"])).unwrap();
