@@ -216,6 +216,9 @@ pub fn quiet_planned_crashes() {
     });
 }
 
+/// Why `laps` ends at 10,000 on the command line.
+pub const LAPS_WHY: &str = "laps=N runs N + 1 laps of 1,001 sha256 hashes at each role; Chorex's largest benchmark is 10,000";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,6 +249,3 @@ mod tests {
         assert!(!planned("injected panic"));
     }
 }
-
-/// Why `laps` ends at 10,000 on the command line.
-pub const LAPS_WHY: &str = "laps=N runs N + 1 laps of 1,001 sha256 hashes at each role; Chorex's largest benchmark is 10,000";
