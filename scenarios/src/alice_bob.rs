@@ -8,25 +8,22 @@
 //! compared per participant.
 
 use rehearsal::{At, Choreo, ChoreoError, Choreography, Roles, roles};
-use rehearsal_sim::scenario::{Outputs, Params, Scenario, ScenarioBuilder};
-use serde::{Deserialize, Serialize};
+use rehearsal_sim::scenario::ScenarioBuilder;
+use rehearsal_sim::scenario::{Outputs, Param};
+use rehearsal_sim::scenario::{Params, Scenario};
+use serde::Deserialize;
+use serde::Serialize;
 
 roles!(Alice, Bob);
 
-/// The scenario: no parameters; its oracle checks what each role received.
-pub fn scenario() -> ScenarioBuilder<AliceBob> {
-    Scenario::new(
-        "alice-bob",
-        "Alice and Bob exchange messages and each returns what it received",
-        |_| Ok(AliceBob),
-    )
-    .roles(["Alice", "Bob"])
-    .oracle_as::<Seen, _>(
-        "each-receives-the-other",
-        "Alice ends with Bob's message and Bob with Alice's",
-        oracle,
-    )
-}
+/// Parameters: none.
+pub const PARAMS: &[Param] = &[];
+
+/// Oracles beyond the reference oracle.
+pub const ORACLES: &[(&str, &str)] = &[(
+    "each-receives-the-other",
+    "Alice ends with Bob's message and Bob with Alice's",
+)];
 
 /// Each role's received message, located at it.
 #[derive(Debug, Serialize)]
@@ -83,6 +80,17 @@ async fn exchange(
         .await?;
     let alice = ch.at(to_alice).comm(Bob, Alice, &reply).await?;
     Ok(Received { alice, bob })
+}
+
+/// The scenario: no parameters; its oracle checks what each role received.
+pub fn scenario() -> ScenarioBuilder<AliceBob> {
+    Scenario::new(
+        "alice-bob",
+        "Alice and Bob exchange messages and each returns what it received",
+        |_| Ok(AliceBob),
+    )
+    .roles(["Alice", "Bob"])
+    .oracle_as::<Seen, _>(ORACLES[0].0, ORACLES[0].1, oracle)
 }
 
 /// A participant's view of [`Received`]: the value of the other role is absent.

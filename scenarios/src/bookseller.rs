@@ -2,7 +2,8 @@
 //! budget, and if it buys, Seller tells the delivery date.
 
 use rehearsal::{Choreo, ChoreoError, Choreography, Roles, roles};
-use rehearsal_sim::scenario::{Outputs, Param, Params, Scenario, ScenarioBuilder};
+use rehearsal_sim::scenario::{Outputs, Param, Params};
+use rehearsal_sim::scenario::{Scenario, ScenarioBuilder};
 use serde::{Deserialize, Serialize};
 
 roles!(Buyer, Seller);
@@ -32,21 +33,11 @@ pub const PARAMS: &[Param] = &[
     },
 ];
 
-/// The scenario: parameters [`PARAMS`]; its oracle checks the decision against the price.
-pub fn scenario() -> ScenarioBuilder<Bookseller> {
-    Scenario::new(
-        "bookseller",
-        "Buyer asks a title, Seller quotes, Buyer decides under budget, Seller sends a delivery date",
-        |p| Ok(Bookseller::from_params(p)),
-    )
-    .roles(["Buyer", "Seller"])
-    .params(PARAMS.iter().copied())
-    .oracle(
-        "buys-iff-affordable",
-        "both roles agree on the decision, which is to buy exactly when the price is within budget",
-        oracle,
-    )
-}
+/// Oracles beyond the reference oracle.
+pub const ORACLES: &[(&str, &str)] = &[(
+    "buys-iff-affordable",
+    "both roles agree on the decision, which is to buy exactly when the price is within budget",
+)];
 
 /// What both roles end with.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,6 +117,22 @@ impl Bookseller {
             budget: p.get("budget"),
         }
     }
+}
+
+/// The scenario: parameters [`PARAMS`]; its oracle checks the decision against the price.
+pub fn scenario() -> ScenarioBuilder<Bookseller> {
+    Scenario::new(
+        "bookseller",
+        "Buyer asks a title, Seller quotes, Buyer decides under budget, Seller sends a delivery date",
+        |p| Ok(Bookseller::from_params(p)),
+    )
+    .roles(["Buyer", "Seller"])
+    .params(PARAMS.iter().copied())
+    .oracle(
+        ORACLES[0].0,
+        ORACLES[0].1,
+        oracle,
+    )
 }
 
 fn oracle(p: &Params, outcomes: &Outputs<Deal>) -> Vec<String> {

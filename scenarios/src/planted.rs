@@ -1,24 +1,20 @@
-//! Test-only scenarios with planted bugs, for testing the explorer. Hidden in the
-//! [`registry`] (so `rehearsal list` and a plain `explore` never run them), but
-//! [`Registry::find`](rehearsal_sim::Registry::find) knows them.
+//! Test-only scenarios with planted bugs, for testing the explorer. Not in [`registry`]
+//! (so `rehearsal list` and a plain `explore` never run them), but [`find`] knows them.
 //!
 //! [`registry`]: crate::registry
+//! [`find`]: crate::find
 
 use rehearsal::{Choreo, ChoreoError, Choreography, Roles, roles};
-use rehearsal_sim::scenario::{Scenario, ScenarioBuilder};
+
+use rehearsal_sim::scenario::{Param, Scenario, ScenarioBuilder};
 
 roles!(Requester, Responder);
 
-/// The scenario `planted-impatience`: no parameters, no oracle beyond the reference oracle
-/// (which catches the bug).
-pub fn impatience() -> ScenarioBuilder<ImpatientRequester> {
-    Scenario::new(
-        "planted-impatience",
-        "TEST ONLY: Requester silently gives up when a reply takes over 1.5 s (a planted, fault-sensitive bug)",
-        |_| Ok(ImpatientRequester),
-    )
-    .roles(["Requester", "Responder"])
-}
+/// Parameters: none.
+pub const PARAMS: &[Param] = &[];
+
+/// Oracles beyond the reference oracle: none (the reference oracle catches the bug).
+pub const ORACLES: &[(&str, &str)] = &[];
 
 /// The planted bug: Requester reads the clock in its local code (outside the determinism
 /// contract) and, if the reply took more than 1.5 s, gives up *on its own*, without telling
@@ -58,4 +54,15 @@ impl Choreography for ImpatientRequester {
             .await?;
         ch.at("result").broadcast(Requester, done).await
     }
+}
+
+/// The scenario `planted-impatience`: no parameters, no oracle beyond the reference oracle
+/// (which catches the bug).
+pub fn impatience() -> ScenarioBuilder<ImpatientRequester> {
+    Scenario::new(
+        "planted-impatience",
+        "TEST ONLY: Requester silently gives up when a reply takes over 1.5 s (a planted, fault-sensitive bug)",
+        |_| Ok(ImpatientRequester),
+    )
+    .roles(["Requester", "Responder"])
 }

@@ -1,9 +1,13 @@
 //! Workers: a Coordinator scatters one task to each of `n` Workers (`n` chosen at run time),
 //! each computes its part, and the Coordinator gathers the parts and announces the total.
 
-use rehearsal::{Choreo, ChoreoError, Choreography, Faceted, FamilySizes, Roles, families, roles};
-use rehearsal_sim::scenario::{Outputs, Param, Params, Scenario, ScenarioBuilder};
+use rehearsal::{Choreo, ChoreoError, Choreography, Faceted, FamilySizes, Roles};
+use rehearsal::{families, roles};
+use rehearsal_sim::scenario::Outputs;
+use rehearsal_sim::scenario::{Scenario, ScenarioBuilder};
 use serde::{Deserialize, Serialize};
+
+use rehearsal_sim::scenario::{Param, Params};
 
 roles!(Coordinator);
 families!(Worker);
@@ -15,34 +19,11 @@ pub const PARAMS: &[Param] = &[Param {
     summary: "number of Worker participants",
 }];
 
-/// The scenario: parameter `n`, the number of workers; its oracle checks the total.
-pub fn scenario() -> ScenarioBuilder<Workers> {
-    Scenario::new(
-        "workers",
-        "Coordinator scatters work to n Workers (n chosen at run time) and gathers the results",
-        |_| Ok(Workers),
-    )
-    .roles(["Coordinator", "Worker[n]"])
-    .params(PARAMS.iter().copied())
-    .range(
-        "n",
-        1,
-        500,
-        "ending a session costs a notice per ordered pair of participants, so a run \
-         grows with n squared (n=500: about 46 s and 1.5 GB)",
-    )
-    .families(|p| {
-        let n = u32::try_from(p.get("n")).map_err(|_| ChoreoError::Census {
-            detail: format!("n = {} workers; expected at most {}", p.get("n"), u32::MAX),
-        })?;
-        Ok(FamilySizes::new().with("Worker", n))
-    })
-    .oracle(
-        "total-is-sum-of-parts",
-        "every participant ends with the sum over i < n of the sum of squares 1..=10(i+1)",
-        oracle,
-    )
-}
+/// Oracles beyond the reference oracle.
+pub const ORACLES: &[(&str, &str)] = &[(
+    "total-is-sum-of-parts",
+    "every participant ends with the sum over i < n of the sum of squares 1..=10(i+1)",
+)];
 
 /// What each worker computes for task `k`: the sum of squares 1..=k.
 pub fn part(k: u64) -> u64 {
@@ -90,6 +71,31 @@ impl Choreography for Workers {
         let total = ch.at("total").broadcast(Coordinator, total).await?;
         Ok(Tally { total, parts })
     }
+}
+
+/// The scenario: parameter `n`, the number of workers; its oracle checks the total.
+pub fn scenario() -> ScenarioBuilder<Workers> {
+    Scenario::new(
+        "workers",
+        "Coordinator scatters work to n Workers (n chosen at run time) and gathers the results",
+        |_| Ok(Workers),
+    )
+    .roles(["Coordinator", "Worker[n]"])
+    .params(PARAMS.iter().copied())
+    .range(
+        "n",
+        1,
+        500,
+        "ending a session costs a notice per ordered pair of participants, so a run \
+         grows with n squared (n=500: about 46 s and 1.5 GB)",
+    )
+    .families(|p| {
+        let n = u32::try_from(p.get("n")).map_err(|_| ChoreoError::Census {
+            detail: format!("n = {} workers; expected at most {}", p.get("n"), u32::MAX),
+        })?;
+        Ok(FamilySizes::new().with("Worker", n))
+    })
+    .oracle(ORACLES[0].0, ORACLES[0].1, oracle)
 }
 
 fn oracle(p: &Params, outcomes: &Outputs<Tally>) -> Vec<String> {

@@ -196,3 +196,57 @@ fn replays_what_the_environment_names() {
     }
     impatient().check();
 }
+
+#[test]
+fn rehearsal_seed_runs_one_seed_and_prints_its_trace() {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .env(rehearsal_sim::rehearse::SEED_VAR, "5")
+        .args(["one_seed_of_double", "--exact", "--nocapture"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("seed") && l.split_whitespace().nth(1) == Some("5")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("verdict   every oracle held"), "{stdout}");
+}
+
+/// Rehearses `double`; with `REHEARSAL_SEED` set it runs that seed alone.
+#[test]
+fn one_seed_of_double() {
+    Rehearse::new(&double()).seeds(0..20).jobs(1).check();
+}
+
+#[test]
+fn a_users_registry_gets_the_whole_cli_with_its_own_replay_command() {
+    let registry = Registry::new()
+        .with(double())
+        .command("cargo run -p my-crate --bin my-rehearsal --");
+    let cli = |args: &[&str]| {
+        let mut all = vec!["my-rehearsal"];
+        all.extend_from_slice(args);
+        rehearsal_sim::cli::run_args(&registry, all)
+    };
+    assert_eq!(cli(&["list"]), 0);
+    assert!(
+        rehearsal_sim::cli::list(&registry)
+            .contains("oracle doubles: every participant ends with 2x")
+    );
+    assert_eq!(cli(&["run", "double", "--seed", "3", "-p", "x=4"]), 0);
+    assert_eq!(
+        cli(&["run", "dubble"]),
+        2,
+        "an unknown scenario is bad usage"
+    );
+    assert_eq!(cli(&["run", "double", "-p", "x=-1"]), 2);
+    let dir = out_dir().join("cli");
+    let dir = dir.to_str().unwrap();
+    assert_eq!(
+        cli(&["explore", "double", "--seeds", "30", "--out", dir]),
+        0
+    );
+}

@@ -44,24 +44,12 @@ pub const PARAMS: &[Param] = &[
     },
 ];
 
-/// The scenario `flat-loop`: parameters [`PARAMS`]; its oracle checks the known answer.
-pub fn scenario() -> ScenarioBuilder<FlatLoop> {
-    Scenario::new(
-        "flat-loop",
-        "Chorex's flat loop: Runner and Monitor do 1,001 sha256 hashes per lap, one checkpoint per lap (variant=0|1|2: baseline|chk|chk+crash)",
-        choreography,
-    )
-    .roles(["Runner", "Monitor"])
-    .params(PARAMS.iter().copied())
-    .range("variant", 0, 2, "")
-    .range("laps", 0, 10_000, super::LAPS_WHY)
-    .oracle_as::<Seen, _>(
-        "every-lap-done-once",
-        "every role ends with N + 1 laps and its digest of work_hard over its works: N + 1 works, \
+/// Oracles beyond the reference oracle.
+pub const ORACLES: &[(&str, &str)] = &[(
+    "every-lap-done-once",
+    "every role ends with N + 1 laps and its digest of work_hard over its works: N + 1 works, \
      N in the crashing variant (CrashyLoop's last lap does none)",
-        oracle,
-    )
-}
+)];
 
 /// A digest folded over the laps' work.
 pub type Digest32 = [u8; 32];
@@ -227,6 +215,24 @@ async fn work(ch: &Choreo<Census>, (runner, monitor): Digests) -> Result<Digests
         .locally(Runner, |r| fold(r.get(&runner), &work_hard()))
         .await?;
     Ok((runner, monitor))
+}
+
+/// The scenario `flat-loop`: parameters [`PARAMS`]; its oracle checks the known answer.
+pub fn scenario() -> ScenarioBuilder<FlatLoop> {
+    Scenario::new(
+        "flat-loop",
+        "Chorex's flat loop: Runner and Monitor do 1,001 sha256 hashes per lap, one checkpoint per lap (variant=0|1|2: baseline|chk|chk+crash)",
+        choreography,
+    )
+    .roles(["Runner", "Monitor"])
+    .params(PARAMS.iter().copied())
+    .range("variant", 0, 2, "")
+    .range("laps", 0, 10_000, super::LAPS_WHY)
+    .oracle_as::<Seen, _>(
+        ORACLES[0].0,
+        ORACLES[0].1,
+        oracle,
+    )
 }
 
 fn choreography(p: &Params) -> Result<FlatLoop, ChoreoError> {

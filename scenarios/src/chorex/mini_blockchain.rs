@@ -35,11 +35,13 @@
 
 use rehearsal::net::transport::BoxFuture;
 use rehearsal::{At, Choreo, ChoreoError, Choreography, Roles, roles};
+use rehearsal_sim::scenario::Outputs;
+use rehearsal_sim::scenario::{Scenario, ScenarioBuilder};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{VARIANT_PARAM, Variant, hex};
-use rehearsal_sim::scenario::{Outputs, Param, Params, Scenario, ScenarioBuilder};
+use rehearsal_sim::scenario::{Param, Params};
 
 roles!(Searcher, Verifier);
 
@@ -69,29 +71,12 @@ pub const PARAMS: &[Param] = &[
     },
 ];
 
-/// The scenario `mini-blockchain`: parameters [`PARAMS`]; its oracle checks the known answer.
-pub fn scenario() -> ScenarioBuilder<MiniBlockchain> {
-    Scenario::new(
-        "mini-blockchain",
-        "Chorex's nonce search: Searcher hashes \"hello\" ++ byte(n + x) until Verifier sees a 0 first byte (variant=0|1|2: baseline|chk|chk+crash)",
-        choreography,
-    )
-    .roles(["Searcher", "Verifier"])
-    .params(PARAMS.iter().copied())
-    .range("variant", 0, 2, "")
-    .range(
-        "start",
-        0,
-        u64::MAX - 256,
-        "the nonces tried, n to n + 256, must not pass u64::MAX",
-    )
-    .oracle_as::<Seen, _>(
-        "finds-the-first-good-nonce",
-        "Verifier ends with the first nonce n + x whose hash starts with a 0 byte (242 from 42 or \
+/// Oracles beyond the reference oracle.
+pub const ORACLES: &[(&str, &str)] = &[(
+    "finds-the-first-good-nonce",
+    "Verifier ends with the first nonce n + x whose hash starts with a 0 byte (242 from 42 or \
      232) and its hash, Searcher with the number of attempts (201 from 42, 11 from 232)",
-        oracle,
-    )
-}
+)];
 
 /// Searcher's hash of attempt nonce `nonce`: `sha256(data ++ byte(nonce mod 256))`.
 pub fn hash(data: &str, nonce: u64) -> [u8; 32] {
@@ -262,6 +247,29 @@ async fn attempt(
         hash,
         attempts,
     }))
+}
+
+/// The scenario `mini-blockchain`: parameters [`PARAMS`]; its oracle checks the known answer.
+pub fn scenario() -> ScenarioBuilder<MiniBlockchain> {
+    Scenario::new(
+        "mini-blockchain",
+        "Chorex's nonce search: Searcher hashes \"hello\" ++ byte(n + x) until Verifier sees a 0 first byte (variant=0|1|2: baseline|chk|chk+crash)",
+        choreography,
+    )
+    .roles(["Searcher", "Verifier"])
+    .params(PARAMS.iter().copied())
+    .range("variant", 0, 2, "")
+    .range(
+        "start",
+        0,
+        u64::MAX - 256,
+        "the nonces tried, n to n + 256, must not pass u64::MAX",
+    )
+    .oracle_as::<Seen, _>(
+        ORACLES[0].0,
+        ORACLES[0].1,
+        oracle,
+    )
 }
 
 fn choreography(p: &Params) -> Result<MiniBlockchain, ChoreoError> {

@@ -144,9 +144,6 @@ pub const VARIANT_PARAM: Param = Param {
     summary: "0 baseline (no checkpoint), 1 chk (checkpoints, no crash), 2 chk+crash (checkpoints and Chorex's rescued crashes)",
 };
 
-/// Why `laps` ends at 10,000 on the command line.
-pub const LAPS_WHY: &str = "laps=N runs N + 1 laps of 1,001 sha256 hashes at each role; Chorex's largest benchmark is 10,000";
-
 /// The largest `laps` accepted (far more than any benchmark runs).
 pub const MAX_LAPS: u64 = 1_000_000_000;
 
@@ -218,6 +215,9 @@ pub fn quiet_planned_crashes() {
         }));
     });
 }
+
+/// Why `laps` ends at 10,000 on the command line.
+pub const LAPS_WHY: &str = "laps=N runs N + 1 laps of 1,001 sha256 hashes at each role; Chorex's largest benchmark is 10,000";
 
 #[cfg(test)]
 mod tests {

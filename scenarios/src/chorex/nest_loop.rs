@@ -45,23 +45,11 @@ pub const PARAMS: &[Param] = &[
     },
 ];
 
-/// The scenario `nest-loop`: parameters [`PARAMS`]; its oracle checks the known answer.
-pub fn scenario() -> ScenarioBuilder<NestLoop> {
-    Scenario::new(
-        "nest-loop",
-        "Chorex's nested loop: as flat-loop, but each lap runs inside the previous lap's checkpoint (variant=0|1|2: baseline|chk|chk+crash)",
-        choreography,
-    )
-    .roles(["Runner", "Monitor"])
-    .params(PARAMS.iter().copied())
-    .range("variant", 0, 2, "")
-    .range("laps", 0, 10_000, super::LAPS_WHY)
-    .oracle_as::<Seen, _>(
-        "last-lap-reached",
-        "every role ends with N + 1 laps and the hex of work_hard()",
-        oracle,
-    )
-}
+/// Oracles beyond the reference oracle.
+pub const ORACLES: &[(&str, &str)] = &[(
+    "last-lap-reached",
+    "every role ends with N + 1 laps and the hex of work_hard()",
+)];
 
 /// What each role ends with.
 #[derive(Debug, Serialize)]
@@ -189,6 +177,24 @@ fn nest<'a>(
 /// Monitor's `1 / divisor` (a crash when `divisor` is 0).
 fn explode(divisor: u64) -> u64 {
     1 / divisor
+}
+
+/// The scenario `nest-loop`: parameters [`PARAMS`]; its oracle checks the known answer.
+pub fn scenario() -> ScenarioBuilder<NestLoop> {
+    Scenario::new(
+        "nest-loop",
+        "Chorex's nested loop: as flat-loop, but each lap runs inside the previous lap's checkpoint (variant=0|1|2: baseline|chk|chk+crash)",
+        choreography,
+    )
+    .roles(["Runner", "Monitor"])
+    .params(PARAMS.iter().copied())
+    .range("variant", 0, 2, "")
+    .range("laps", 0, 10_000, super::LAPS_WHY)
+    .oracle_as::<Seen, _>(
+        ORACLES[0].0,
+        ORACLES[0].1,
+        oracle,
+    )
 }
 
 fn choreography(p: &Params) -> Result<NestLoop, ChoreoError> {

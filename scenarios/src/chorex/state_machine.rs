@@ -28,10 +28,12 @@
 //! thanked by name.
 
 use rehearsal::{At, Choreo, ChoreoError, Choreography, Roles, roles};
+use rehearsal_sim::scenario::Outputs;
+use rehearsal_sim::scenario::{Scenario, ScenarioBuilder};
 use serde::{Deserialize, Serialize};
 
 use super::{VARIANT_PARAM, Variant};
-use rehearsal_sim::scenario::{Outputs, Param, Params, Scenario, ScenarioBuilder};
+use rehearsal_sim::scenario::{Param, Params};
 
 roles!(Gateway, Worker, Player);
 
@@ -49,28 +51,11 @@ pub const PARAMS: &[Param] = &[
     },
 ];
 
-/// The scenario `state-machine`: parameters [`PARAMS`]; its oracle checks the known answer.
-pub fn scenario() -> ScenarioBuilder<StateMachine> {
-    Scenario::new(
-        "state-machine",
-        "Chorex's text adventure: Worker leads Player from atrium to end, one move per turn (variant=0|1|2: baseline|chk|chk+crash)",
-        choreography,
-    )
-    .roles(["Gateway", "Worker", "Player"])
-    .params(PARAMS.iter().copied())
-    .range("variant", 0, 2, "")
-    .range(
-        "global",
-        0,
-        1,
-        "0: the turn's checkpoint over Worker and Player (as written); 1: over every role (as Chorex)",
-    )
-    .oracle_as::<Seen, _>(
-        "game-reaches-the-end",
-        "Worker ends in room `end`, Gateway with the player's name, Player thanked by name",
-        oracle,
-    )
-}
+/// Oracles beyond the reference oracle.
+pub const ORACLES: &[(&str, &str)] = &[(
+    "game-reaches-the-end",
+    "Worker ends in room `end`, Gateway with the player's name, Player thanked by name",
+)];
 
 /// The name Player gives.
 pub const PLAYER_NAME: &str = "cretin";
@@ -348,6 +333,29 @@ async fn failed_turn(
         .comm(Player, Worker, &conf)
         .await?;
     Ok((room, conf))
+}
+
+/// The scenario `state-machine`: parameters [`PARAMS`]; its oracle checks the known answer.
+pub fn scenario() -> ScenarioBuilder<StateMachine> {
+    Scenario::new(
+        "state-machine",
+        "Chorex's text adventure: Worker leads Player from atrium to end, one move per turn (variant=0|1|2: baseline|chk|chk+crash)",
+        choreography,
+    )
+    .roles(["Gateway", "Worker", "Player"])
+    .params(PARAMS.iter().copied())
+    .range("variant", 0, 2, "")
+    .range(
+        "global",
+        0,
+        1,
+        "0: the turn's checkpoint over Worker and Player (as written); 1: over every role (as Chorex)",
+    )
+    .oracle_as::<Seen, _>(
+        ORACLES[0].0,
+        ORACLES[0].1,
+        oracle,
+    )
 }
 
 fn choreography(p: &Params) -> Result<StateMachine, ChoreoError> {
