@@ -1,6 +1,6 @@
 //! The reference oracle follows the run's rescues: a correct rescue (computed from the state
 //! at the block's entry and the cause) matches the reference run along the run's path, nested
-//! and in loops, while a planted wrong rescue (one that reads what the abandoned body did
+//! in loops and in nested sessions, while a planted wrong rescue (one that reads what the abandoned body did
 //! through memory the body shares with it) is reported as a violation of
 //! outcome-equals-reference.
 #![cfg(madsim)]
@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use rehearsal::{Choreo, ChoreoError, Choreography, FamilySizes, Loop, Program, Roles, roles};
+use rehearsal::{
+    Choreo, ChoreoError, Choreography, FamilySizes, Loop, Program, Roles, Shared, roles,
+};
 use rehearsal_sim::{Action, Fault, FaultPlan, Report, Sim, SiteRef, Trigger};
 
 roles!(Teller, Auditor);
@@ -128,4 +130,95 @@ fn a_planted_wrong_rescue_is_caught() {
     }
     // Without a rescue the planted bug is silent.
     assert!(run(true, 0, &[]).passed());
+}
+
+/// One connection: a checkpoint whose rescue reports that it ran (not what the body would
+/// have said), so only a reference that follows the rescue in this nested session agrees.
+#[derive(Clone)]
+struct Connection {
+    n: u32,
+}
+
+impl Choreography for Connection {
+    type Census = Roles![Teller, Auditor];
+    type Output = String;
+
+    async fn run(self, ch: &Choreo<Self::Census>) -> Result<String, ChoreoError> {
+        let n = self.n;
+        ch.at("connection")
+            .checkpoint(
+                n,
+                |ch, n| async move {
+                    ch.at("serve").locally(Teller, |_| ()).await?;
+                    let v = ch.locally(Teller, move |_| format!("served {n}")).await?;
+                    ch.at("served").broadcast(Teller, v).await
+                },
+                |ch, n, why| async move {
+                    let v = ch
+                        .locally(Teller, move |_| {
+                            format!("connection {n} rescued: {}", why.message)
+                        })
+                        .await?;
+                    ch.at("rescued").broadcast(Teller, v).await
+                },
+            )
+            .await
+    }
+}
+
+/// Three connections, each a nested session of its own.
+#[derive(Clone)]
+struct Server;
+
+impl Choreography for Server {
+    type Census = Roles![Teller, Auditor];
+    type Output = Vec<Shared<String, Roles![Teller, Auditor]>>;
+
+    async fn run(self, ch: &Choreo<Self::Census>) -> Result<Self::Output, ChoreoError> {
+        let mut handles = Vec::new();
+        for n in 0..3 {
+            handles.push(ch.spawn_session(Connection { n })?);
+        }
+        let mut served = Vec::new();
+        for h in handles {
+            served.push(h.join().await?);
+        }
+        Ok(served)
+    }
+}
+
+#[test]
+fn rescues_in_nested_sessions_are_followed() {
+    let program = Program::new(Server, &FamilySizes::new()).unwrap();
+    // The second connection to serve crashes (whichever it is at this seed).
+    let panic = Fault {
+        trigger: Trigger::Site {
+            site: SiteRef::Label("serve".into()),
+            role: Some("Teller".into()),
+            occurrence: 2,
+        },
+        action: Action::Panic {
+            message: "injected panic".into(),
+        },
+    };
+    for seed in 0..4 {
+        let report = Sim::new(seed)
+            .plan(FaultPlan {
+                faults: vec![panic.clone()],
+            })
+            .time_limit(Duration::from_secs(120))
+            .run("server", &program)
+            .unwrap();
+        assert!(
+            report.passed(),
+            "{:#?}\n{}",
+            report.violations,
+            report.summary()
+        );
+        let Some(Ok(json)) = report.outcomes.get("Auditor") else {
+            panic!("{}", report.summary());
+        };
+        assert_eq!(json.matches("rescued: injected panic").count(), 1, "{json}");
+        assert_eq!(json.matches("served").count(), 2, "{json}");
+    }
 }
