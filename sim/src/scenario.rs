@@ -228,13 +228,19 @@ impl fmt::Debug for Oracle {
     }
 }
 
-struct Inner {
+/// What a scenario says about itself.
+#[derive(Clone)]
+struct Parts {
     name: &'static str,
     summary: &'static str,
     roles: Vec<&'static str>,
     params: Vec<Param>,
     ranges: Vec<ParamRange>,
     oracles: Vec<Oracle>,
+}
+
+struct Inner {
+    parts: Parts,
     build: Build,
 }
 
@@ -246,7 +252,7 @@ pub struct Scenario {
 
 /// Builds a [`Scenario`] over choreography `C`: see [`Scenario::new`].
 pub struct ScenarioBuilder<C> {
-    inner: Inner,
+    inner: Parts,
     choreo: MakeChoreo<C>,
     families: MakeSizes,
     _choreography: PhantomData<fn() -> C>,
@@ -263,14 +269,13 @@ impl Scenario {
         build: impl Fn(&Params) -> Result<C, ChoreoError> + Send + Sync + 'static,
     ) -> ScenarioBuilder<C> {
         ScenarioBuilder {
-            inner: Inner {
+            inner: Parts {
                 name,
                 summary,
                 roles: Vec::new(),
                 params: Vec::new(),
                 ranges: Vec::new(),
                 oracles: Vec::new(),
-                build: Arc::new(|_| unreachable_build()),
             },
             choreo: Arc::new(build),
             families: Arc::new(|_| Ok(FamilySizes::new())),
@@ -280,19 +285,25 @@ impl Scenario {
 
     /// Its name.
     pub fn name(&self) -> &'static str {
-        self.inner.name
+        self.inner.parts.name
     }
 
     /// One line on what the protocol does.
     pub fn summary(&self) -> &'static str {
-        self.inner.summary
+        self.inner.parts.summary
     }
 
     /// The roles (and families) it runs over, as given to [`ScenarioBuilder::roles`]; else the
     /// participants of its program with default parameters.
     pub fn roles(&self) -> Vec<String> {
-        if !self.inner.roles.is_empty() {
-            return self.inner.roles.iter().map(|r| r.to_string()).collect();
+        if !self.inner.parts.roles.is_empty() {
+            return self
+                .inner
+                .parts
+                .roles
+                .iter()
+                .map(|r| r.to_string())
+                .collect();
         }
         match self.program(&self.default_params()) {
             Ok(p) => p
@@ -307,18 +318,19 @@ impl Scenario {
 
     /// Its numeric parameters.
     pub fn params(&self) -> &[Param] {
-        &self.inner.params
+        &self.inner.parts.params
     }
 
     /// Its oracles beyond the reference oracle.
     pub fn oracles(&self) -> &[Oracle] {
-        &self.inner.oracles
+        &self.inner.parts.oracles
     }
 
     /// The parameters with every default.
     pub fn default_params(&self) -> Params {
         Params(
             self.inner
+                .parts
                 .params
                 .iter()
                 .map(|p| (p.name, p.default))
@@ -329,6 +341,7 @@ impl Scenario {
     /// The values parameter `name` takes.
     pub fn range(&self, name: &str) -> ParamRange {
         self.inner
+            .parts
             .ranges
             .iter()
             .find(|r| r.name == name)
@@ -341,7 +354,7 @@ impl Scenario {
 
     /// The ranges given to [`ScenarioBuilder::range`].
     pub fn ranges(&self) -> &[ParamRange] {
-        &self.inner.ranges
+        &self.inner.parts.ranges
     }
 
     /// Parses `name=value` settings over the defaults; an unknown name or a bad number is an
@@ -352,7 +365,7 @@ impl Scenario {
     ) -> Result<Params, String> {
         let mut params = self.default_params();
         let known = || {
-            let names: Vec<&str> = self.inner.params.iter().map(|p| p.name).collect();
+            let names: Vec<&str> = self.inner.parts.params.iter().map(|p| p.name).collect();
             if names.is_empty() {
                 format!("scenario `{}` has no parameters", self.name())
             } else {
@@ -365,6 +378,7 @@ impl Scenario {
                 .ok_or_else(|| format!("parameter `{s}`: expected name=value; {}", known()))?;
             let p = self
                 .inner
+                .parts
                 .params
                 .iter()
                 .find(|p| p.name == k)
@@ -417,7 +431,7 @@ impl Scenario {
             .into_iter()
             .map(|d| format!("{REFERENCE_ORACLE}: {d}"))
             .collect();
-        for oracle in &self.inner.oracles {
+        for oracle in &self.inner.parts.oracles {
             violations.extend(oracle.check(run));
         }
         violations
@@ -425,28 +439,15 @@ impl Scenario {
 
     /// This scenario with `oracle` added (for harnesses adding a test's own oracles).
     pub fn with_oracle(&self, oracle: Oracle) -> Scenario {
-        let i = &self.inner;
-        let mut oracles = i.oracles.clone();
-        oracles.push(oracle);
+        let mut parts = self.inner.parts.clone();
+        parts.oracles.push(oracle);
         Scenario {
             inner: Arc::new(Inner {
-                name: i.name,
-                summary: i.summary,
-                roles: i.roles.clone(),
-                params: i.params.clone(),
-                ranges: i.ranges.clone(),
-                oracles,
-                build: i.build.clone(),
+                parts,
+                build: self.inner.build.clone(),
             }),
         }
     }
-}
-
-/// The placeholder build of a builder, replaced by [`ScenarioBuilder::build`].
-fn unreachable_build() -> Result<Program, ChoreoError> {
-    Err(ChoreoError::Census {
-        detail: "the scenario was not built (call ScenarioBuilder::build)".into(),
-    })
 }
 
 impl<C: Choreography + Clone + Sync> ScenarioBuilder<C> {
@@ -537,13 +538,15 @@ impl<C: Choreography + Clone + Sync> ScenarioBuilder<C> {
     /// The scenario.
     pub fn build(self) -> Scenario {
         let (choreo, families) = (self.choreo, self.families);
-        let mut inner = self.inner;
-        inner.build = Arc::new(move |params| {
+        let build: Build = Arc::new(move |params| {
             let sizes = families(params)?;
             Program::new(choreo(params)?, &sizes)
         });
         Scenario {
-            inner: Arc::new(inner),
+            inner: Arc::new(Inner {
+                parts: self.inner,
+                build,
+            }),
         }
     }
 }
