@@ -73,6 +73,7 @@ pub mod observer;
 pub mod program;
 pub mod store;
 
+pub use engine::saga::Tx;
 pub use error::{ChoreoError, Rescued};
 pub use ident::{Census, FamilySizes, Participant, ParticipantId, SessionId, Site};
 pub use lang::census::{Member, RoleSet, Subset};

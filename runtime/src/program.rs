@@ -24,6 +24,7 @@ use crate::ident::{Census, FamilySizes, Participant, ParticipantId, SessionId, S
 use crate::lang::choreo::Choreography;
 use crate::lang::located::view_as;
 use crate::lang::run::{finish_projected, run_central, run_projected};
+use crate::lang::saga::CentralSaga;
 use crate::net::transport::{BoxFuture, NodeId};
 use crate::node::Node;
 use crate::observer::Event;
@@ -204,7 +205,7 @@ impl<Ch: Choreography + Clone + Sync> Erased for Typed<Ch> {
         let choreo = self.choreo.clone();
         let census = self.census.clone();
         Box::pin(async move {
-            let result = run_central(choreo, census.clone(), session).await;
+            let result = run_central(choreo, census.clone(), session, CentralSaga::root()).await;
             Outcomes::new(
                 census
                     .participants()

@@ -30,6 +30,7 @@ pub mod plan;
 pub mod random;
 pub mod report;
 pub mod repro;
+pub mod saga;
 pub mod shrink;
 #[cfg(madsim)]
 pub mod sim;

@@ -182,7 +182,11 @@ impl Sim {
         let liveness: Vec<String> = report
             .violations
             .iter()
-            .filter(|v| v.starts_with("liveness") || v.starts_with("rescue-agreement"))
+            .filter(|v| {
+                v.starts_with("liveness")
+                    || v.starts_with("rescue-agreement")
+                    || v.starts_with("saga-")
+            })
             .cloned()
             .collect();
         report.violations = liveness;
@@ -367,6 +371,7 @@ impl Sim {
         );
         let trace = recorder.take_trace();
         violations.extend(trace.rescue_disagreements());
+        violations.extend(crate::saga::violations(&trace));
         let mut stats = SimStats::of(&trace, sim_time);
         (stats.datagrams, stats.wire_bytes) = recorder.wire();
         for c in counted.iter().flatten() {

@@ -19,6 +19,7 @@ use tokio::sync::Notify;
 
 use crate::engine::journal::{Journal, Recovered, SessionState};
 use crate::engine::notice::Control;
+use crate::engine::saga::SagaLog;
 use crate::engine::state::{Failure, State};
 use crate::error::ChoreoError;
 use crate::ident::{Census, Participant, ParticipantId, SessionId, Site};
@@ -41,6 +42,8 @@ pub(crate) struct Session {
     /// Woken by checkpoint notices (exit and rescue waits) and by failures: kept apart from
     /// `arrived` so that data frames do not wake every level of a deep nest of checkpoints.
     pub(super) noticed: Notify,
+    /// The saga log of `ch.transaction` (read from the store on first use).
+    pub saga: SagaLog,
 }
 
 impl Session {
@@ -60,6 +63,7 @@ impl Session {
             state: Mutex::new(State::default()),
             arrived: Notify::new(),
             noticed: Notify::new(),
+            saga: SagaLog::new(id, me),
         }
     }
 
@@ -157,6 +161,7 @@ impl Session {
             state: Mutex::new(st),
             arrived: Notify::new(),
             noticed: Notify::new(),
+            saga: SagaLog::new(id, me),
         }
     }
 
@@ -238,10 +243,18 @@ impl Session {
             if st.failure.is_some() {
                 false
             } else {
-                st.failure = Some(Failure { error });
+                st.failure = Some(Failure {
+                    error: error.clone(),
+                });
                 true
             }
         };
+        // A saga marks its failure durably before anything waits on it (see `engine::saga`).
+        // If the mark cannot be written, compensation still follows from the failure in
+        // memory; only a restart before it ends would miss the mark.
+        if first {
+            let _ = self.saga.mark_failed(&error);
+        }
         let wakers: Vec<Waker> = lock(&self.state)
             .blocks
             .values_mut()

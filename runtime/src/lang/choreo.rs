@@ -78,6 +78,8 @@ pub(crate) enum Ctx {
         session: SessionId,
         census: Arc<Census>,
         children: AtomicU64,
+        /// The reference run's sagas (application records and commits).
+        saga: crate::lang::saga::CentralSaga,
     },
 }
 

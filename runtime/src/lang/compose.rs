@@ -104,10 +104,13 @@ impl<C: RoleSet> Choreo<C> {
         ));
         match &*self.ctx {
             Ctx::Central {
-                session, children, ..
+                session,
+                children,
+                saga,
+                ..
             } => {
                 let id = session.child(children.fetch_add(1, Ordering::Relaxed));
-                let task = tokio::spawn(run_central(sub, census, id));
+                let task = tokio::spawn(run_central(sub, census, id, saga.child()));
                 Ok(Spawned::running(task))
             }
             Ctx::Projected { node, session } => {

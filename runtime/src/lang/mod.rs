@@ -20,4 +20,5 @@ pub mod located;
 pub mod repeat;
 pub mod role;
 pub(crate) mod run;
+pub(crate) mod saga;
 mod task;
