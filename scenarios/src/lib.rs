@@ -24,8 +24,11 @@ pub mod alice_bob;
 pub mod bookseller;
 pub mod chorex;
 pub mod counter;
+pub mod orders;
 pub mod planted;
 mod scenario;
+pub mod travel;
+pub mod warehouse;
 pub mod workers;
 
 pub use scenario::{

@@ -204,7 +204,7 @@ pub struct UnknownScenario {
 
 /// Every shipped scenario, by name.
 pub fn registry() -> &'static [Scenario] {
-    static REGISTRY: [Scenario; 8] = [
+    static REGISTRY: [Scenario; 11] = [
         Scenario {
             name: "bookseller",
             summary: "Buyer asks a title, Seller quotes, Buyer decides under budget, Seller sends a delivery date",
@@ -311,6 +311,67 @@ pub fn registry() -> &'static [Scenario] {
             oracles: crate::chorex::nest_loop::ORACLES,
             build: crate::chorex::nest_loop::program,
             oracle: crate::chorex::nest_loop::oracle,
+        },
+        Scenario {
+            name: "warehouse",
+            summary: "Order-fulfilment saga over the ring Warehouse -> Payment -> Loyalty -> Warehouse: reserve, pay, award, ship; abort=0|1|2: ships|no stock|no capacity",
+            roles: &["Warehouse", "Payment", "Loyalty"],
+            params: crate::warehouse::PARAMS,
+            ranges: &[
+                ParamRange {
+                    name: "abort",
+                    min: 0,
+                    max: 2,
+                    why: "",
+                },
+                ParamRange {
+                    name: "qty",
+                    min: 1,
+                    max: 1_000_000,
+                    why: "an order of nothing is no order",
+                },
+            ],
+            oracles: crate::warehouse::ORACLES,
+            build: crate::warehouse::program,
+            oracle: crate::warehouse::oracle,
+        },
+        Scenario {
+            name: "travel",
+            summary: "Client books a flight (Flight) and a hotel (Geo picks it, Reservation books it) side by side; full=0|1|2: both book|flight full|hotel full",
+            roles: &["Client", "Flight", "Geo", "Reservation"],
+            params: crate::travel::PARAMS,
+            ranges: &[ParamRange {
+                name: "full",
+                min: 0,
+                max: 2,
+                why: "",
+            }],
+            oracles: crate::travel::ORACLES,
+            build: crate::travel::program,
+            oracle: crate::travel::oracle,
+        },
+        Scenario {
+            name: "orders",
+            summary: "K concurrent warehouse sagas (nested sessions) over the same stock, capacity, money and points in the nodes' stores; then an audit",
+            roles: &["Warehouse", "Payment", "Loyalty"],
+            params: crate::orders::PARAMS,
+            ranges: &[
+                ParamRange {
+                    name: "orders",
+                    min: 1,
+                    max: 64,
+                    why: "each order is a session of its own with four store batches per role",
+                },
+                ParamRange {
+                    name: "qty",
+                    min: 1,
+                    max: 1_000_000,
+                    why: "an order of nothing is no order",
+                },
+            ],
+            oracles: crate::orders::ORACLES,
+            build: crate::orders::program,
+            oracle: crate::orders::oracle,
         },
     ];
     &REGISTRY

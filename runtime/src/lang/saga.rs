@@ -40,7 +40,8 @@ use crate::store::{MemoryStore, Store};
 /// under its own name, nested sessions included) and each session's commits in order.
 pub(crate) struct CentralSaga {
     app: Arc<dyn Store>,
-    commits: Mutex<Vec<(Vec<u8>, Handler, Vec<u8>)>>,
+    /// (namespace, idempotency key, compensation, result) per commit, in commit order.
+    commits: Mutex<Vec<(Vec<u8>, String, Handler, Vec<u8>)>>,
 }
 
 impl CentralSaga {
@@ -63,8 +64,8 @@ impl CentralSaga {
     /// The session failed: compensate its commits, last first.
     pub(crate) fn compensate(&self) {
         let commits = std::mem::take(&mut *lock(&self.commits));
-        for (ns, handler, result) in commits.into_iter().rev() {
-            let mut tx = Tx::new(&*self.app, ns, String::new());
+        for (ns, key, handler, result) in commits.into_iter().rev() {
+            let mut tx = Tx::new(&*self.app, ns, key);
             if handler(&mut tx, &result).is_ok() {
                 if let Ok(batch) = tx.into_batch() {
                     let _ = self.app.commit(&batch);
@@ -161,8 +162,12 @@ impl<C: RoleSet> Choreo<C> {
             let _op = self.begin();
             self.proceed().await?;
             let (node, session) = match &*self.ctx {
-                Ctx::Central { saga, .. } => {
-                    return self.central_transaction::<T, R, F, G>(saga, &name, commit, compensate);
+                Ctx::Central { saga, session, .. } => {
+                    let me = self.role_id(R::NAME)?;
+                    let key =
+                        crate::engine::saga::SagaLog::new(*session, me).idempotency_key(&name);
+                    return self
+                        .central_transaction::<T, R, F, G>(saga, &name, key, commit, compensate);
                 }
                 Ctx::Projected { node, session } => (node, session),
             };
@@ -285,6 +290,7 @@ impl<C: RoleSet> Choreo<C> {
         &self,
         saga: &CentralSaga,
         name: &str,
+        key: String,
         commit: F,
         compensate: G,
     ) -> Result<At<T, R>, ChoreoError>
@@ -296,7 +302,7 @@ impl<C: RoleSet> Choreo<C> {
     {
         let mut ns = R::NAME.as_bytes().to_vec();
         ns.push(b'/');
-        let mut tx = Tx::new(&*saga.app, ns.clone(), String::new());
+        let mut tx = Tx::new(&*saga.app, ns.clone(), key.clone());
         let value = commit(Local::new(), &mut tx).map_err(|r| aborted(R::NAME, name, r))?;
         let batch = tx
             .into_batch()
@@ -306,7 +312,7 @@ impl<C: RoleSet> Choreo<C> {
             .map_err(|e| store_failure(R::NAME, &e.to_string()))?;
         let result =
             postcard::to_stdvec(&value).map_err(|e| store_failure(R::NAME, &e.to_string()))?;
-        lock(&saga.commits).push((ns, handler(compensate), result));
+        lock(&saga.commits).push((ns, key, handler(compensate), result));
         Ok(At::present(value))
     }
 }

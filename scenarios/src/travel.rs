@@ -1,0 +1,193 @@
+//! Travel: Client books a trip. Flight books a seat; Geo picks the hotel nearest the
+//! destination and passes the booking to Reservation, which books a room. The two bookings run
+//! side by side; either aborts the saga when it is full, and then the other is compensated
+//! (its seat or room released) wherever it had committed.
+
+use rehearsal::{
+    Choreo, ChoreoError, Choreography, FamilySizes, Outcomes, Program, Roles, Tx, roles,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::scenario::{Param, Params, outcome_of};
+
+roles!(Client, Flight, Geo, Reservation);
+
+/// Parameters.
+pub const PARAMS: &[Param] = &[
+    Param {
+        name: "full",
+        default: 0,
+        summary: "0: both bookings succeed; 1: the flight is full; 2: the hotel is full",
+    },
+    Param {
+        name: "seats",
+        default: 2,
+        summary: "seats left on the flight at the start",
+    },
+    Param {
+        name: "rooms",
+        default: 2,
+        summary: "rooms left at the hotel at the start",
+    },
+];
+
+/// Oracles beyond the reference oracle and the saga oracles.
+pub const ORACLES: &[(&str, &str)] = &[(
+    "travel-path",
+    "full=0: every role ends with the itinerary; full=1: aborted at `flight`; full=2: aborted at `hotel`",
+)];
+
+/// A trip: where to, and what is left where the stores have no record yet.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trip {
+    /// The destination.
+    pub to: String,
+    /// Seats left at the start.
+    pub seats: u64,
+    /// Rooms left at the start.
+    pub rooms: u64,
+}
+
+/// What every role ends with when both bookings succeed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Itinerary {
+    /// The seat booked (its number).
+    pub seat: u64,
+    /// The hotel.
+    pub hotel: String,
+    /// The room booked (its number).
+    pub room: u64,
+}
+
+fn book(tx: &mut Tx<'_>, key: &str, start: u64, what: &str) -> Result<u64, String> {
+    let left = tx.get_or(key, start);
+    if left == 0 {
+        return Err(format!("no {what} left"));
+    }
+    tx.put(key, &(left - 1));
+    Ok(left)
+}
+
+fn release(tx: &mut Tx<'_>, key: &str, start: u64) {
+    let left = tx.get_or(key, start);
+    tx.put(key, &(left + 1));
+}
+
+/// The hotel Geo picks for a destination.
+pub fn hotel_near(to: &str) -> String {
+    format!("Grand Hotel {to}")
+}
+
+impl Choreography for Trip {
+    type Census = Roles![Client, Flight, Geo, Reservation];
+    type Output = Itinerary;
+
+    async fn run(self, ch: &Choreo<Self::Census>) -> Result<Itinerary, ChoreoError> {
+        let Trip { to, seats, rooms } = self;
+        let dest = ch.locally(Client, |_| to.clone()).await?;
+        // Both requests leave before either answer is awaited: the bookings run side by side.
+        let seat_req = ch.at("book-flight").comm(Client, Flight, &dest).await?;
+        let geo_req = ch.at("find-hotel").comm(Client, Geo, &dest).await?;
+        let hotel = ch
+            .locally(Geo, |g| hotel_near(g.get::<String>(&geo_req)))
+            .await?;
+        let hotel = ch.at("book-hotel").comm(Geo, Reservation, &hotel).await?;
+        let seat = ch
+            .transaction(
+                Flight,
+                "flight",
+                |f, tx| {
+                    let _to = f.get(&seat_req);
+                    book(tx, "seats", seats, "seat")
+                },
+                move |tx, _seat: &u64| release(tx, "seats", seats),
+            )
+            .await?;
+        let room = ch
+            .transaction(
+                Reservation,
+                "hotel",
+                |r, tx| {
+                    let _hotel = r.get(&hotel);
+                    book(tx, "rooms", rooms, "room")
+                },
+                move |tx, _room: &u64| release(tx, "rooms", rooms),
+            )
+            .await?;
+        let hotel_name = ch.locally(Reservation, |r| r.get(&hotel).clone()).await?;
+        let seat = ch.at("seat").comm(Flight, Client, &seat).await?;
+        let room = ch
+            .at("room")
+            .comm(
+                Reservation,
+                Client,
+                &ch.locally(Reservation, |r| (r.get(&hotel_name).clone(), *r.get(&room)))
+                    .await?,
+            )
+            .await?;
+        let itinerary = ch
+            .locally(Client, |c| {
+                let (hotel, room) = c.get(&room).clone();
+                Itinerary {
+                    seat: *c.get(&seat),
+                    hotel,
+                    room,
+                }
+            })
+            .await?;
+        ch.at("itinerary").broadcast(Client, itinerary).await
+    }
+}
+
+/// The trip of parameters `p`.
+pub fn trip(p: &Params) -> Trip {
+    let full = p.get("full");
+    Trip {
+        to: "Lisbon".into(),
+        seats: if full == 1 { 0 } else { p.get("seats") },
+        rooms: if full == 2 { 0 } else { p.get("rooms") },
+    }
+}
+
+pub(crate) fn program(p: &Params) -> Result<Program, ChoreoError> {
+    if p.get("full") > 2 {
+        return Err(ChoreoError::Census {
+            detail: format!(
+                "travel: full={} is not a path; expected 0, 1 or 2",
+                p.get("full")
+            ),
+        });
+    }
+    Program::new(trip(p), &FamilySizes::new())
+}
+
+pub(crate) fn oracle(p: &Params, outcomes: &Outcomes) -> Vec<String> {
+    let t = trip(p);
+    let expected = match (t.seats, t.rooms) {
+        (0, _) => Some("flight"),
+        (_, 0) => Some("hotel"),
+        _ => None,
+    };
+    let mut out = Vec::new();
+    for role in ["Client", "Flight", "Geo", "Reservation"] {
+        match (expected, outcomes.get(role)) {
+            (None, _) => match outcome_of::<Itinerary>(outcomes, role) {
+                Ok(i) if i.seat == t.seats && i.room == t.rooms && i.hotel == hotel_near(&t.to) => {
+                }
+                Ok(i) => out.push(format!(
+                    "travel-path: {role} ended with {i:?}; expected seat {} and room {} at {}",
+                    t.seats,
+                    t.rooms,
+                    hotel_near(&t.to)
+                )),
+                Err(e) => out.push(format!("travel-path: {e}")),
+            },
+            (Some(step), Some(Err(ChoreoError::Aborted { transaction, .. })))
+                if transaction == step => {}
+            (Some(step), got) => out.push(format!(
+                "travel-path: {role} ended with {got:?}; expected the saga aborted at `{step}`"
+            )),
+        }
+    }
+    out
+}
