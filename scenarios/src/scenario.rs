@@ -314,14 +314,14 @@ pub fn registry() -> &'static [Scenario] {
         },
         Scenario {
             name: "warehouse",
-            summary: "Order-fulfilment saga over the ring Warehouse -> Payment -> Loyalty -> Warehouse: reserve, pay, award, ship; abort=0|1|2: ships|no stock|no capacity",
+            summary: "Order-fulfilment saga over the ring Warehouse -> Payment -> Loyalty -> Warehouse: reserve, pay, award, ship; abort=0|1|2|3: ships|no stock|no capacity|all three in turn",
             roles: &["Warehouse", "Payment", "Loyalty"],
             params: crate::warehouse::PARAMS,
             ranges: &[
                 ParamRange {
                     name: "abort",
                     min: 0,
-                    max: 2,
+                    max: 3,
                     why: "",
                 },
                 ParamRange {
@@ -337,13 +337,13 @@ pub fn registry() -> &'static [Scenario] {
         },
         Scenario {
             name: "travel",
-            summary: "Client books a flight (Flight) and a hotel (Geo picks it, Reservation books it) side by side; full=0|1|2: both book|flight full|hotel full",
+            summary: "Client books a flight (Flight) and a hotel (Geo picks it, Reservation books it) side by side; full=0|1|2|3: both book|flight full|hotel full|all three in turn",
             roles: &["Client", "Flight", "Geo", "Reservation"],
             params: crate::travel::PARAMS,
             ranges: &[ParamRange {
                 name: "full",
                 min: 0,
-                max: 2,
+                max: 3,
                 why: "",
             }],
             oracles: crate::travel::ORACLES,

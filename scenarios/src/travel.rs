@@ -16,8 +16,8 @@ roles!(Client, Flight, Geo, Reservation);
 pub const PARAMS: &[Param] = &[
     Param {
         name: "full",
-        default: 0,
-        summary: "0: both bookings succeed; 1: the flight is full; 2: the hotel is full",
+        default: 3,
+        summary: "0: both bookings succeed; 1: the flight is full; 2: the hotel is full; 3: three trips in turn, one per path",
     },
     Param {
         name: "seats",
@@ -34,12 +34,14 @@ pub const PARAMS: &[Param] = &[
 /// Oracles beyond the reference oracle and the saga oracles.
 pub const ORACLES: &[(&str, &str)] = &[(
     "travel-path",
-    "full=0: every role ends with the itinerary; full=1: aborted at `flight`; full=2: aborted at `hotel`",
+    "full=0: every role ends with the itinerary; full=1: aborted at `flight`; full=2: aborted at `hotel`; full=3: the three trips end that way, in turn",
 )];
 
 /// A trip: where to, and what is left where the stores have no record yet.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Trip {
+    /// The agency: the prefix of its records in the stores.
+    pub agency: String,
     /// The destination.
     pub to: String,
     /// Seats left at the start.
@@ -83,7 +85,15 @@ impl Choreography for Trip {
     type Output = Itinerary;
 
     async fn run(self, ch: &Choreo<Self::Census>) -> Result<Itinerary, ChoreoError> {
-        let Trip { to, seats, rooms } = self;
+        let Trip {
+            agency,
+            to,
+            seats,
+            rooms,
+        } = self;
+        let seats_key = format!("{agency}seats");
+        let rooms_key = format!("{agency}rooms");
+        let (seats_c, rooms_c) = (seats_key.clone(), rooms_key.clone());
         let dest = ch.locally(Client, |_| to.clone()).await?;
         // Both requests leave before either answer is awaited: the bookings run side by side.
         let seat_req = ch.at("book-flight").comm(Client, Flight, &dest).await?;
@@ -98,9 +108,9 @@ impl Choreography for Trip {
                 "flight",
                 |f, tx| {
                     let _to = f.get(&seat_req);
-                    book(tx, "seats", seats, "seat")
+                    book(tx, &seats_key, seats, "seat")
                 },
-                move |tx, _seat: &u64| release(tx, "seats", seats),
+                move |tx, _seat: &u64| release(tx, &seats_c, seats),
             )
             .await?;
         let room = ch
@@ -109,9 +119,9 @@ impl Choreography for Trip {
                 "hotel",
                 |r, tx| {
                     let _hotel = r.get(&hotel);
-                    book(tx, "rooms", rooms, "room")
+                    book(tx, &rooms_key, rooms, "room")
                 },
-                move |tx, _room: &u64| release(tx, "rooms", rooms),
+                move |tx, _room: &u64| release(tx, &rooms_c, rooms),
             )
             .await?;
         let hotel_name = ch.locally(Reservation, |r| r.get(&hotel).clone()).await?;
@@ -139,38 +149,89 @@ impl Choreography for Trip {
     }
 }
 
-/// The trip of parameters `p`.
-pub fn trip(p: &Params) -> Trip {
-    let full = p.get("full");
-    Trip {
+/// `full=3`: three trips, one after another, each a nested session of its own: one books
+/// both, one finds the flight full, one the hotel, so every seed reaches every path.
+#[derive(Clone, Debug)]
+pub struct EveryPath {
+    /// The trips, in the order they run.
+    pub trips: Vec<Trip>,
+}
+
+impl Choreography for EveryPath {
+    type Census = Roles![Client, Flight, Geo, Reservation];
+    /// Per trip: `None` if it was booked, or the transaction its saga aborted at.
+    type Output = Vec<Option<String>>;
+
+    async fn run(self, ch: &Choreo<Self::Census>) -> Result<Vec<Option<String>>, ChoreoError> {
+        let mut ends = Vec::new();
+        for trip in self.trips {
+            ends.push(match ch.spawn_session(trip)?.join().await {
+                Ok(_) => None,
+                Err(ChoreoError::Aborted { transaction, .. }) => Some(transaction),
+                Err(e) => return Err(e),
+            });
+        }
+        Ok(ends)
+    }
+}
+
+/// The trips of parameters `p`: one, or (full=3) one per path.
+pub fn trips(p: &Params) -> Vec<Trip> {
+    let path = |full: u64, agency: &str| Trip {
+        agency: agency.into(),
         to: "Lisbon".into(),
         seats: if full == 1 { 0 } else { p.get("seats") },
         rooms: if full == 2 { 0 } else { p.get("rooms") },
+    };
+    match p.get("full") {
+        3 => vec![
+            path(0, "travel/booked/"),
+            path(1, "travel/flight-full/"),
+            path(2, "travel/hotel-full/"),
+        ],
+        full => vec![path(full, "travel/")],
+    }
+}
+
+/// Where a trip ends in a fault-free run: booked, or aborted at `flight` or `hotel`.
+pub fn expected_end(t: &Trip) -> Option<&'static str> {
+    match (t.seats, t.rooms) {
+        (0, _) => Some("flight"),
+        (_, 0) => Some("hotel"),
+        _ => None,
     }
 }
 
 pub(crate) fn program(p: &Params) -> Result<Program, ChoreoError> {
-    if p.get("full") > 2 {
-        return Err(ChoreoError::Census {
-            detail: format!(
-                "travel: full={} is not a path; expected 0, 1 or 2",
-                p.get("full")
-            ),
-        });
+    match p.get("full") {
+        3 => Program::new(EveryPath { trips: trips(p) }, &FamilySizes::new()),
+        0..=2 => Program::new(trips(p).remove(0), &FamilySizes::new()),
+        other => Err(ChoreoError::Census {
+            detail: format!("travel: full={other} is not a path; expected 0, 1, 2 or 3"),
+        }),
     }
-    Program::new(trip(p), &FamilySizes::new())
 }
 
 pub(crate) fn oracle(p: &Params, outcomes: &Outcomes) -> Vec<String> {
-    let t = trip(p);
-    let expected = match (t.seats, t.rooms) {
-        (0, _) => Some("flight"),
-        (_, 0) => Some("hotel"),
-        _ => None,
-    };
+    let trips = trips(p);
     let mut out = Vec::new();
     for role in ["Client", "Flight", "Geo", "Reservation"] {
-        match (expected, outcomes.get(role)) {
+        if p.get("full") == 3 {
+            let want: Vec<Option<String>> = trips
+                .iter()
+                .map(|t| expected_end(t).map(str::to_string))
+                .collect();
+            match outcome_of::<Vec<Option<String>>>(outcomes, role) {
+                Ok(ends) if ends == want => {}
+                Ok(ends) => out.push(format!(
+                    "travel-path: {role} ended {ends:?}; expected {want:?}"
+                )),
+                Err(e) => out.push(format!("travel-path: {e}")),
+            }
+            continue;
+        }
+        let t = &trips[0];
+        match (expected_end(t), outcomes.get(role)) {
             (None, _) => match outcome_of::<Itinerary>(outcomes, role) {
                 Ok(i) if i.seat == t.seats && i.room == t.rooms && i.hotel == hotel_near(&t.to) => {
                 }

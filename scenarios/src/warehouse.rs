@@ -22,8 +22,8 @@ roles!(Warehouse, Payment, Loyalty);
 pub const PARAMS: &[Param] = &[
     Param {
         name: "abort",
-        default: 0,
-        summary: "0: the order ships; 1: it aborts at the first step (no stock); 2: at the last step (no shipping capacity)",
+        default: 3,
+        summary: "0: the order ships; 1: it aborts at the first step (no stock); 2: at the last step (no shipping capacity); 3: three orders in turn, one per path",
     },
     Param {
         name: "qty",
@@ -45,7 +45,7 @@ pub const PARAMS: &[Param] = &[
 /// Oracles beyond the reference oracle and the saga oracles.
 pub const ORACLES: &[(&str, &str)] = &[(
     "warehouse-path",
-    "abort=0: every role ends with the shipped order; abort=1: every role ends aborted at `reserve`; abort=2: at `ship`",
+    "abort=0: every role ends with the shipped order; abort=1: every role ends aborted at `reserve`; abort=2: at `ship`; abort=3: the three orders end that way, in turn",
 )];
 
 /// The price of one item.
@@ -204,49 +204,121 @@ impl Choreography for Order {
     }
 }
 
-/// The order of parameters `p`.
-pub fn order(p: &Params) -> Order {
-    let abort = p.get("abort");
-    Order {
-        shop: "warehouse/".into(),
+/// How one order of the every-path run ended, as every role sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum End {
+    /// It shipped.
+    Shipped,
+    /// Its saga aborted at this transaction (and every commit was compensated).
+    Aborted(String),
+}
+
+/// `abort=3`: three orders, one after another, each a nested session of its own: one ships,
+/// one aborts at the first step, one at the last, so every seed reaches every path.
+#[derive(Clone, Debug)]
+pub struct EveryPath {
+    /// The orders, in the order they run.
+    pub orders: Vec<Order>,
+}
+
+impl Choreography for EveryPath {
+    type Census = Roles![Warehouse, Payment, Loyalty];
+    type Output = Vec<End>;
+
+    async fn run(self, ch: &Choreo<Self::Census>) -> Result<Vec<End>, ChoreoError> {
+        let mut ends = Vec::new();
+        for order in self.orders {
+            let end = match ch.spawn_session(order)?.join().await {
+                Ok(_) => End::Shipped,
+                Err(ChoreoError::Aborted { transaction, .. }) => End::Aborted(transaction),
+                Err(e) => return Err(e),
+            };
+            ends.push(end);
+        }
+        Ok(ends)
+    }
+}
+
+/// The orders of parameters `p`: one, or (abort=3) one per path.
+pub fn orders(p: &Params) -> Vec<Order> {
+    let path = |abort: u64, shop: &str| Order {
+        shop: shop.into(),
         qty: p.get("qty"),
         stock: if abort == 1 { 0 } else { p.get("stock") },
         capacity: if abort == 2 { 0 } else { p.get("capacity") },
+    };
+    match p.get("abort") {
+        3 => vec![
+            path(0, "warehouse/ships/"),
+            path(1, "warehouse/no-stock/"),
+            path(2, "warehouse/no-capacity/"),
+        ],
+        abort => vec![path(abort, "warehouse/")],
+    }
+}
+
+/// Where an order ends in a fault-free run: shipped, or aborted at `reserve` or `ship`.
+pub fn expected_end(o: &Order) -> Option<&'static str> {
+    if o.qty > o.stock {
+        Some("reserve")
+    } else if o.capacity == 0 {
+        Some("ship")
+    } else {
+        None
     }
 }
 
 pub(crate) fn program(p: &Params) -> Result<Program, ChoreoError> {
-    if p.get("abort") > 2 {
-        return Err(ChoreoError::Census {
-            detail: format!(
-                "warehouse: abort={} is not a path; expected 0, 1 or 2",
-                p.get("abort")
-            ),
-        });
+    match p.get("abort") {
+        3 => Program::new(EveryPath { orders: orders(p) }, &FamilySizes::new()),
+        0..=2 => Program::new(orders(p).remove(0), &FamilySizes::new()),
+        other => Err(ChoreoError::Census {
+            detail: format!("warehouse: abort={other} is not a path; expected 0, 1, 2 or 3"),
+        }),
     }
-    Program::new(order(p), &FamilySizes::new())
+}
+
+fn check_shipped(role: &str, o: &Order, s: &Shipped) -> Option<String> {
+    (s.qty != o.qty || s.paid != o.qty * PRICE || s.points != 1).then(|| {
+        format!(
+            "warehouse-path: {role} ended with {s:?}; expected {} items paid {} and 1 point",
+            o.qty,
+            o.qty * PRICE
+        )
+    })
 }
 
 pub(crate) fn oracle(p: &Params, outcomes: &Outcomes) -> Vec<String> {
-    let o = order(p);
-    let expected = match p.get("abort") {
-        0 if o.qty <= o.stock && o.capacity > 0 => None,
-        0 if o.qty > o.stock => Some("reserve"),
-        0 => Some("ship"),
-        1 if o.qty == 0 => Some("ship"),
-        1 => Some("reserve"),
-        _ => Some("ship"),
-    };
+    let orders = orders(p);
     let mut out = Vec::new();
     for role in ["Warehouse", "Payment", "Loyalty"] {
-        match (expected, outcomes.get(role)) {
-            (None, _) => match outcome_of::<Shipped>(outcomes, role) {
-                Ok(s) if s.qty == o.qty && s.paid == o.qty * PRICE && s.points == 1 => {}
-                Ok(s) => out.push(format!(
-                    "warehouse-path: {role} ended with {s:?}; expected {} items paid {}",
-                    o.qty,
-                    o.qty * PRICE
+        if p.get("abort") == 3 {
+            match outcome_of::<Vec<End>>(outcomes, role) {
+                Ok(ends) if ends.len() == orders.len() => {
+                    for (o, end) in orders.iter().zip(&ends) {
+                        match (expected_end(o), end) {
+                            (None, End::Shipped) => {}
+                            (Some(step), End::Aborted(t)) if t == step => {}
+                            (want, got) => out.push(format!(
+                                "warehouse-path: {role}: order {} ended {got:?}; expected {want:?}",
+                                o.shop
+                            )),
+                        }
+                    }
+                }
+                Ok(ends) => out.push(format!(
+                    "warehouse-path: {role} ended {} orders; expected {}",
+                    ends.len(),
+                    orders.len()
                 )),
+                Err(e) => out.push(format!("warehouse-path: {e}")),
+            }
+            continue;
+        }
+        let o = &orders[0];
+        match (expected_end(o), outcomes.get(role)) {
+            (None, _) => match outcome_of::<Shipped>(outcomes, role) {
+                Ok(s) => out.extend(check_shipped(role, o, &s)),
                 Err(e) => out.push(format!("warehouse-path: {e}")),
             },
             (Some(step), Some(Err(ChoreoError::Aborted { transaction, .. })))

@@ -31,7 +31,8 @@ async fn warehouse_ships_or_aborts_at_the_first_or_the_last_step() {
     check("warehouse", &["abort=0"], None).await;
     check("warehouse", &["abort=1"], Some("reserve")).await;
     check("warehouse", &["abort=2"], Some("ship")).await;
-    check("warehouse", &["qty=9"], Some("reserve")).await;
+    check("warehouse", &["abort=0", "qty=9"], Some("reserve")).await;
+    check("warehouse", &["abort=3"], None).await;
 }
 
 #[tokio::test]
@@ -39,6 +40,7 @@ async fn travel_books_both_or_aborts_when_either_is_full() {
     check("travel", &["full=0"], None).await;
     check("travel", &["full=1"], Some("flight")).await;
     check("travel", &["full=2"], Some("hotel")).await;
+    check("travel", &["full=3"], None).await;
 }
 
 #[tokio::test]
