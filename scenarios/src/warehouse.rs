@@ -22,7 +22,7 @@ roles!(Warehouse, Payment, Loyalty);
 pub const PARAMS: &[Param] = &[
     Param {
         name: "abort",
-        default: 3,
+        default: 0,
         summary: "0: the order ships; 1: it aborts at the first step (no stock); 2: at the last step (no shipping capacity); 3: three orders in turn, one per path",
     },
     Param {
