@@ -44,6 +44,9 @@ pub(crate) struct Session {
     pub(super) noticed: Notify,
     /// The saga log of `ch.transaction` (read from the store on first use).
     pub saga: SagaLog,
+    /// Replay: the failure notice the journal holds (received or sent), if any. A replay runs
+    /// on past it (its frames are journaled), but no new commit is accepted after it.
+    pub recovered_abort: Option<ChoreoError>,
 }
 
 impl Session {
@@ -64,6 +67,7 @@ impl Session {
             arrived: Notify::new(),
             noticed: Notify::new(),
             saga: SagaLog::new(id, me),
+            recovered_abort: None,
         }
     }
 
@@ -77,6 +81,7 @@ impl Session {
         recovered: Recovered,
     ) -> Session {
         let mut st = State::default();
+        let mut recovered_abort = None;
         for (civ, _, _) in recovered.outbox.values() {
             st.replay_epochs.insert(civ.epoch);
         }
@@ -98,6 +103,9 @@ impl Session {
                         .or_default()
                         .rescue
                         .get_or_insert(cause);
+                }
+                Ok(Control::Abort(error)) => {
+                    recovered_abort.get_or_insert(error);
                 }
                 _ => {}
             }
@@ -135,6 +143,9 @@ impl Session {
                             .rescue
                             .get_or_insert(cause);
                     }
+                    Ok(Control::Abort(error)) => {
+                        recovered_abort.get_or_insert(error);
+                    }
                     _ => {}
                 },
             }
@@ -162,6 +173,7 @@ impl Session {
             arrived: Notify::new(),
             noticed: Notify::new(),
             saga: SagaLog::new(id, me),
+            recovered_abort,
         }
     }
 

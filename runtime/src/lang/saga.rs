@@ -205,7 +205,11 @@ impl<C: RoleSet> Choreo<C> {
                 session.saga.commit(
                     &store,
                     &name,
-                    || session.failure(),
+                    || {
+                        session
+                            .failure()
+                            .or_else(|| session.recovered_abort.clone())
+                    },
                     |tx| {
                         std::panic::catch_unwind(AssertUnwindSafe(|| commit(Local::new(), tx)))
                             .map_err(|p| panic_text(p.as_ref()))
@@ -224,7 +228,11 @@ impl<C: RoleSet> Choreo<C> {
                     node.count_store_error();
                     Err(self.fail(store_failure(R::NAME, &e.to_string()), &site))
                 }
-                Err(failure) => Err(failure),
+                Err(failure) => {
+                    // Refused: the session failed here (perhaps before a restart).
+                    session.fail(failure.clone());
+                    Err(failure)
+                }
                 Ok(Committed::No(reason)) => Err(self.fail(aborted(R::NAME, &name, reason), &site)),
                 Ok(Committed::Nothing(Err(message))) => {
                     // A crash, like one in `locally`: rescued, or replayed, not yet a failure.
