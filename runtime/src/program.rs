@@ -19,12 +19,12 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::engine::journal::SessionState;
+use crate::engine::saga::CentralSaga;
 use crate::error::ChoreoError;
 use crate::ident::{Census, FamilySizes, Participant, ParticipantId, SessionId, Site};
 use crate::lang::choreo::Choreography;
 use crate::lang::located::view_as;
 use crate::lang::run::{finish_projected, run_central, run_projected};
-use crate::lang::saga::CentralSaga;
 use crate::net::transport::{BoxFuture, NodeId};
 use crate::node::Node;
 use crate::observer::Event;

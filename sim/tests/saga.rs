@@ -48,8 +48,11 @@ impl Choreography for TwoThenNo {
     }
 }
 
+/// A run of one seed, returning its violations.
+type Run<'a> = &'a dyn Fn(u64) -> Vec<String>;
+
 /// The first seed below 2,000 whose run violates an oracle named `oracle`.
-fn first_caught(oracle: &str, run: &dyn Fn(u64) -> Vec<String>) -> Option<(u64, String)> {
+fn first_caught(oracle: &str, run: Run<'_>) -> Option<(u64, String)> {
     (0..2_000u64).find_map(|seed| {
         run(seed)
             .into_iter()
@@ -89,7 +92,7 @@ fn the_saga_oracles_hold_and_catch_every_planted_bug() {
         "last commit first"
     );
 
-    let cases: [(Bug, &str, &dyn Fn(u64) -> Vec<String>); 3] = [
+    let cases: [(Bug, &str, Run<'_>); 3] = [
         (Bug::CompensateTwice, "saga-compensate-once", &run_user),
         (
             Bug::CompensateInCommitOrder,

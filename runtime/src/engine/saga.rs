@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::ChoreoError;
 use crate::ident::{ParticipantId, SessionId};
 use crate::net::transport::lock;
-use crate::store::{Batch, Store, StoreError, Table};
+use crate::store::{Batch, MemoryStore, Store, StoreError, Table};
 
 /// The store transaction of one commit or compensation: reads see the node's application
 /// records ([`Table::App`], shared by every session on the node) and this transaction's own
@@ -135,6 +135,48 @@ impl<'a> Tx<'a> {
         }
     }
 }
+
+/// The reference run's sagas: one application store for the whole run (every role's records
+/// under its own name, nested sessions included) and each session's commits in order.
+pub(crate) struct CentralSaga {
+    pub(crate) app: Arc<dyn Store>,
+    /// (namespace, idempotency key, compensation, result) per commit, in commit order.
+    pub(crate) commits: Mutex<Vec<CentralCommit>>,
+}
+
+impl CentralSaga {
+    /// A reference run's first session: an empty application store.
+    pub(crate) fn root() -> CentralSaga {
+        CentralSaga {
+            app: Arc::new(MemoryStore::new()),
+            commits: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A nested session of the same reference run: the same application store.
+    pub(crate) fn child(&self) -> CentralSaga {
+        CentralSaga {
+            app: self.app.clone(),
+            commits: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The session failed: compensate its commits, last first.
+    pub(crate) fn compensate(&self) {
+        let commits = std::mem::take(&mut *lock(&self.commits));
+        for (ns, key, handler, result) in commits.into_iter().rev() {
+            let mut tx = Tx::new(&*self.app, ns, key);
+            if handler(&mut tx, &result).is_ok() {
+                if let Ok(batch) = tx.into_batch() {
+                    let _ = self.app.commit(&batch);
+                }
+            }
+        }
+    }
+}
+
+/// A commit of the reference run: (namespace, idempotency key, compensation, result).
+pub(crate) type CentralCommit = (Vec<u8>, String, Handler, Vec<u8>);
 
 /// A compensation: runs with the commit's logged result, encoded.
 pub(crate) type Handler = Arc<dyn Fn(&mut Tx<'_>, &[u8]) -> Result<(), String> + Send + Sync>;
@@ -274,7 +316,6 @@ impl SagaLog {
         refuse: impl FnOnce() -> Option<ChoreoError>,
         commit: impl FnOnce(&mut Tx<'_>) -> T,
         outcome: impl FnOnce(&T) -> Option<Result<Vec<u8>, String>>,
-        ns: Vec<u8>,
         key: String,
     ) -> Result<Committed<T>, ChoreoError> {
         let mut st = lock(&self.state);
@@ -283,7 +324,7 @@ impl SagaLog {
                 return Err(e);
             }
         }
-        let mut tx = Tx::new(&**store, ns, key);
+        let mut tx = Tx::new(&**store, Vec::new(), key);
         let value = commit(&mut tx);
         let Some(verdict) = outcome(&value) else {
             return Ok(Committed::Nothing(value));

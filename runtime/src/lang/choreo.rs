@@ -79,7 +79,7 @@ pub(crate) enum Ctx {
         census: Arc<Census>,
         children: AtomicU64,
         /// The reference run's sagas (application records and commits).
-        saga: crate::lang::saga::CentralSaga,
+        saga: crate::engine::saga::CentralSaga,
     },
 }
 

@@ -6,12 +6,13 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use crate::engine::notice::Control;
+use crate::engine::saga::CentralSaga;
 use crate::engine::session::Session;
 use crate::error::ChoreoError;
 use crate::ident::{Census, ParticipantId, SessionId, Site};
 use crate::lang::census::RoleSet;
 use crate::lang::choreo::{Choreo, Choreography, Ctx};
-use crate::lang::saga::{self, CentralSaga};
+use crate::lang::saga;
 use crate::net::civ::Lane;
 use crate::node::Node;
 use crate::observer::Verdict;

@@ -18,12 +18,12 @@
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::engine::saga::{Bug, Claim, Committed, Handler, Tx, planted};
+use crate::engine::saga::{Bug, CentralSaga, Claim, Committed, Handler, Tx, planted};
 use crate::engine::session::Session;
 use crate::error::ChoreoError;
 use crate::ident::{Participant, Site};
@@ -34,46 +34,6 @@ use crate::lang::role::Role;
 use crate::net::transport::lock;
 use crate::node::Node;
 use crate::observer::{Event, SagaStep, Verdict};
-use crate::store::{MemoryStore, Store};
-
-/// The reference run's sagas: one application store for the whole run (every role's records
-/// under its own name, nested sessions included) and each session's commits in order.
-pub(crate) struct CentralSaga {
-    app: Arc<dyn Store>,
-    /// (namespace, idempotency key, compensation, result) per commit, in commit order.
-    commits: Mutex<Vec<(Vec<u8>, String, Handler, Vec<u8>)>>,
-}
-
-impl CentralSaga {
-    /// A reference run's first session: an empty application store.
-    pub(crate) fn root() -> CentralSaga {
-        CentralSaga {
-            app: Arc::new(MemoryStore::new()),
-            commits: Mutex::new(Vec::new()),
-        }
-    }
-
-    /// A nested session of the same reference run: the same application store.
-    pub(crate) fn child(&self) -> CentralSaga {
-        CentralSaga {
-            app: self.app.clone(),
-            commits: Mutex::new(Vec::new()),
-        }
-    }
-
-    /// The session failed: compensate its commits, last first.
-    pub(crate) fn compensate(&self) {
-        let commits = std::mem::take(&mut *lock(&self.commits));
-        for (ns, key, handler, result) in commits.into_iter().rev() {
-            let mut tx = Tx::new(&*self.app, ns, key);
-            if handler(&mut tx, &result).is_ok() {
-                if let Ok(batch) = tx.into_batch() {
-                    let _ = self.app.commit(&batch);
-                }
-            }
-        }
-    }
-}
 
 fn handler<T, G>(compensate: G) -> Handler
 where
@@ -219,7 +179,6 @@ impl<C: RoleSet> Choreo<C> {
                         Ok(Err(reason)) => Some(Err(reason.clone())),
                         Err(_) => None,
                     },
-                    Vec::new(),
                     key,
                 )
             };
