@@ -88,6 +88,18 @@ pub enum ChoreoError {
         /// What the store reported.
         detail: String,
     },
+    /// A transaction's commit said no (or the choreography called `ch.abort`): a business
+    /// abort. Every participant ends the session with this error, after compensating every
+    /// commit it made in the session, in reverse commit order.
+    #[error("saga aborted by {role} at transaction `{transaction}`: {reason}")]
+    Aborted {
+        /// The participant whose commit said no.
+        role: String,
+        /// The transaction (or the abort's label).
+        transaction: String,
+        /// The reason the commit gave.
+        reason: String,
+    },
     /// The node hosting this participant shut down before the session finished.
     #[error("session {session} was closed at {participant} before it finished")]
     Closed {

@@ -75,6 +75,7 @@ pub mod program;
 pub mod store;
 pub mod typed;
 
+pub use engine::saga::Tx;
 pub use error::{ChoreoError, Rescued};
 pub use ident::{Census, FamilySizes, Participant, ParticipantId, SessionId, Site};
 pub use lang::census::{Member, RoleSet, Subset};

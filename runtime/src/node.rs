@@ -103,6 +103,11 @@ struct NodeInner {
     link_wake: Notify,
     stats: Mutex<NodeStats>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Serializes the commits and compensations of every session here, so two sessions'
+    /// read-modify-writes of shared application records never interleave.
+    saga_lock: Mutex<()>,
+    /// Where transactions keep their records when the node has no store (lost with it).
+    volatile: Arc<dyn Store>,
     /// Frames sent from here are kept until acknowledged and retransmitted: always, but over
     /// a transport that delivers every frame from a node that journals nothing (where a lost
     /// acknowledgement or a replay cannot happen).
@@ -130,6 +135,8 @@ impl Node {
             link_wake: Notify::new(),
             stats: Mutex::new(NodeStats::default()),
             tasks: Mutex::new(Vec::new()),
+            saga_lock: Mutex::new(()),
+            volatile: Arc::new(crate::store::MemoryStore::new()),
         });
         let dispatcher = tokio::spawn(dispatch(inner.clone()));
         lock(&inner.tasks).push(dispatcher);
@@ -172,6 +179,20 @@ impl Node {
                 participant: s.participant().to_string(),
             });
         }
+    }
+
+    /// The store transactions write to: the node's, or a volatile one if it has none.
+    pub(crate) fn saga_store(&self) -> Arc<dyn Store> {
+        self.inner
+            .config
+            .store
+            .clone()
+            .unwrap_or_else(|| self.inner.volatile.clone())
+    }
+
+    /// Held while a commit or compensation reads and writes application records.
+    pub(crate) fn saga_lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        lock(&self.inner.saga_lock)
     }
 
     pub(crate) fn observer(&self) -> Option<&Arc<dyn Observer>> {

@@ -50,6 +50,33 @@ pub enum CheckpointPath<'a> {
     },
 }
 
+/// What a participant did in a session's saga (see `Choreo::transaction`).
+#[derive(Debug)]
+pub enum SagaStep<'a> {
+    /// It committed transaction `name`, the `index`-th commit of the session here (from 0).
+    Commit {
+        /// The transaction's name.
+        name: &'a str,
+        /// Its place in this participant's commit order.
+        index: u64,
+    },
+    /// It learned that the session failed (or failed it) and marked its saga failed: no
+    /// commit is accepted here after this, and its compensations follow.
+    Abort {
+        /// Why the session failed.
+        error: &'a ChoreoError,
+        /// How many of its commits remain to be compensated.
+        pending: u64,
+    },
+    /// It compensated commit `index` (transaction `name`).
+    Compensate {
+        /// The transaction's name.
+        name: &'a str,
+        /// The commit's place in this participant's commit order.
+        index: u64,
+    },
+}
+
 /// One event of a node.
 #[derive(Debug)]
 pub enum Event<'a> {
@@ -128,6 +155,16 @@ pub enum Event<'a> {
         epoch: u64,
         /// Which receive from `from` at `site` in `epoch` it was, from 0.
         occurrence: u64,
+    },
+    /// A participant committed, aborted or compensated in a session's saga. Observers may
+    /// halt the participant at a commit or a compensation (after it is durable).
+    Saga {
+        /// The session.
+        session: SessionId,
+        /// The participant.
+        participant: Participant,
+        /// What it did.
+        step: SagaStep<'a>,
     },
     /// A session failed at a participant.
     Failure {

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::engine::journal::SessionState;
+use crate::engine::saga::CentralSaga;
 use crate::error::ChoreoError;
 use crate::ident::{Census, FamilySizes, Participant, ParticipantId, SessionId, Site};
 use crate::lang::choreo::Choreography;
@@ -205,7 +206,8 @@ impl<Ch: Choreography + Clone + Sync> Erased for Typed<Ch> {
         let choreo = self.choreo.clone();
         let census = self.census.clone();
         Box::pin(async move {
-            let result = run_central(choreo, census.clone(), session, follow).await;
+            let result =
+                run_central(choreo, census.clone(), session, follow, CentralSaga::root()).await;
             Outcomes::new(
                 census
                     .participants()

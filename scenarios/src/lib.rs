@@ -26,8 +26,12 @@ pub mod alice_bob;
 pub mod bookseller;
 pub mod chorex;
 pub mod counter;
+pub mod either;
+pub mod orders;
 pub mod planted;
 mod scenario;
+pub mod travel;
+pub mod warehouse;
 pub mod workers;
 
 pub use rehearsal_sim::scenario::{

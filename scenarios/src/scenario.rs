@@ -3,7 +3,10 @@
 
 use std::sync::OnceLock;
 
-use rehearsal_sim::scenario::{Registry, Scenario, UnknownScenario};
+pub(crate) use crate::either::Either;
+use rehearsal::Outcomes;
+pub(crate) use rehearsal_sim::scenario::{Oracle, Param, Params, Scenario};
+use rehearsal_sim::scenario::{Registry, UnknownScenario};
 
 /// Every shipped scenario, in `list` order, and the hidden test-only ones with planted bugs
 /// (found by name, never listed or explored by default).
@@ -17,6 +20,9 @@ pub fn registry() -> Registry {
         .with(crate::chorex::mini_blockchain::scenario())
         .with(crate::chorex::flat_loop::scenario())
         .with(crate::chorex::nest_loop::scenario())
+        .with(crate::warehouse::scenario())
+        .with(crate::travel::scenario())
+        .with(crate::orders::scenario())
         .with_hidden(crate::planted::impatience())
 }
 
@@ -25,6 +31,29 @@ pub fn registry() -> Registry {
 pub fn find(name: &str) -> Result<&'static Scenario, UnknownScenario> {
     static SHIPPED: OnceLock<Registry> = OnceLock::new();
     SHIPPED.get_or_init(registry).find(name)
+}
+
+/// An oracle over the run's outcomes as JSON, for the saga scenarios whose checks read
+/// several output shapes (one order, or every path in turn) and errors alike.
+pub(crate) fn outcomes_oracle(
+    (name, what): (&'static str, &'static str),
+    check: fn(&Params, &Outcomes) -> Vec<String>,
+) -> Oracle {
+    Oracle::erased(name, what, move |run| Some(check(run.params, run.outcomes)))
+}
+
+/// Decodes one participant's outcome as `T`, or says why it could not.
+pub(crate) fn outcome_of<T: serde::de::DeserializeOwned>(
+    outcomes: &Outcomes,
+    participant: &str,
+) -> Result<T, String> {
+    match outcomes.get(participant) {
+        None => Err(format!("{participant} has no outcome")),
+        Some(Err(e)) => Err(format!("{participant} failed: {e}")),
+        Some(Ok(json)) => serde_json::from_str(json).map_err(|e| {
+            format!("{participant}'s outcome `{json}` is not the expected shape: {e}")
+        }),
+    }
 }
 
 #[cfg(test)]

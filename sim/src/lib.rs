@@ -58,6 +58,7 @@ pub mod registry;
 pub mod rehearse;
 pub mod report;
 pub mod repro;
+pub mod saga;
 pub mod scenario;
 pub mod shrink;
 #[cfg(madsim)]

@@ -191,7 +191,11 @@ impl Sim {
         let liveness: Vec<String> = report
             .violations
             .iter()
-            .filter(|v| v.starts_with("liveness") || v.starts_with("rescue-agreement"))
+            .filter(|v| {
+                v.starts_with("liveness")
+                    || v.starts_with("rescue-agreement")
+                    || v.starts_with("saga-")
+            })
             .cloned()
             .collect();
         report.violations = liveness;
@@ -408,6 +412,7 @@ impl Sim {
                 .map(|d| format!("{}: {d}", crate::scenario::REFERENCE_ORACLE)),
         );
         violations.extend(trace.rescue_disagreements());
+        violations.extend(crate::saga::violations(&trace));
         Report {
             name: name.to_string(),
             seed: self.seed,

@@ -14,7 +14,7 @@ use std::time::Duration;
 use rehearsal::SessionId;
 use rehearsal::net::civ::{Civ, Lane};
 use rehearsal::net::transport::NodeId;
-use rehearsal::observer::{CheckpointPath, Event, FrameEvent, Observer, Verdict};
+use rehearsal::observer::{CheckpointPath, Event, FrameEvent, Observer, SagaStep, Verdict};
 use serde::Serialize;
 
 /// One event of a run.
@@ -26,7 +26,7 @@ pub struct TraceEvent {
     pub node: u32,
     /// What happened: `send`, `deliver`, `receive`, `retransmit`, `duplicate`, `net-drop`,
     /// `net-duplicate`, `hold`, `drop-finished`, `local`, `session-start`, `session-end`,
-    /// `failure`, `corrupt`.
+    /// `failure`, `corrupt`, `saga-commit`, `saga-abort`, `saga-compensate`.
     pub kind: &'static str,
     /// The session, as `s<hex>`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -550,6 +550,26 @@ impl Recorder {
                     "{} {error}",
                     if *remote { "reported" } else { "detected" }
                 ));
+                e
+            }
+            Event::Saga {
+                session,
+                participant,
+                step,
+            } => {
+                let (kind, detail) = match step {
+                    SagaStep::Commit { name, index } => ("saga-commit", format!("#{index} {name}")),
+                    SagaStep::Abort { error, pending } => {
+                        ("saga-abort", format!("{pending} to compensate: {error}"))
+                    }
+                    SagaStep::Compensate { name, index } => {
+                        ("saga-compensate", format!("#{index} {name}"))
+                    }
+                };
+                let mut e = TraceEvent::new(t, node, kind);
+                e.session = Some(session.to_string());
+                e.from = Some(participant.to_string());
+                e.detail = Some(detail);
                 e
             }
             Event::Corrupt { from, detail } => {

@@ -2,7 +2,8 @@
 //!
 //! [`session`] holds a participant's counters, inbox and failure; the files beside it add
 //! inbox matching, checkpoint blocks (exit agreement, rescue, abandonment) and the
-//! [`journal`] through which a restarted participant replays. [`notice`] is the control
+//! [`journal`] through which a restarted participant replays. [`saga`] keeps the saga log of
+//! `ch.transaction` (commits, compensations, failure) and its store transactions. [`notice`] is the control
 //! vocabulary participants exchange about a session (exit, rescue, abort). The engine speaks
 //! to the link and the store below it and is driven by the language above it and by the node
 //! (`crate::node`), which routes arriving frames to sessions.
@@ -12,5 +13,6 @@ pub(crate) mod inbox;
 pub(crate) mod journal;
 pub mod notice;
 pub(crate) mod replay;
+pub mod saga;
 pub(crate) mod session;
 mod state;

@@ -19,6 +19,7 @@ use tokio::sync::Notify;
 
 use crate::engine::journal::{Journal, Recovered, SessionState};
 use crate::engine::notice::Control;
+use crate::engine::saga::SagaLog;
 use crate::engine::state::{Failure, State};
 use crate::error::ChoreoError;
 use crate::ident::{Census, Participant, ParticipantId, SessionId, Site};
@@ -47,6 +48,11 @@ pub(crate) struct Session {
     /// Woken by checkpoint notices (exit and rescue waits) and by failures: kept apart from
     /// `arrived` so that data frames do not wake every level of a deep nest of checkpoints.
     pub(super) noticed: Notify,
+    /// The saga log of `ch.transaction` (read from the store on first use).
+    pub saga: SagaLog,
+    /// Replay: the failure notice the journal holds (received or sent), if any. A replay runs
+    /// on past it (its frames are journaled), but no new commit is accepted after it.
+    pub recovered_abort: Option<ChoreoError>,
 }
 
 impl Session {
@@ -66,6 +72,8 @@ impl Session {
             state: Mutex::new(State::default()),
             arrived: Notify::new(),
             noticed: Notify::new(),
+            saga: SagaLog::new(id, me),
+            recovered_abort: None,
         }
     }
 
@@ -79,6 +87,7 @@ impl Session {
         recovered: Recovered,
     ) -> Session {
         let mut st = State::default();
+        let mut recovered_abort = None;
         for (civ, _, _) in recovered.outbox.values() {
             st.replay_epochs.insert(civ.epoch);
         }
@@ -100,6 +109,9 @@ impl Session {
                         .or_default()
                         .rescue
                         .get_or_insert(cause);
+                }
+                Ok(Control::Abort(error)) => {
+                    recovered_abort.get_or_insert(error);
                 }
                 _ => {}
             }
@@ -137,6 +149,9 @@ impl Session {
                             .rescue
                             .get_or_insert(cause);
                     }
+                    Ok(Control::Abort(error)) => {
+                        recovered_abort.get_or_insert(error);
+                    }
                     _ => {}
                 },
             }
@@ -173,6 +188,8 @@ impl Session {
             state: Mutex::new(st),
             arrived: Notify::new(),
             noticed: Notify::new(),
+            saga: SagaLog::new(id, me),
+            recovered_abort,
         }
     }
 
@@ -254,10 +271,18 @@ impl Session {
             if st.failure.is_some() {
                 false
             } else {
-                st.failure = Some(Failure { error });
+                st.failure = Some(Failure {
+                    error: error.clone(),
+                });
                 true
             }
         };
+        // A saga marks its failure durably before anything waits on it (see `engine::saga`).
+        // If the mark cannot be written, compensation still follows from the failure in
+        // memory; only a restart before it ends would miss the mark.
+        if first {
+            let _ = self.saga.mark_failed(&error);
+        }
         let wakers: Vec<Waker> = lock(&self.state)
             .blocks
             .values_mut()

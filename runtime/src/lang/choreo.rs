@@ -81,6 +81,8 @@ pub(crate) enum Ctx {
         /// What the run follows (empty: the fault-free reference).
         follow: Arc<Follow>,
         counts: Mutex<CentralCounts>,
+        /// The reference run's sagas (application records and commits).
+        saga: crate::engine::saga::CentralSaga,
     },
 }
 

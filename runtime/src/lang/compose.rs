@@ -106,6 +106,7 @@ impl<C: RoleSet> Choreo<C> {
                 session,
                 follow,
                 counts,
+                saga,
                 ..
             } => {
                 // Numbered as the participants number it, so a path recorded in a nested
@@ -113,7 +114,7 @@ impl<C: RoleSet> Choreo<C> {
                 let key = spawn_point(&site, &members);
                 let n = lock(counts).next_child(key);
                 let id = session.child(child_number(key, n));
-                let task = tokio::spawn(run_central(sub, census, id, follow.clone()));
+                let task = tokio::spawn(run_central(sub, census, id, follow.clone(), saga.child()));
                 Ok(Spawned::running(task))
             }
             Ctx::Projected { node, session } => {

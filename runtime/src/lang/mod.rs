@@ -22,5 +22,6 @@ pub mod path;
 pub mod repeat;
 pub mod role;
 pub(crate) mod run;
+pub(crate) mod saga;
 mod task;
 pub mod time;

@@ -6,12 +6,14 @@ use std::sync::Arc;
 use std::sync::Mutex;
 
 use crate::engine::notice::Control;
+use crate::engine::saga::CentralSaga;
 use crate::engine::session::Session;
 use crate::error::ChoreoError;
 use crate::ident::{Census, ParticipantId, SessionId, Site};
 use crate::lang::census::RoleSet;
 use crate::lang::choreo::{Choreo, Choreography, Ctx};
 use crate::lang::path::{CentralCounts, Follow};
+use crate::lang::saga;
 use crate::net::civ::Lane;
 use crate::node::Node;
 use crate::observer::Verdict;
@@ -31,9 +33,17 @@ pub(crate) async fn run_projected<Ch: Choreography>(
         .map(|i| ParticipantId(i as u16))
         .collect();
     let ch = Choreo::<Ch::Census>::new(Arc::new(ctx), scope.clone());
-    let output = choreo.run(&ch).await?;
-    agree_on_end(&ch, &node, &session, &scope).await?;
-    Ok(output)
+    let output = match choreo.run(&ch).await {
+        Ok(output) => agree_on_end(&ch, &node, &session, &scope)
+            .await
+            .map(|()| output),
+        Err(e) => Err(e),
+    };
+    // The session failed here: compensate this participant's commits (see `lang::saga`).
+    if output.is_err() && session.failure().is_some() {
+        saga::compensate(&node, &session).await?;
+    }
+    output
 }
 
 /// The end of a session is agreed, like the exit of a checkpoint: a participant that finished
@@ -76,7 +86,7 @@ pub(crate) fn finish_projected<T>(
                 _ => Site::caller(None),
             };
             node.fail_session(session, e.clone(), site);
-            Err(e)
+            saga::compensate_now(node, session).and(Err(e))
         }
         (r, _) => r,
     };
@@ -92,14 +102,20 @@ pub(crate) async fn run_central<Ch: Choreography>(
     census: Arc<Census>,
     session: SessionId,
     follow: Arc<Follow>,
+    saga: CentralSaga,
 ) -> Result<Ch::Output, ChoreoError> {
     let scope: Arc<[ParticipantId]> = (0..census.len()).map(|i| ParticipantId(i as u16)).collect();
-    let ctx = Ctx::Central {
+    let ctx = Arc::new(Ctx::Central {
         session,
         census,
         follow,
         counts: Mutex::new(CentralCounts::default()),
-    };
-    let ch = Choreo::<Ch::Census>::new(Arc::new(ctx), scope);
-    choreo.run(&ch).await
+        saga,
+    });
+    let ch = Choreo::<Ch::Census>::new(ctx.clone(), scope);
+    let result = choreo.run(&ch).await;
+    if let (Err(_), Ctx::Central { saga, .. }) = (&result, &*ctx) {
+        saga.compensate();
+    }
+    result
 }

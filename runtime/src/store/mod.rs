@@ -35,16 +35,25 @@ pub enum Table {
     Effects,
     /// Loop-state snapshots of `ch.repeat`.
     Snapshots,
+    /// The saga log of `ch.transaction`: per (session, participant) the claims by
+    /// transaction name, the commits in commit order, the compensations done, and whether the
+    /// session failed there. Kept after the session ends.
+    Saga,
+    /// Application records that commits and compensations read and write (stock, capacity,
+    /// orders): one key space per node, shared by every session the node hosts.
+    App,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Table; 5] = [
+    pub const ALL: [Table; 7] = [
         Table::Sessions,
         Table::Inbox,
         Table::Outbox,
         Table::Effects,
         Table::Snapshots,
+        Table::Saga,
+        Table::App,
     ];
 
     /// The table's name (in files and messages).
@@ -55,6 +64,8 @@ impl Table {
             Table::Outbox => "outbox",
             Table::Effects => "effects",
             Table::Snapshots => "snapshots",
+            Table::Saga => "saga",
+            Table::App => "app",
         }
     }
 }
