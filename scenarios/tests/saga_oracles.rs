@@ -193,3 +193,25 @@ fn explore_every_saga_path_under_every_fault() {
     }
     assert_eq!(total, 0, "violations on some saga path (listed above)");
 }
+
+/// K concurrent orders over shared records under every network fault: stock and money are
+/// conserved, nothing is oversold, every order ends complete or compensated.
+#[test]
+fn orders_conserve_stock_and_money_under_network_faults() {
+    use rehearsal_sim::explore::{Explore, Shard};
+    let orders = find("orders").unwrap();
+    let explore = Explore {
+        scenarios: vec![(orders, orders.default_params())],
+        first_seed: 0,
+        seeds: 200,
+        shard: Shard::ALL,
+        jobs: 2,
+        swarm: rehearsal_sim::Swarm::default(),
+        keep_going: true,
+        time_limit: std::time::Duration::from_secs(120),
+        check_determinism: false,
+    };
+    let summary = &explore.run(&|_| {}).unwrap()[0];
+    assert_eq!(summary.violations, 0, "{:#?}", summary.failures.first());
+    assert_eq!(summary.seeds, 200);
+}
