@@ -201,7 +201,7 @@ fn orders_conserve_stock_and_money_under_network_faults() {
     use rehearsal_sim::explore::{Explore, Shard};
     let orders = find("orders").unwrap();
     let explore = Explore {
-        scenarios: vec![(orders, orders.default_params())],
+        scenarios: vec![(orders.clone(), orders.default_params())],
         first_seed: 0,
         seeds: 200,
         shard: Shard::ALL,
