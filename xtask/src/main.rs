@@ -235,7 +235,8 @@ impl TestOptions {
 /// `cargo xtask test`: every check, in order, stopping at the first failure.
 ///
 /// 1. `cargo fmt --all -- --check` and `cargo xtask layers` (unless `--quick`);
-/// 2. for each mode: `cargo clippy --workspace --all-targets -- -D warnings` (unless `--quick`),
+/// 2. for each mode: `cargo clippy --workspace --all-targets -- -D warnings` (unless `--quick`;
+///    in std mode also `-p rehearsal` alone, without the features other crates' tests enable),
 ///    the tests (nextest if installed, else `cargo test`), and in std mode the doc tests;
 /// 3. with sim mode: `cargo xtask planted-bug` and `cargo xtask guide` (see the `guide` module).
 fn test(args: &[String]) -> Result<(), Failure> {
@@ -285,6 +286,16 @@ fn test_plan(options: &TestOptions, nextest: bool) -> Vec<Step> {
                 )
                 .in_mode(mode),
             );
+        }
+        if !options.quick && mode == Mode::Std {
+            // The workspace build turns on test-only features (the scenarios' tests plant saga
+            // bugs through `rehearsal/planted-bugs`), so the runtime is also linted as a
+            // user's build sees it: without them.
+            steps.push(Step::cargo(
+                "clippy (runtime alone)",
+                &["clippy", "-p", "rehearsal", "--all-targets"],
+                &["--", "-D", "warnings"],
+            ));
         }
         steps.extend(test_steps(mode, nextest));
     }
@@ -530,6 +541,8 @@ mod tests {
                 "fmt: cargo fmt --all -- --check".to_string(),
                 "layers: cargo xtask layers".to_string(),
                 "clippy (std): cargo clippy --workspace --all-targets -- -D warnings".to_string(),
+                "clippy (runtime alone): cargo clippy -p rehearsal --all-targets -- -D warnings"
+                    .to_string(),
                 "tests (std): cargo nextest run --workspace".to_string(),
                 "doc tests (std): cargo test --workspace --doc".to_string(),
                 format!(
