@@ -119,3 +119,50 @@ fn list_shows_every_scenario() {
         "{out}"
     );
 }
+
+#[test]
+fn explore_takes_parameters_for_every_scenario_it_explores() {
+    let out = std::env::temp_dir().join(format!("rehearsal-cli-params-{}", std::process::id()));
+    let out = out.to_str().unwrap();
+    let o = rehearsal(&[
+        "explore",
+        "warehouse",
+        "-p",
+        "abort=2",
+        "--seeds",
+        "20",
+        "--faults",
+        "all",
+        "--out",
+        out,
+    ]);
+    let text = stdout(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(text.contains("20 seeds, 0 violation(s)"), "{text}");
+    // Each scenario must have the parameters: travel has no `abort`.
+    let o = rehearsal(&[
+        "explore",
+        "warehouse",
+        "travel",
+        "-p",
+        "abort=2",
+        "--out",
+        out,
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("unknown parameter `abort`; scenario `travel` has"),
+        "{err}"
+    );
+    let o = rehearsal(&["explore", "warehouse", "-p", "qty=0", "--out", out]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("parameter `qty`: 0 is out of range"), "{err}");
+    let _ = std::fs::remove_dir_all(out);
+}

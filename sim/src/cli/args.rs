@@ -16,6 +16,10 @@ pub(super) struct ExploreArgs {
     /// Seeds per scenario (at least 1; any u64: the range is streamed, not held in memory).
     #[arg(long, default_value = "100", value_parser = count_u64, allow_negative_numbers = true)]
     pub(super) seeds: u64,
+    /// Scenario parameters as name=value (repeatable), for every scenario explored (each must
+    /// have them; `rehearsal list` shows their ranges).
+    #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
+    pub(super) params: Vec<String>,
     /// First seed of the range.
     #[arg(long, default_value = "0", value_parser = whole_u64, allow_negative_numbers = true)]
     pub(super) first_seed: u64,

@@ -94,7 +94,10 @@ pub(super) fn explore(args: ExploreArgs, registry: &crate::scenario::Registry) -
     let mut scenarios = Vec::new();
     for n in &names {
         match find(registry, n) {
-            Ok(s) => scenarios.push((s.clone(), s.default_params())),
+            Ok(s) => match s.parse_params(args.params.iter().map(String::as_str)) {
+                Ok(params) => scenarios.push((s.clone(), params)),
+                Err(e) => return usage_error(e),
+            },
             Err(code) => return code,
         }
     }
