@@ -29,6 +29,7 @@ pub mod counter;
 pub mod either;
 pub mod orders;
 pub mod planted;
+mod saga_support;
 mod scenario;
 pub mod travel;
 pub mod warehouse;

@@ -13,7 +13,7 @@
 use rehearsal::{Choreo, ChoreoError, Choreography, Outcomes, Roles};
 use serde::{Deserialize, Serialize};
 
-use crate::scenario::{Param, Params, Scenario, outcome_of, outcomes_oracle};
+use crate::saga_support::{Param, Params, Scenario, outcome_of, outcomes_oracle};
 use crate::warehouse::{CAPACITY, Loyalty, Order, POINTS, PRICE, Payment, STOCK, TAKEN, Warehouse};
 
 /// Parameters.

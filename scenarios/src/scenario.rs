@@ -3,10 +3,7 @@
 
 use std::sync::OnceLock;
 
-pub(crate) use crate::either::Either;
-use rehearsal::Outcomes;
-pub(crate) use rehearsal_sim::scenario::{Oracle, Param, Params, Scenario};
-use rehearsal_sim::scenario::{Registry, UnknownScenario};
+use rehearsal_sim::scenario::{Registry, Scenario, UnknownScenario};
 
 /// Every shipped scenario, in `list` order, and the hidden ones (test-only planted bugs, and
 /// `orders`, see below), found by name, never listed or explored by default.
@@ -35,29 +32,6 @@ pub fn registry() -> Registry {
 pub fn find(name: &str) -> Result<&'static Scenario, UnknownScenario> {
     static SHIPPED: OnceLock<Registry> = OnceLock::new();
     SHIPPED.get_or_init(registry).find(name)
-}
-
-/// An oracle over the run's outcomes as JSON, for the saga scenarios whose checks read
-/// several output shapes (one order, or every path in turn) and errors alike.
-pub(crate) fn outcomes_oracle(
-    (name, what): (&'static str, &'static str),
-    check: fn(&Params, &Outcomes) -> Vec<String>,
-) -> Oracle {
-    Oracle::erased(name, what, move |run| Some(check(run.params, run.outcomes)))
-}
-
-/// Decodes one participant's outcome as `T`, or says why it could not.
-pub(crate) fn outcome_of<T: serde::de::DeserializeOwned>(
-    outcomes: &Outcomes,
-    participant: &str,
-) -> Result<T, String> {
-    match outcomes.get(participant) {
-        None => Err(format!("{participant} has no outcome")),
-        Some(Err(e)) => Err(format!("{participant} failed: {e}")),
-        Some(Ok(json)) => serde_json::from_str(json).map_err(|e| {
-            format!("{participant}'s outcome `{json}` is not the expected shape: {e}")
-        }),
-    }
 }
 
 #[cfg(test)]

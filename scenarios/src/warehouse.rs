@@ -12,7 +12,7 @@
 use rehearsal::{Choreo, ChoreoError, Choreography, Outcomes, Roles, Tx, roles};
 use serde::{Deserialize, Serialize};
 
-use crate::scenario::{Either, Param, Params, Scenario, outcome_of, outcomes_oracle};
+use crate::saga_support::{Either, Param, Params, Scenario, outcome_of, outcomes_oracle};
 
 roles!(Warehouse, Payment, Loyalty);
 
