@@ -365,6 +365,10 @@ impl Node {
             return Verdict::Continue;
         };
         match session.logged_send(to, lane, seq, &payload) {
+            // No new data frame goes out of a session that failed before the restart.
+            LoggedSend::New if lane == Lane::Data && session.past_the_log() => {
+                return Verdict::Continue;
+            }
             LoggedSend::New => {}
             LoggedSend::Acknowledged | LoggedSend::InFlight => {
                 // Replaying: the previous incarnation sent exactly this frame.

@@ -195,9 +195,32 @@ pub enum Verdict {
     /// The participant's process is dying here: the operator never returns. Honoured after
     /// sends, receives and before local steps.
     Halt,
-    /// The local step about to run crashes with this panic message instead (an injected
-    /// application crash). Honoured on [`Event::Local`].
+    /// The operator crashes here with this panic message (an injected application crash of
+    /// the acting participant at this site, rescued or replayed like a panic in its code).
+    /// Honoured on [`Event::Local`] (the local step crashes instead of running), on data
+    /// frames sent and received (the operator crashes after its send or receive) and on a
+    /// checkpoint's entry (its body crashes at once).
     Panic(String),
+}
+
+impl Verdict {
+    /// The verdict on one operator that acted several times (a broadcast's sends): halting
+    /// beats crashing, which beats going on; of two crashes, the first.
+    ///
+    /// ```
+    /// use rehearsal::observer::Verdict;
+    ///
+    /// let v = Verdict::Continue.and(Verdict::Panic("boom".into()));
+    /// assert_eq!(v, Verdict::Panic("boom".into()));
+    /// assert_eq!(v.and(Verdict::Halt), Verdict::Halt);
+    /// ```
+    pub fn and(self, other: Verdict) -> Verdict {
+        match (self, other) {
+            (Verdict::Halt, _) | (_, Verdict::Halt) => Verdict::Halt,
+            (p @ Verdict::Panic(_), _) | (_, p @ Verdict::Panic(_)) => p,
+            _ => Verdict::Continue,
+        }
+    }
 }
 
 /// Sees every event of the nodes it is attached to.

@@ -16,28 +16,14 @@
 use std::fmt;
 use std::sync::Arc;
 
-use serde::Serialize;
-
-use crate::engine::journal::SessionState;
 use crate::engine::saga::CentralSaga;
 use crate::error::ChoreoError;
-use crate::ident::{Census, FamilySizes, Participant, ParticipantId, SessionId, Site};
+use crate::ident::{Census, FamilySizes, Participant, ParticipantId, SessionId};
 use crate::lang::choreo::Choreography;
-use crate::lang::located::view_as;
 use crate::lang::path::{Follow, RunPath};
-use crate::lang::run::{finish_projected, run_central, run_projected};
+use crate::lang::run::{participate, run_central, view};
 use crate::net::transport::{BoxFuture, NodeId};
 use crate::node::Node;
-use crate::observer::Event;
-
-/// How often a participant whose local code crashed outside every checkpoint is replayed
-/// from its journal before the session ends with the crash.
-const MAX_REPLAYS: usize = 16;
-
-/// A crash at the same step of the replay (same site, same message) this many times more is
-/// deterministic: the session ends with it. (Once would be enough for a deterministic bug,
-/// but two injected faults can land on the same step of consecutive incarnations.)
-const REPEATS: usize = 2;
 
 /// One participant's result: its view of the output as JSON, or the error it ended with.
 pub type RoleOutcome = Result<String, ChoreoError>;
@@ -128,15 +114,6 @@ struct Typed<Ch> {
     census: Arc<Census>,
 }
 
-fn view<O: Serialize>(participant: Participant, output: &O) -> RoleOutcome {
-    view_as(participant, || serde_json::to_string(output)).map_err(|e| ChoreoError::Codec {
-        action: "encode".into(),
-        site: Box::new(crate::ident::Site::caller(Some("outcome"))),
-        sender: participant.to_string(),
-        detail: e.to_string(),
-    })
-}
-
 impl<Ch: Choreography + Clone + Sync> Erased for Typed<Ch> {
     fn start(
         &self,
@@ -145,60 +122,13 @@ impl<Ch: Choreography + Clone + Sync> Erased for Typed<Ch> {
         me: ParticipantId,
         placement: Arc<[NodeId]>,
     ) -> BoxFuture<'static, RoleOutcome> {
-        let participant = self
-            .census
-            .participant(me)
-            .unwrap_or(Participant::role("?"));
         let s = node.open_session(session, me, self.census.clone(), placement);
         let choreo = self.choreo.clone();
         let node = node.clone();
         Box::pin(async move {
-            // A participant restarted after it had finished returns what it finished with.
-            let finished = match &s.finished {
-                Some(SessionState::Done(json)) => Some(Ok(json.clone())),
-                Some(SessionState::Failed(e)) => Some(Err(e.clone())),
-                _ => None,
-            };
-            let result = match finished {
-                Some(result) => {
-                    node.close_session(&s);
-                    result
-                }
-                None => {
-                    let mut s = s;
-                    let mut result = run_projected(choreo.clone(), node.clone(), s.clone()).await;
-                    // A crash that escaped every checkpoint: replay from the journal (a
-                    // transient crash is masked); a crash that repeats (same site and
-                    // message) is deterministic and ends the session.
-                    let mut last: Option<(Site, String, Option<u64>)> = None;
-                    let mut repeats = 0;
-                    for _ in 0..MAX_REPLAYS {
-                        let Err(ChoreoError::Crashed { site, message, .. }) = &result else {
-                            break;
-                        };
-                        let this = Some(((**site).clone(), message.clone(), s.crash_step()));
-                        repeats = if this == last { repeats + 1 } else { 0 };
-                        if s.failure().is_some() || s.journal().is_none() || repeats >= REPEATS {
-                            break;
-                        }
-                        last = this;
-                        s = node.reopen_session(&s);
-                        result = run_projected(choreo.clone(), node.clone(), s.clone()).await;
-                    }
-                    let result =
-                        finish_projected(&node, &s, result).and_then(|out| view(participant, &out));
-                    if s.record_end(&result).is_err() {
-                        node.count_store_error();
-                    }
-                    result
-                }
-            };
-            let _ = node.observe(Event::SessionEnd {
-                session,
-                participant,
-                outcome: result.as_deref(),
-            });
-            result
+            participate(choreo, node, s, false)
+                .await
+                .map(|ended| ended.json().to_string())
         })
     }
 

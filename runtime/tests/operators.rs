@@ -483,11 +483,11 @@ impl Choreography for Listener {
         }
         let mut answers = Vec::new();
         for h in handles {
-            answers.push(h.join().await?);
+            answers.push(h.join().await??);
         }
         let mut tells = Vec::new();
         for n in 0..2 {
-            tells.push(ch.spawn_session(Tell { n })?.join().await?);
+            tells.push(ch.spawn_session(Tell { n })?.join().await??);
         }
         Ok((answers, tells))
     }
@@ -529,7 +529,7 @@ impl Choreography for SpawnInPair {
     type Output = Shared<u32, Roles![A, B]>;
 
     async fn run(self, ch: &Choreo<Self::Census>) -> Result<Self::Output, ChoreoError> {
-        ch.spawn_session(Conn { input: 1 })?.join().await
+        ch.spawn_session(Conn { input: 1 })?.join().await?
     }
 }
 
@@ -545,7 +545,7 @@ impl Choreography for SpawnAfterEnclave {
 
     async fn run(self, ch: &Choreo<Self::Census>) -> Result<Self::Output, ChoreoError> {
         let pair = ch.enclave(SpawnInPair).await?;
-        let tell = ch.spawn_session(Tell { n: 9 })?.join().await?;
+        let tell = ch.spawn_session(Tell { n: 9 })?.join().await??;
         Ok((pair, tell))
     }
 }

@@ -83,7 +83,7 @@ impl Choreography for Orders {
         }
         let (mut completed, mut aborted) = (0u64, 0u64);
         for order in running {
-            match order.join().await {
+            match order.join().await? {
                 Ok(_) => completed += 1,
                 Err(ChoreoError::Aborted { .. }) => aborted += 1,
                 Err(e) => return Err(e),

@@ -5,8 +5,8 @@ use std::sync::OnceLock;
 
 use rehearsal_sim::scenario::{Registry, Scenario, UnknownScenario};
 
-/// Every shipped scenario, in `list` order, and the hidden ones (test-only planted bugs, and
-/// `orders`, see below), found by name, never listed or explored by default.
+/// Every shipped scenario, in `list` order, and the hidden ones (test-only planted bugs),
+/// found by name, never listed or explored by default.
 pub fn registry() -> Registry {
     Registry::new()
         .with(crate::bookseller::scenario())
@@ -19,12 +19,9 @@ pub fn registry() -> Registry {
         .with(crate::chorex::nest_loop::scenario())
         .with(crate::warehouse::scenario())
         .with(crate::travel::scenario())
+        .with(crate::listener::scenario())
+        .with(crate::orders::scenario())
         .with_hidden(crate::planted::impatience())
-        // Hidden until nested sessions recover from process faults (a crash or panic in a
-        // child session fails it, and the parent's replay re-opens children that already
-        // ran): `orders` runs each order as a nested session, so it holds under network
-        // faults only. `rehearsal explore orders --faults network` runs it by name.
-        .with_hidden(crate::orders::scenario())
 }
 
 /// The shipped scenario called `name` (listed or hidden), from one [`registry`] kept for

@@ -163,7 +163,7 @@ impl Choreography for EveryPath {
     async fn run(self, ch: &Choreo<Self::Census>) -> Result<Vec<Option<String>>, ChoreoError> {
         let mut ends = Vec::new();
         for trip in self.trips {
-            ends.push(match ch.spawn_session(trip)?.join().await {
+            ends.push(match ch.spawn_session(trip)?.join().await? {
                 Ok(_) => None,
                 Err(ChoreoError::Aborted { transaction, .. }) => Some(transaction),
                 Err(e) => return Err(e),

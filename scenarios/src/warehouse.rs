@@ -226,7 +226,7 @@ impl Choreography for EveryPath {
     async fn run(self, ch: &Choreo<Self::Census>) -> Result<Vec<End>, ChoreoError> {
         let mut ends = Vec::new();
         for order in self.orders {
-            let end = match ch.spawn_session(order)?.join().await {
+            let end = match ch.spawn_session(order)?.join().await? {
                 Ok(_) => End::Shipped,
                 Err(ChoreoError::Aborted { transaction, .. }) => End::Aborted(transaction),
                 Err(e) => return Err(e),

@@ -117,11 +117,9 @@ fn the_saga_oracles_hold_and_catch_every_planted_bug() {
     println!("{}", caught.join("\n"));
 }
 
-/// Every abort path of the single-session saga scenarios under every fault kind (`SAGA_SEEDS`
-/// seeds per path, 300 by default): prints each path's seeds, violations, and how many seeds
-/// ended in a business abort and compensated. (`orders` runs nested sessions, whose recovery
-/// from process faults the runtime does not get right yet; `cargo rehearsal explore orders`
-/// covers it under network faults.)
+/// Every abort path of the saga scenarios under every fault kind (`SAGA_SEEDS` seeds per
+/// path, 300 by default): prints each path's seeds, violations, and how many seeds ended in
+/// a business abort and compensated.
 /// `cargo sim-test -p rehearsal-sim --test saga -- --ignored --nocapture`
 #[test]
 #[ignore = "an exploration: minutes per thousand seeds in a debug build"]
@@ -139,6 +137,9 @@ fn explore_every_saga_path_under_every_fault() {
         ("travel", "full=0"),
         ("travel", "full=1"),
         ("travel", "full=2"),
+        ("travel", "full=3"),
+        ("warehouse", "abort=3"),
+        ("orders", "orders=4"),
     ];
     let mut total = 0;
     for (name, setting) in paths {
@@ -194,10 +195,11 @@ fn explore_every_saga_path_under_every_fault() {
     assert_eq!(total, 0, "violations on some saga path (listed above)");
 }
 
-/// K concurrent orders over shared records under every network fault: stock and money are
-/// conserved, nothing is oversold, every order ends complete or compensated.
+/// K concurrent orders (each a nested session) over shared records under every fault kind,
+/// process crashes and panics included: stock and money are conserved, nothing is oversold,
+/// every order ends complete or compensated.
 #[test]
-fn orders_conserve_stock_and_money_under_network_faults() {
+fn orders_conserve_stock_and_money_under_every_fault() {
     use rehearsal_sim::explore::{Explore, Shard};
     let orders = find("orders").unwrap();
     let explore = Explore {
@@ -206,7 +208,10 @@ fn orders_conserve_stock_and_money_under_network_faults() {
         seeds: 200,
         shard: Shard::ALL,
         jobs: 2,
-        swarm: rehearsal_sim::Swarm::default(),
+        swarm: rehearsal_sim::Swarm {
+            kinds: rehearsal_sim::FaultKind::ALL.to_vec(),
+            ..rehearsal_sim::Swarm::default()
+        },
         keep_going: true,
         time_limit: std::time::Duration::from_secs(120),
         check_determinism: false,

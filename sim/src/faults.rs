@@ -5,9 +5,11 @@
 //! role at the named site. When the count reaches the fault's occurrence it fires, right
 //! there: a frame fault is armed for the very frame just sent (the transport applies it), a
 //! crash halts the participant at that operator and has the controller kill its node, a
-//! panic makes the role's next local step crash, a pause or partition goes to the
-//! controller. Time triggers are scheduled by the controller. Every firing is traced with
-//! its site and occurrence.
+//! panic crashes the operator at that site (a local step, a data send or receive, or a
+//! checkpoint's entry: the events a panic counts), a pause or partition goes to the
+//! controller. Time triggers are scheduled by the controller; a panic at a time has no site,
+//! so it crashes the role's next local step. Every firing is traced with its site and
+//! occurrence.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,12 +18,13 @@ use std::time::Duration;
 
 use rehearsal::Site;
 use rehearsal::net::civ::Civ;
+use rehearsal::net::civ::Lane;
 use rehearsal::net::link::FrameKey;
 use rehearsal::net::transport::NodeId;
-use rehearsal::observer::{Event, FrameEvent, Observer, Verdict};
+use rehearsal::observer::{CheckpointPath, Event, FrameEvent, Observer, Verdict};
 use tokio::sync::mpsc;
 
-use crate::plan::{Action, FaultPlan, Trigger, show_duration};
+use crate::plan::{Action, FaultKind, FaultPlan, Trigger, show_duration};
 use crate::trace::Recorder;
 
 /// A frame fault armed for one frame.
@@ -130,6 +133,9 @@ impl FaultEngine {
                     .map(|d| format!("after {}", show_duration(d)))
                     .unwrap_or_else(|| "never".into())
             ),
+            Action::Panic { message } if site.is_some() => {
+                format!("panic {role} ({when}; the operator there crashes: {message})")
+            }
             Action::Panic { message } => {
                 format!("panic {role} ({when}; next local step: {message})")
             }
@@ -159,6 +165,8 @@ impl FaultEngine {
             Action::Delay { by } => self.arm(st, frame, FrameFault::Delay(*by)),
             Action::Drop => self.arm(st, frame, FrameFault::Drop),
             Action::Duplicate => self.arm(st, frame, FrameFault::Duplicate),
+            // At a site, the operator there crashes; at a time, the role's next local step.
+            Action::Panic { message } if site.is_some() => return Verdict::Panic(message.clone()),
             Action::Panic { message } => {
                 st.pending_panic.insert(role.to_string(), message.clone());
             }
@@ -244,8 +252,18 @@ impl FaultEngine {
             Event::Local {
                 participant, site, ..
             } => (participant.to_string(), *site, None, false, true),
+            Event::Checkpoint {
+                participant,
+                site,
+                path: CheckpointPath::Enter,
+                ..
+            } => (participant.to_string(), *site, None, false, false),
             _ => return Verdict::Continue,
         };
+        // Where a panic can crash an operator: a local step, a data frame sent or received, a
+        // checkpoint's entry (not its notices). Other faults count frames and steps only.
+        let is_enter = frame.is_none() && !is_local;
+        let panics_here = frame.is_none_or(|civ| civ.lane == Lane::Data);
         let mut st = lock(&self.state);
         let mut verdict = Verdict::Continue;
         for (i, fault) in self.plan.faults.iter().enumerate() {
@@ -257,10 +275,13 @@ impl FaultEngine {
             else {
                 continue;
             };
+            let is_panic = fault.action.kind() == FaultKind::Panic;
             if st.fired[i]
                 || !want.matches(site.label.as_deref(), site.file_name(), site.line)
                 || want_role.as_deref().is_some_and(|r| r != role)
                 || (fault.action.kind().on_frame() && !is_send)
+                || (is_panic && !panics_here)
+                || (!is_panic && is_enter)
             {
                 continue;
             }
@@ -271,10 +292,9 @@ impl FaultEngine {
                 } else {
                     want_role.clone().unwrap_or_else(|| role.clone())
                 };
-                if self.fire(&mut st, i, node, &target, Some(site), frame) == Verdict::Halt
-                    && target == role
-                {
-                    verdict = Verdict::Halt;
+                let fired = self.fire(&mut st, i, node, &target, Some(site), frame);
+                if target == role {
+                    verdict = verdict.and(fired);
                 }
             }
         }

@@ -507,6 +507,11 @@ impl Recorder {
                     CheckpointPath::Exit => "block-exit",
                     CheckpointPath::Rescue { .. } => "rescue",
                 };
+                if matches!(path, CheckpointPath::Enter) {
+                    *st.uses
+                        .entry(site_key(site, participant.to_string(), "enter"))
+                        .or_insert(0) += 1;
+                }
                 let mut e = TraceEvent::new(t, node, kind);
                 e.session = Some(session.to_string());
                 e.from = Some(participant.to_string());

@@ -181,7 +181,7 @@ impl Choreography for Server {
         }
         let mut served = Vec::new();
         for h in handles {
-            served.push(h.join().await?);
+            served.push(h.join().await??);
         }
         Ok(served)
     }

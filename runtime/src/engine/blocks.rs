@@ -141,6 +141,9 @@ impl Session {
                     return Ok(found);
                 }
             }
+            if self.past_the_log() {
+                continue;
+            }
             notified.await;
         }
     }

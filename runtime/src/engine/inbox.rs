@@ -181,6 +181,9 @@ impl Session {
                     }
                 }
             }
+            if self.past_the_log() {
+                continue;
+            }
             if !recorded {
                 self.record_waiting(from, site);
                 recorded = true;

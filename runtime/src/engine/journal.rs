@@ -32,6 +32,10 @@ pub(crate) enum SessionState {
     Done(String),
     /// Failed with this error.
     Failed(crate::error::ChoreoError),
+    /// A nested session finished with this outcome (JSON), and `value`, the output's wire
+    /// encoding (lossless, unlike the JSON view), which a replayed parent gets back instead
+    /// of running the session again.
+    Returned { json: String, value: Vec<u8> },
 }
 
 /// A logged result of `ch.random()`, `ch.now()` or `ch.side_effect(..)`.

@@ -55,6 +55,9 @@ impl Session {
         let mut st = lock(&self.state);
         let n = st.effect_next as usize;
         let Some(logged) = st.effects.get(n) else {
+            drop(st);
+            // A new effect: none runs in a session that failed before the restart.
+            self.past_the_log();
             return Ok(None);
         };
         if logged.kind != kind || logged.site != *site {

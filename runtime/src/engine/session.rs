@@ -51,7 +51,9 @@ pub(crate) struct Session {
     /// The saga log of `ch.transaction` (read from the store on first use).
     pub saga: SagaLog,
     /// Replay: the failure notice the journal holds (received or sent), if any. A replay runs
-    /// on past it (its frames are journaled), but no new commit is accepted after it.
+    /// on as far as its journal serves it (so its commits register their compensations, and
+    /// it computes what it computed before), but no new commit is accepted after it; where
+    /// the journal runs out (see [`Session::past_the_log`]) the session fails with it.
     pub recovered_abort: Option<ChoreoError>,
 }
 
@@ -175,7 +177,11 @@ impl Session {
             .cloned()
             .collect();
         let finished = match recovered.state {
-            Some(s @ (SessionState::Done(_) | SessionState::Failed(_))) => Some(s),
+            Some(
+                s @ (SessionState::Done(_)
+                | SessionState::Failed(_)
+                | SessionState::Returned { .. }),
+            ) => Some(s),
             _ => None,
         };
         Session {
@@ -194,11 +200,19 @@ impl Session {
     }
 
     /// Records how this participant's session ended, durably, so a participant restarted
-    /// after finishing returns its outcome instead of running again.
-    pub fn record_end(&self, outcome: &Result<String, ChoreoError>) -> Result<(), StoreError> {
+    /// after finishing returns its outcome instead of running again: the outcome as JSON and,
+    /// for a nested session, the output's encoding.
+    pub fn record_end(
+        &self,
+        outcome: Result<(&str, Option<Vec<u8>>), &ChoreoError>,
+    ) -> Result<(), StoreError> {
         match &self.journal {
             Some(j) => j.finish(&match outcome {
-                Ok(json) => SessionState::Done(json.clone()),
+                Ok((json, None)) => SessionState::Done(json.to_string()),
+                Ok((json, Some(value))) => SessionState::Returned {
+                    json: json.to_string(),
+                    value,
+                },
                 Err(e) => SessionState::Failed(e.clone()),
             }),
             None => Ok(()),
@@ -292,6 +306,21 @@ impl Session {
         self.arrived.notify_waiters();
         self.noticed.notify_waiters();
         first
+    }
+
+    /// A replay reached a point its journal cannot serve (a receive or notice not in it, a
+    /// new data frame, a new effect). If the journal holds the session's failure notice, the
+    /// session failed before the restart and a failure is final: it fails now, rather than
+    /// wait for frames that peers, having closed the session, will never send. True if the
+    /// session failed.
+    pub fn past_the_log(&self) -> bool {
+        match &self.recovered_abort {
+            Some(e) => {
+                self.fail(e.clone());
+                true
+            }
+            None => false,
+        }
     }
 
     /// The session's failure, if it failed.

@@ -203,8 +203,12 @@ impl<C: RoleSet> Choreo<C> {
         if policy == Policy::Rescue && session.died_inside(id) {
             return block.died_inside(state, rescue).await;
         }
-        block.observe(CheckpointPath::Enter);
         let entry = state.clone();
+        // An injected crash at the checkpoint's own site: its body crashes at once.
+        let verdict = block.observe(CheckpointPath::Enter);
+        if let Err(crash) = self.obey(verdict, &block.site).await {
+            return block.settle(Ended::Body(Err(crash)), entry, rescue).await;
+        }
         let ended = Watched {
             session,
             block: id,
@@ -268,16 +272,18 @@ struct Block<'b, C: RoleSet> {
 }
 
 impl<C: RoleSet> Block<'_, C> {
-    fn observe(&self, path: CheckpointPath<'_>) {
-        if self.node.observer().is_some() {
-            let _ = self.node.observe(Event::Checkpoint {
-                session: self.session.id,
-                participant: self.session.participant(),
-                site: &self.site,
-                block: self.id,
-                path,
-            });
+    /// Tells the observer; its verdict counts on the block's entry only.
+    fn observe(&self, path: CheckpointPath<'_>) -> Verdict {
+        if self.node.observer().is_none() {
+            return Verdict::Continue;
         }
+        self.node.observe(Event::Checkpoint {
+            session: self.session.id,
+            participant: self.session.participant(),
+            site: &self.site,
+            block: self.id,
+            path,
+        })
     }
 
     /// Sends `control` to every other member; true if the process is to die here.
@@ -318,7 +324,7 @@ impl<C: RoleSet> Block<'_, C> {
             };
             return Err(self.ch.fail(err, &self.site));
         }
-        self.observe(CheckpointPath::Rescue {
+        let _ = self.observe(CheckpointPath::Rescue {
             cause: &cause,
             dropped,
         });
@@ -366,7 +372,7 @@ impl<C: RoleSet> Block<'_, C> {
                     // The body's last operator was a nested block whose agreed exit covered
                     // this one (see `lang::body`): every member is done with this body too.
                     session.exited(self.id);
-                    self.observe(CheckpointPath::Exit);
+                    let _ = self.observe(CheckpointPath::Exit);
                     return Ok(value);
                 }
                 // A replay sends the notice its previous incarnation sent.
@@ -384,7 +390,7 @@ impl<C: RoleSet> Block<'_, C> {
                         if let Some(around) = &self.ch.body {
                             around.nested_exited(chain);
                         }
-                        self.observe(CheckpointPath::Exit);
+                        let _ = self.observe(CheckpointPath::Exit);
                         return Ok(value);
                     }
                     BlockEnd::Rescue(cause) => cause,

@@ -282,13 +282,36 @@ impl<C: RoleSet> Choreo<C> {
         self.decode(&bytes, from, site)
     }
 
-    /// Sends bytes to `to`; true if an observer halted this participant at the send.
-    pub(crate) fn send_bytes(&self, to: ParticipantId, site: &Site, bytes: Vec<u8>) -> bool {
+    /// Sends bytes to `to` on the data lane; the observer's verdict on the send (to
+    /// [`Choreo::obey`] once the operator sent all it sends).
+    pub(crate) fn send_bytes(&self, to: ParticipantId, site: &Site, bytes: Vec<u8>) -> Verdict {
         match &*self.ctx {
             Ctx::Projected { node, session } => {
-                node.send(session, to, Lane::Data, site.clone(), bytes, self.epoch) == Verdict::Halt
+                node.send(session, to, Lane::Data, site.clone(), bytes, self.epoch)
             }
-            Ctx::Central { .. } => false,
+            Ctx::Central { .. } => Verdict::Continue,
+        }
+    }
+
+    /// Does what an observer's verdict on this participant's operator at `site` says: go
+    /// on; never return (the process is dying here); or crash here, as a panic in the
+    /// participant's code at this site would (rescued by the innermost checkpoint, or
+    /// replayed at the top).
+    pub(crate) async fn obey(&self, verdict: Verdict, site: &Site) -> Result<(), ChoreoError> {
+        match verdict {
+            Verdict::Continue => Ok(()),
+            Verdict::Halt => std::future::pending().await,
+            Verdict::Panic(message) => {
+                let Ctx::Projected { session, .. } = &*self.ctx else {
+                    return Ok(());
+                };
+                session.crashed_in(session.step());
+                Err(ChoreoError::Crashed {
+                    role: session.participant().to_string(),
+                    site: Box::new(site.clone()),
+                    message,
+                })
+            }
         }
     }
 
@@ -334,7 +357,7 @@ impl<C: RoleSet> Choreo<C> {
             census: Some(&session.census),
             bytes: payload.len(),
         });
-        self.halt_if(verdict == Verdict::Halt).await;
+        self.obey(verdict, site).await?;
         self.decode(&payload, from, site)
     }
 

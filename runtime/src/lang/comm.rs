@@ -14,6 +14,7 @@ use crate::lang::census::{Member, RoleSet, Subset};
 use crate::lang::choreo::Choreo;
 use crate::lang::located::{At, Shared};
 use crate::lang::role::Role;
+use crate::observer::Verdict;
 
 impl<C: RoleSet> Choreo<C> {
     /// Sends a value located at `A` to `B`; the result is located at `B`.
@@ -45,8 +46,8 @@ impl<C: RoleSet> Choreo<C> {
                 }
                 Some(me) if me == a => {
                     let bytes = self.encode(self.present(value, &site)?, &site)?;
-                    let halted = self.send_bytes(b, &site, bytes);
-                    self.halt_if(halted).await;
+                    let verdict = self.send_bytes(b, &site, bytes);
+                    self.obey(verdict, &site).await?;
                     Ok(At::absent())
                 }
                 Some(me) if me == b => self.receive(a, &site).await.map(At::present),
@@ -78,11 +79,11 @@ impl<C: RoleSet> Choreo<C> {
                     // Every role, the sender included, gets the value as the wire carries it.
                     let bytes = self.encode(self.present(&value, &site)?, &site)?;
                     if me.is_some() {
-                        let mut halted = false;
+                        let mut verdict = Verdict::Continue;
                         for &p in self.scope.iter().filter(|&&p| p != a) {
-                            halted |= self.send_bytes(p, &site, bytes.clone());
+                            verdict = verdict.and(self.send_bytes(p, &site, bytes.clone()));
                         }
-                        self.halt_if(halted).await;
+                        self.obey(verdict, &site).await?;
                     }
                     self.decode(&bytes, a, &site)
                 }
@@ -120,11 +121,11 @@ impl<C: RoleSet> Choreo<C> {
                     .map(Shared::present),
                 Some(me) if me == a => {
                     let bytes = self.encode(self.present(&value, &site)?, &site)?;
-                    let mut halted = false;
+                    let mut verdict = Verdict::Continue;
                     for &p in to.iter().filter(|&&p| p != a) {
-                        halted |= self.send_bytes(p, &site, bytes.clone());
+                        verdict = verdict.and(self.send_bytes(p, &site, bytes.clone()));
                     }
-                    self.halt_if(halted).await;
+                    self.obey(verdict, &site).await?;
                     if to.contains(&me) {
                         self.decode(&bytes, a, &site).map(Shared::present)
                     } else {

@@ -13,6 +13,7 @@ use crate::lang::census::{Member, RoleSet};
 use crate::lang::choreo::Choreo;
 use crate::lang::located::{At, Faceted, LocalMember};
 use crate::lang::role::{Family, Role};
+use crate::observer::Verdict;
 
 impl<C: RoleSet> Choreo<C> {
     /// Number of members of family `F` taking part here.
@@ -110,16 +111,16 @@ impl<C: RoleSet> Choreo<C> {
                     return Err(self.fail(err, &site));
                 }
                 let mut out = std::collections::BTreeMap::new();
-                let mut halted = false;
+                let mut verdict = Verdict::Continue;
                 for (i, (value, &p)) in v.into_iter().zip(&ids).enumerate() {
                     if me.is_some() {
                         let bytes = self.encode(&value, &site)?;
-                        halted |= self.send_bytes(p, &site, bytes);
+                        verdict = verdict.and(self.send_bytes(p, &site, bytes));
                     } else {
                         out.insert(i as u32, self.round_trip(&value, a, &site)?);
                     }
                 }
-                self.halt_if(halted).await;
+                self.obey(verdict, &site).await?;
                 return Ok(Faceted::from_map(out));
             }
             match self.my_index::<F>() {
@@ -176,8 +177,8 @@ impl<C: RoleSet> Choreo<C> {
                             detail: format!("facet {}[{i}] missing at its member", F::NAME),
                         })?;
                         let bytes = self.encode(&v, &site)?;
-                        let halted = self.send_bytes(a, &site, bytes);
-                        self.halt_if(halted).await;
+                        let verdict = self.send_bytes(a, &site, bytes);
+                        self.obey(verdict, &site).await?;
                     }
                     Ok(At::absent())
                 }

@@ -174,8 +174,8 @@ impl<C: RoleSet> Choreo<C> {
                 }
                 me if me == a => {
                     let bytes = self.encode(self.present(value, &site)?, &site)?;
-                    let halted = self.send_bytes(b, &site, bytes);
-                    self.halt_if(halted).await;
+                    let verdict = self.send_bytes(b, &site, bytes);
+                    self.obey(verdict, &site).await?;
                     Ok(At::absent())
                 }
                 me if me == b => self

@@ -184,6 +184,7 @@ const PLANNED: &[&str] = &[
     "attempt to divide by zero",
     mini_blockchain::BAD_HASH,
     state_machine::ILLEGAL_MOVE,
+    crate::listener::REFUSED,
 ];
 
 /// Whether a rescue's cause is a planned crash of these scenarios (its message starts with
@@ -192,9 +193,13 @@ pub(crate) fn planned(message: &str) -> bool {
     PLANNED.iter().any(|p| message.starts_with(p))
 }
 
+/// The files whose planned crashes are quiet: this module's and the listener's (whose
+/// failing connection crashes with [`crate::listener::REFUSED`]).
+const QUIET_IN: &[&str] = &["src/chorex/", "src/listener.rs"];
+
 /// Installs, once per process, a panic hook that skips the message of the planned crashes
-/// (located in this module's files, with a planned message) and passes every other panic to
-/// the hook that was installed before.
+/// (located in this module's files or the listener's, with a planned message) and passes
+/// every other panic to the hook that was installed before.
 pub fn quiet_planned_crashes() {
     static QUIET: Once = Once::new();
     QUIET.call_once(|| {
@@ -202,7 +207,7 @@ pub fn quiet_planned_crashes() {
         std::panic::set_hook(Box::new(move |info| {
             let here = info.location().is_some_and(|l| {
                 let file = l.file().replace('\\', "/");
-                file.contains("src/chorex/")
+                QUIET_IN.iter().any(|q| file.contains(q))
             });
             let payload = info.payload();
             let message = payload

@@ -111,7 +111,7 @@ impl Trigger {
 pub enum FaultKind {
     /// The role's process dies.
     Crash,
-    /// The role's next local step crashes.
+    /// The operator at the site crashes (at a time: the role's next local step).
     Panic,
     /// A frame is held back.
     Delay,
@@ -187,7 +187,8 @@ pub enum Action {
         /// Time until the supervisor restarts it; `None`: never.
         restart_after: Option<Duration>,
     },
-    /// The role's next local step panics with this message.
+    /// The operator at the site panics with this message (at a time: the role's next local
+    /// step).
     Panic {
         /// The panic message.
         message: String,
