@@ -8,7 +8,8 @@
 //! anything outside it, [`Tx::idempotency_key`] is the same in every replay). A replay returns
 //! the logged result without running `commit` again.
 //!
-//! A commit that says no (`Err(reason)`) is a business abort: the session fails with
+//! A commit that says no (`Err(reason)`), or `ch.abort(role, name, reason)` with a reason, is
+//! a business abort: the session fails with
 //! [`ChoreoError::Aborted`], and the failure notice goes to every participant (durably, like
 //! every control notice). Each participant marks its saga failed, refuses every later commit
 //! in the session, and compensates what it committed, in reverse commit order, each
@@ -281,6 +282,85 @@ impl<C: RoleSet> Choreo<C> {
             postcard::to_stdvec(&value).map_err(|e| store_failure(R::NAME, &e.to_string()))?;
         lock(&saga.commits).push((ns, key, handler(compensate), result));
         Ok(At::present(value))
+    }
+
+    /// A business abort decided at role `R`, outside any commit: where `reason` is
+    /// `Some(reason)`, the session fails with [`ChoreoError::Aborted`] (its `transaction` is
+    /// `name`), exactly as when a commit says no: the failure notice goes to every
+    /// participant durably, each refuses later commits and compensates what it committed,
+    /// last first. Where `reason` is `None`, it goes on. Only `R` knows the decision until the
+    /// notice reaches the others, who learn it at their next wait (at the latest at the
+    /// session's agreed end).
+    ///
+    /// ```
+    /// use rehearsal::{Choreo, ChoreoError, Choreography, FamilySizes, LocalCluster, Program, Roles, roles};
+    ///
+    /// roles!(Shop, Customer);
+    ///
+    /// #[derive(Clone)]
+    /// struct Order { cancel: bool }
+    ///
+    /// impl Choreography for Order {
+    ///     type Census = Roles![Shop, Customer];
+    ///     type Output = ();
+    ///     async fn run(self, ch: &Choreo<Self::Census>) -> Result<(), ChoreoError> {
+    ///         ch.transaction(Shop, "reserve", |_, tx| {
+    ///             let stock = tx.get_or("stock", 3u64);
+    ///             tx.put("stock", &(stock - 1));
+    ///             Ok(())
+    ///         }, |tx, _: &()| {
+    ///             let stock = tx.get_or("stock", 3u64);
+    ///             tx.put("stock", &(stock + 1));
+    ///         }).await?;
+    ///         // The customer changes their mind: the reservation is compensated.
+    ///         let cancel = self.cancel;
+    ///         let why = ch.locally(Customer, |_| cancel.then(|| "changed my mind".to_string())).await?;
+    ///         ch.abort(Customer, "cancel", why).await
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let kept = Program::new(Order { cancel: false }, &FamilySizes::new()).unwrap();
+    /// assert!(LocalCluster::new().run(&kept).await.all_ok());
+    ///
+    /// let cancelled = Program::new(Order { cancel: true }, &FamilySizes::new()).unwrap();
+    /// let outcomes = LocalCluster::new().run(&cancelled).await;
+    /// assert!(matches!(outcomes.get("Shop"),
+    ///     Some(Err(ChoreoError::Aborted { transaction, .. })) if transaction == "cancel"));
+    /// assert_eq!(outcomes, cancelled.reference().await);
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn abort<R, I>(
+        &self,
+        _role: R,
+        name: &str,
+        reason: At<Option<String>, R>,
+    ) -> impl Future<Output = Result<(), ChoreoError>> + Send
+    where
+        R: Role + Member<C, I>,
+    {
+        let site = self.site();
+        let name = name.to_string();
+        async move {
+            let _op = self.begin();
+            self.proceed().await?;
+            let here = match &*self.ctx {
+                Ctx::Central { .. } => true,
+                Ctx::Projected { session, .. } => {
+                    session.participant() == Participant::role(R::NAME)
+                }
+            };
+            if !here {
+                return Ok(());
+            }
+            let verdict = self.observe_local(&site);
+            self.obey(verdict, &site).await?;
+            match self.present(&reason, &site)? {
+                None => Ok(()),
+                Some(reason) => Err(self.fail(aborted(R::NAME, &name, reason.clone()), &site)),
+            }
+        }
     }
 }
 

@@ -203,10 +203,10 @@ pub(super) fn explore(args: ExploreArgs, registry: &crate::scenario::Registry) -
                 if last.elapsed().as_secs() >= 10 {
                     *last = Instant::now();
                     let secs = started.elapsed().as_secs_f64().max(1e-9);
+                    let (seeds, scenarios) = (shard.len(args.seeds), explore.scenarios.len());
                     eprintln!(
-                        "explored {n} of {} seed(s) x {} scenario(s), {:.0} seeds/s, {} violation(s)",
-                        shard.len(args.seeds),
-                        explore.scenarios.len(),
+                        "explored {n} of {} runs ({seeds} seed(s) x {scenarios} scenario(s)), {:.0} seeds/s, {} violation(s)",
+                        seeds * scenarios as u64,
                         n as f64 / secs,
                         found.load(Ordering::Relaxed)
                     );
