@@ -14,7 +14,7 @@ roles!(Client, Flight, Geo, Reservation);
 pub const PARAMS: &[Param] = &[
     Param {
         name: "full",
-        default: 0,
+        default: 3,
         summary: "0: both bookings succeed; 1: the flight is full; 2: the hotel is full; 3: three trips in turn, one per path",
     },
     Param {

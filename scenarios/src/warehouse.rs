@@ -20,7 +20,7 @@ roles!(Warehouse, Payment, Loyalty);
 pub const PARAMS: &[Param] = &[
     Param {
         name: "abort",
-        default: 0,
+        default: 3,
         summary: "0: the order ships; 1: it aborts at the first step (no stock); 2: at the last step (no shipping capacity); 3: three orders in turn, one per path",
     },
     Param {
