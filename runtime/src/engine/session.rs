@@ -50,6 +50,9 @@ pub(crate) struct Session {
     pub(super) noticed: Notify,
     /// The saga log of `ch.transaction` (read from the store on first use).
     pub saga: SagaLog,
+    /// The nested sessions this incarnation started here, with their tasks (see
+    /// [`Session::abort_children`]).
+    children_running: Mutex<Vec<(Arc<Session>, tokio::task::AbortHandle)>>,
     /// Replay: the failure notice the journal holds (received or sent), if any. A replay runs
     /// on as far as its journal serves it (so its commits register their compensations, and
     /// it computes what it computed before), but no new commit is accepted after it; where
@@ -75,6 +78,7 @@ impl Session {
             arrived: Notify::new(),
             noticed: Notify::new(),
             saga: SagaLog::new(id, me),
+            children_running: Mutex::new(Vec::new()),
             recovered_abort: None,
         }
     }
@@ -195,6 +199,7 @@ impl Session {
             arrived: Notify::new(),
             noticed: Notify::new(),
             saga: SagaLog::new(id, me),
+            children_running: Mutex::new(Vec::new()),
             recovered_abort,
         }
     }
@@ -276,6 +281,26 @@ impl Session {
         let n = st.children.entry(key).or_insert(0);
         *n += 1;
         child_number(key, *n)
+    }
+
+    /// Remembers a nested session this incarnation started here, and its task (forgetting
+    /// those that ended).
+    pub fn adopt(&self, child: Arc<Session>, task: tokio::task::AbortHandle) {
+        let mut running = lock(&self.children_running);
+        running.retain(|(_, t)| !t.is_finished());
+        running.push((child, task));
+    }
+
+    /// Stops the tasks of the nested sessions this incarnation started here (and of theirs),
+    /// as a crash of this participant's process would: the incarnation is being replaced,
+    /// and its replay reopens each of them from its journal. (Left running, a child would run
+    /// twice at once: once for the old incarnation, once for the replay.)
+    pub fn abort_children(&self) {
+        let running = std::mem::take(&mut *lock(&self.children_running));
+        for (child, task) in running {
+            child.abort_children();
+            task.abort();
+        }
     }
 
     /// Records the session's failure; true if it is the first.

@@ -142,7 +142,8 @@ impl<C: RoleSet> Choreo<C> {
                     .map(|p| session.placement[usize::from(p.0)])
                     .collect();
                 let child = node.open_session(id, me, census, placement);
-                let task = tokio::spawn(run_child(sub, node.clone(), child));
+                let task = tokio::spawn(run_child(sub, node.clone(), child.clone()));
+                session.adopt(child, task.abort_handle());
                 Ok(Spawned::new(Some(task), agree))
             }
         }

@@ -219,6 +219,7 @@ impl Node {
     /// Restarts `session`'s participant in this process: a fresh session recovered from the
     /// journal replaces it (its replay starts over from the log).
     pub(crate) fn reopen_session(&self, session: &Arc<Session>) -> Arc<Session> {
+        session.abort_children();
         lock(&self.inner.sessions)
             .open
             .remove(&(session.id, session.me));
