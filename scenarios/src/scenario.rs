@@ -19,6 +19,7 @@ pub fn registry() -> Registry {
         .with(crate::chorex::nest_loop::scenario())
         .with(crate::warehouse::scenario())
         .with(crate::travel::scenario())
+        .with(crate::tcp_server::scenario())
         .with_hidden(crate::planted::impatience())
         // Hidden until nested sessions recover from process faults (a crash or panic in a
         // child session fails it, and the parent's replay re-opens children that already
