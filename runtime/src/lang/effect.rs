@@ -106,7 +106,8 @@ impl<C: RoleSet> Choreo<C> {
         }
     }
 
-    /// A random number at role `R`, logged so a replay sees the same one.
+    /// A random number at role `R`, logged so a replay sees the same one. In a simulation it
+    /// comes from the simulator's seeded generator, so a seed reruns with the same numbers.
     #[track_caller]
     pub fn random<R, I>(
         &self,
@@ -118,7 +119,7 @@ impl<C: RoleSet> Choreo<C> {
         let site = self.site();
         async move {
             self.logged::<u64, R, _>("random", &site, || {
-                self.run_local(R::NAME.to_string(), &site, rand::random::<u64>)
+                self.run_local(R::NAME.to_string(), &site, draw)
             })
             .await
         }
@@ -227,4 +228,15 @@ impl<C: RoleSet> Choreo<C> {
             message,
         })
     }
+}
+
+/// A random `u64`: from madsim's seeded generator in a simulation (on Linux, rand's thread
+/// generator is seeded by a system call madsim cannot intercept, so it would differ between
+/// two runs of one seed), from rand's thread generator otherwise.
+fn draw() -> u64 {
+    #[cfg(madsim)]
+    let n = madsim::rand::random::<u64>();
+    #[cfg(not(madsim))]
+    let n = rand::random::<u64>();
+    n
 }
