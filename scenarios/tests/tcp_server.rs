@@ -266,3 +266,12 @@ fn every_fault_kind_mid_connection_is_masked() {
     assert!(hit > 0, "no seed crashed a conversation mid-connection");
     assert!(failed.is_empty(), "seeds {failed:?} violated an oracle");
 }
+
+#[test]
+fn real_sockets_are_refused_in_the_simulator_with_a_clear_error() {
+    let s = find("tcp-server").unwrap();
+    let params = s.parse_params(["port=7878"]).unwrap();
+    let e = s.program(&params).err().unwrap().to_string();
+    assert!(e.contains("real sockets need a std-mode build"), "{e}");
+    assert!(e.contains("--example tcp-server -- --port 7878"), "{e}");
+}
