@@ -21,6 +21,7 @@ pub fn registry() -> Registry {
         .with(crate::travel::scenario())
         .with(crate::listener::scenario())
         .with(crate::orders::scenario())
+        .with(crate::tcp_server::scenario())
         .with_hidden(crate::planted::impatience())
 }
 

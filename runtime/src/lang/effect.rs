@@ -1,9 +1,11 @@
-//! Calls to the outside world: `side_effect`, `random` and `now` run at one role and log their
-//! result in the journal before it is used, so a replay after a crash returns the logged result
-//! instead of calling out again (and a replay that asks for a different effect at that point is
-//! reported as nondeterminism).
+//! Calls to the outside world: `side_effect`, `side_effect_async`, `random` and `now` run at one
+//! role and log their result in the journal before it is used, so a replay after a crash returns
+//! the logged result instead of calling out again (and a replay that asks for a different effect
+//! at that point is reported as nondeterminism).
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::task::Poll;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -11,7 +13,7 @@ use serde::de::DeserializeOwned;
 use crate::error::ChoreoError;
 use crate::ident::{Participant, Site};
 use crate::lang::census::{Member, RoleSet};
-use crate::lang::choreo::{Choreo, Ctx};
+use crate::lang::choreo::{Choreo, Ctx, panic_message};
 use crate::lang::located::{At, Local};
 use crate::lang::role::Role;
 
@@ -32,12 +34,80 @@ impl<C: RoleSet> Choreo<C> {
     {
         let site = self.site();
         async move {
-            self.logged::<T, R>("side-effect", &site, || effect(Local::new()))
-                .await
+            self.logged::<T, R, _>("side-effect", &site, || {
+                self.run_local(R::NAME.to_string(), &site, || effect(Local::new()))
+            })
+            .await
         }
     }
 
-    /// A random number at role `R`, logged so a replay sees the same one.
+    /// [`Choreo::side_effect`] for an effect that is itself asynchronous (a socket read, a
+    /// call to another service): `effect` reads the values located at `R` and returns the
+    /// future that calls out; its output is logged before it is used, so a replay after a
+    /// crash returns the logged output and neither calls `effect` nor awaits anything. A
+    /// crash while the future is pending logs nothing, so the replay calls out again: make
+    /// the effect take hold of the outside world's state only when it completes. A panic in
+    /// `effect` or in its future is an application crash of `R`, like one in `locally`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use rehearsal::{Choreo, ChoreoError, Choreography, FamilySizes, LocalCluster, Program, Roles, roles};
+    ///
+    /// roles!(Client, Server);
+    ///
+    /// /// Server fetches a greeting from the outside world (here: after a pause) and sends it.
+    /// #[derive(Clone)]
+    /// struct Fetch;
+    ///
+    /// impl Choreography for Fetch {
+    ///     type Census = Roles![Client, Server];
+    ///     type Output = String;
+    ///     async fn run(self, ch: &Choreo<Self::Census>) -> Result<String, ChoreoError> {
+    ///         let name = ch.locally(Server, |_| "Client".to_string()).await?;
+    ///         let greeting = ch
+    ///             .side_effect_async(Server, |s| {
+    ///                 let name = s.get(&name).clone();
+    ///                 async move {
+    ///                     tokio::time::sleep(Duration::from_millis(1)).await;
+    ///                     format!("hello, {name}")
+    ///                 }
+    ///             })
+    ///             .await?;
+    ///         ch.broadcast(Server, greeting).await
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let program = Program::new(Fetch, &FamilySizes::new()).unwrap();
+    /// let outcomes = LocalCluster::new().run(&program).await;
+    /// assert_eq!(outcomes.get("Client"), Some(&Ok("\"hello, Client\"".to_string())));
+    /// assert_eq!(outcomes, program.reference().await);
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn side_effect_async<T, R, I, F, Fut>(
+        &self,
+        _role: R,
+        effect: F,
+    ) -> impl Future<Output = Result<At<T, R>, ChoreoError>> + Send
+    where
+        T: Serialize + DeserializeOwned + Send,
+        R: Role + Member<C, I>,
+        F: FnOnce(Local<'_, R>) -> Fut + Send,
+        Fut: Future<Output = T> + Send,
+    {
+        let site = self.site();
+        async move {
+            self.logged::<T, R, _>("side-effect", &site, || {
+                self.run_local_async(R::NAME.to_string(), &site, || effect(Local::new()))
+            })
+            .await
+        }
+    }
+
+    /// A random number at role `R`, logged so a replay sees the same one. In a simulation it
+    /// comes from the simulator's seeded generator, so a seed reruns with the same numbers.
     #[track_caller]
     pub fn random<R, I>(
         &self,
@@ -48,8 +118,10 @@ impl<C: RoleSet> Choreo<C> {
     {
         let site = self.site();
         async move {
-            self.logged::<u64, R>("random", &site, rand::random::<u64>)
-                .await
+            self.logged::<u64, R, _>("random", &site, || {
+                self.run_local(R::NAME.to_string(), &site, draw)
+            })
+            .await
         }
     }
 
@@ -65,32 +137,30 @@ impl<C: RoleSet> Choreo<C> {
     {
         let site = self.site();
         async move {
-            self.logged::<std::time::SystemTime, R>("now", &site, std::time::SystemTime::now)
-                .await
+            self.logged::<std::time::SystemTime, R, _>("now", &site, || {
+                self.run_local(R::NAME.to_string(), &site, std::time::SystemTime::now)
+            })
+            .await
         }
     }
 
-    /// Runs `f` at role `R` through the effect log: the first run logs its result durably
-    /// before it is used; a replay returns the logged result (and checks it is the same kind
-    /// of effect at the same site).
-    async fn logged<T, R: Role>(
+    /// Runs the effect `run` starts at role `R` through the effect log: the first run logs
+    /// its result durably before it is used; a replay returns the logged result (and checks
+    /// it is the same kind of effect at the same site) without starting `run`.
+    async fn logged<T, R: Role, Fut>(
         &self,
         kind: &str,
         site: &Site,
-        f: impl FnOnce() -> T + Send,
+        run: impl FnOnce() -> Fut + Send,
     ) -> Result<At<T, R>, ChoreoError>
     where
         T: Serialize + DeserializeOwned + Send,
+        Fut: Future<Output = Result<T, ChoreoError>> + Send,
     {
         let _op = self.begin();
         self.proceed().await?;
         let (node, session) = match &*self.ctx {
-            Ctx::Central { .. } => {
-                return self
-                    .run_local(R::NAME.to_string(), site, f)
-                    .await
-                    .map(At::present);
-            }
+            Ctx::Central { .. } => return run().await.map(At::present),
             Ctx::Projected { node, session } => (node, session),
         };
         if session.participant() != Participant::role(R::NAME) {
@@ -111,7 +181,9 @@ impl<C: RoleSet> Choreo<C> {
                 return Err(self.fail(err, site));
             }
         }
-        let value = self.run_local(R::NAME.to_string(), site, f).await?;
+        // Nothing may await between the effect's completion and its log entry: a crash there
+        // would lose the result of an effect that already happened.
+        let value = run().await?;
         let bytes = self.encode(&value, site)?;
         if let Err(e) = session.log_effect(kind, site, &bytes) {
             node.count_store_error();
@@ -123,4 +195,48 @@ impl<C: RoleSet> Choreo<C> {
         }
         Ok(At::present(value))
     }
+
+    /// The asynchronous sibling of `run_local`: `start` (a local step, where faults planted
+    /// at `site` fire) makes the future, which is then awaited as a step of its own; a panic
+    /// in either is an application crash of `role` at `site`.
+    async fn run_local_async<T, Fut: Future<Output = T> + Send>(
+        &self,
+        role: String,
+        site: &Site,
+        start: impl FnOnce() -> Fut,
+    ) -> Result<T, ChoreoError> {
+        let future = self.run_local(role.clone(), site, start).await?;
+        let step = match &*self.ctx {
+            Ctx::Projected { session, .. } => Some((session, session.step())),
+            Ctx::Central { .. } => None,
+        };
+        let mut future = Box::pin(future);
+        let outcome = std::future::poll_fn(|cx| {
+            match std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+                Ok(Poll::Ready(value)) => Poll::Ready(Ok(value)),
+                Ok(Poll::Pending) => Poll::Pending,
+                Err(panic) => Poll::Ready(Err(panic_message(panic.as_ref()))),
+            }
+        })
+        .await;
+        if let (Err(_), Some((session, step))) = (&outcome, step) {
+            session.crashed_in(step);
+        }
+        outcome.map_err(|message| ChoreoError::Crashed {
+            role,
+            site: Box::new(site.clone()),
+            message,
+        })
+    }
+}
+
+/// A random `u64`: from madsim's seeded generator in a simulation (on Linux, rand's thread
+/// generator is seeded by a system call madsim cannot intercept, so it would differ between
+/// two runs of one seed), from rand's thread generator otherwise.
+fn draw() -> u64 {
+    #[cfg(madsim)]
+    let n = madsim::rand::random::<u64>();
+    #[cfg(not(madsim))]
+    let n = rand::random::<u64>();
+    n
 }
