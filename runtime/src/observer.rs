@@ -106,6 +106,24 @@ pub enum Event<'a> {
         census: Option<&'a Census>,
         /// Encoded size of the frame.
         bytes: usize,
+        /// The encoded value the frame carries, on [`FrameEvent::Send`] only (borrowed: a
+        /// node without an observer builds nothing).
+        payload: Option<&'a [u8]>,
+    },
+    /// A participant drew a random number or read the clock (`ch.random`, `ch.now`), also
+    /// when a replay took the value from its journal. The reference run along a path draws
+    /// the same values (see [`RunPath`](crate::RunPath)).
+    Draw {
+        /// The session.
+        session: SessionId,
+        /// The participant.
+        participant: Participant,
+        /// The operator's site.
+        site: &'a Site,
+        /// The checkpoint block instance the draw runs in (0: none).
+        epoch: u64,
+        /// The value, encoded as the journal keeps it.
+        value: &'a [u8],
     },
     /// A participant ran a local step.
     Local {

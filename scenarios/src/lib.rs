@@ -32,6 +32,7 @@ pub mod orders;
 pub mod planted;
 mod saga_support;
 mod scenario;
+pub mod srp;
 pub mod tcp_server;
 pub mod travel;
 pub mod warehouse;

@@ -22,7 +22,9 @@ pub fn registry() -> Registry {
         .with(crate::listener::scenario())
         .with(crate::orders::scenario())
         .with(crate::tcp_server::scenario())
+        .with(crate::srp::scenario())
         .with_hidden(crate::planted::impatience())
+        .with_hidden(crate::srp::planted_leak())
 }
 
 /// The shipped scenario called `name` (listed or hidden), from one [`registry`] kept for

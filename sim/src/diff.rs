@@ -179,6 +179,7 @@ mod tests {
             site: None,
             bytes: None,
             detail: None,
+            payload: None,
         }
     }
 

@@ -265,6 +265,7 @@ mod tests {
             site: Some("\"hi\"@a.rs:1:1".into()),
             bytes: Some(9),
             detail: None,
+            payload: None,
         };
         let start = TraceEvent {
             node: 1,

@@ -218,6 +218,7 @@ mod tests {
             site: None,
             bytes: None,
             detail: None,
+            payload: None,
         };
         e.detail = Some(detail.into());
         e

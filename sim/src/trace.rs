@@ -52,6 +52,11 @@ pub struct TraceEvent {
     /// Anything else: an outcome, an error, a decoder message.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The encoded value a `send` carried, for oracles that read what went on the wire. Kept
+    /// in memory only: canonical text, JSON lines and the trace hash leave it out, and a
+    /// trace read back from a file has none.
+    #[serde(skip)]
+    pub payload: Option<Arc<[u8]>>,
 }
 
 impl TraceEvent {
@@ -68,6 +73,7 @@ impl TraceEvent {
             site: None,
             bytes: None,
             detail: None,
+            payload: None,
         }
     }
 
@@ -446,6 +452,7 @@ impl Recorder {
                 civ,
                 census,
                 bytes,
+                payload,
             } => {
                 if let Some(c) = census {
                     st.names.entry(civ.session).or_insert_with(|| {
@@ -456,6 +463,7 @@ impl Recorder {
                 let mut e = TraceEvent::new(t, node, frame_kind(*kind));
                 fill_frame(&mut e, civ, names.as_deref().map(|n| n.as_slice()));
                 e.bytes = Some(*bytes);
+                e.payload = payload.map(Arc::from);
                 let actor = match kind {
                     FrameEvent::Send => e.from.clone().map(|a| (a, "send")),
                     FrameEvent::Receive => e.to.clone().map(|a| (a, "receive")),
@@ -468,6 +476,9 @@ impl Recorder {
                 }
                 e
             }
+            // Only the reference run follows draws (through the run path above); the trace
+            // shows the local step that drew.
+            Event::Draw { .. } => return,
             Event::Local {
                 session,
                 participant,

@@ -156,6 +156,7 @@ fn event(obj: &serde_json::Map<String, serde_json::Value>) -> Result<TraceEvent,
         site: text("site")?,
         bytes: number("bytes")?.map(|b| b as usize),
         detail: text("detail")?,
+        payload: None,
     })
 }
 
@@ -178,6 +179,7 @@ mod tests {
                 site: Some("\"x\"@a.rs:1:2".into()),
                 bytes: Some(7),
                 detail: None,
+                payload: None,
             }],
         };
         let mut text = trace.json_lines();

@@ -356,6 +356,7 @@ impl<C: RoleSet> Choreo<C> {
             civ: &civ,
             census: Some(&session.census),
             bytes: payload.len(),
+            payload: None,
         });
         self.obey(verdict, site).await?;
         self.decode(&payload, from, site)

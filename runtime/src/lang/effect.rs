@@ -10,12 +10,16 @@ use std::task::Poll;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::engine::session::Session;
 use crate::error::ChoreoError;
 use crate::ident::{Participant, Site};
 use crate::lang::census::{Member, RoleSet};
 use crate::lang::choreo::{Choreo, Ctx, panic_message};
 use crate::lang::located::{At, Local};
 use crate::lang::role::Role;
+use crate::net::transport::lock;
+use crate::node::Node;
+use crate::observer::Event;
 
 impl<C: RoleSet> Choreo<C> {
     /// Runs `effect` once at role `R` and logs its result; a replay after a crash returns
@@ -159,8 +163,26 @@ impl<C: RoleSet> Choreo<C> {
     {
         let _op = self.begin();
         self.proceed().await?;
+        // A draw's value is the run's, not the program's: the reference run along a path
+        // takes the value the projected run drew at the same place (see `RunPath`).
+        let followed = matches!(kind, "random" | "now");
         let (node, session) = match &*self.ctx {
-            Ctx::Central { .. } => return run().await.map(At::present),
+            Ctx::Central {
+                session,
+                follow,
+                counts,
+                ..
+            } => {
+                if followed {
+                    let who = Participant::role(R::NAME);
+                    let n = lock(counts).next_draw(self.epoch, who, site);
+                    if let Some(bytes) = follow.draw(*session, who, self.epoch, site, n) {
+                        let id = self.role_id(R::NAME)?;
+                        return self.decode(bytes, id, site).map(At::present);
+                    }
+                }
+                return run().await.map(At::present);
+            }
             Ctx::Projected { node, session } => (node, session),
         };
         if session.participant() != Participant::role(R::NAME) {
@@ -169,6 +191,9 @@ impl<C: RoleSet> Choreo<C> {
         match session.replay_effect(kind, site) {
             Ok(Some(bytes)) => {
                 let _ = self.observe_local(site);
+                if followed {
+                    self.observe_draw(node, session, site, &bytes);
+                }
                 return self.decode(&bytes, session.me, site).map(At::present);
             }
             Ok(None) => {}
@@ -192,6 +217,9 @@ impl<C: RoleSet> Choreo<C> {
                 detail: e.to_string(),
             };
             return Err(self.fail(err, site));
+        }
+        if followed {
+            self.observe_draw(node, session, site, &bytes);
         }
         Ok(At::present(value))
     }
@@ -227,6 +255,18 @@ impl<C: RoleSet> Choreo<C> {
             site: Box::new(site.clone()),
             message,
         })
+    }
+
+    fn observe_draw(&self, node: &Node, session: &Session, site: &Site, value: &[u8]) {
+        if node.observer().is_some() {
+            let _ = node.observe(Event::Draw {
+                session: session.id,
+                participant: session.participant(),
+                site,
+                epoch: self.epoch,
+                value,
+            });
+        }
     }
 }
 

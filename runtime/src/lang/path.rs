@@ -13,6 +13,12 @@
 //!   their own ids, which the central run also derives as the projected runs do.
 //! * **Timed-out receives**, keyed by (session, receiver, sender, site, enclosing block
 //!   instance, occurrence): which receive at that site it was.
+//! * **Draws** (`ch.random`, `ch.now`): the values each participant drew, in order, with
+//!   their site and enclosing block instance. A replay after a restart draws the same values
+//!   from its journal again (counted once); an incarnation that drew anew (its journal was
+//!   lost) replaces what the lost one drew from that point on. The central run takes the
+//!   n-th value drawn by that role at that site in that block instance, and draws a fresh one
+//!   only where the projected run drew none (a body it skips, say).
 //!
 //! The central run along a path ([`Program::reference_along`](crate::Program::reference_along))
 //! does, at a block instance the path says was rescued, **not run the body at all** and runs
@@ -63,6 +69,15 @@ pub struct RunPath {
     root: SessionId,
     rescues: BTreeMap<(SessionId, u64), BTreeMap<Participant, Rescued>>,
     timeouts: BTreeSet<TimeoutKey>,
+    draws: BTreeMap<(SessionId, Participant), Draws>,
+}
+
+/// One participant's draws in one session, in the order it drew them, and how far the
+/// current incarnation's replay has gone through them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Draws {
+    values: Vec<(u64, Site, Vec<u8>)>,
+    replayed: usize,
 }
 
 impl RunPath {
@@ -115,13 +130,46 @@ impl RunPath {
                     *occurrence,
                 ));
             }
+            Event::SessionStart {
+                session,
+                participant,
+            } => {
+                if let Some(d) = self.draws.get_mut(&(*session, *participant)) {
+                    d.replayed = 0;
+                }
+            }
+            Event::Draw {
+                session,
+                participant,
+                site,
+                epoch,
+                value,
+            } => {
+                let d = self.draws.entry((*session, *participant)).or_default();
+                let same = d
+                    .values
+                    .get(d.replayed)
+                    .is_some_and(|(e, s, v)| e == epoch && s == *site && v.as_slice() == *value);
+                if !same {
+                    d.values.truncate(d.replayed);
+                    d.values.push((*epoch, (*site).clone(), value.to_vec()));
+                }
+                d.replayed += 1;
+            }
             _ => {}
         }
     }
 
-    /// Whether the run took no rescue and no timeout: the fault-free reference holds.
+    /// Whether the run took no rescue and no timeout and drew nothing: the fault-free
+    /// reference holds.
     pub fn is_empty(&self) -> bool {
-        self.rescues.is_empty() && self.timeouts.is_empty()
+        self.rescues.is_empty() && self.timeouts.is_empty() && self.draws.is_empty()
+    }
+
+    /// How many values were drawn (`ch.random`, `ch.now`), counted once per participant
+    /// however often a replay drew them again.
+    pub fn draws(&self) -> usize {
+        self.draws.values().map(|d| d.values.len()).sum()
     }
 
     /// How many block instances were rescued.
@@ -146,6 +194,17 @@ impl RunPath {
                 })
                 .collect(),
             timeouts: self.timeouts.clone(),
+            draws: self
+                .draws
+                .iter()
+                .fold(BTreeMap::new(), |mut all, ((session, who), d)| {
+                    for (epoch, site, value) in &d.values {
+                        all.entry((*session, *who, *epoch, site.clone()))
+                            .or_insert_with(Vec::new)
+                            .push(value.clone());
+                    }
+                    all
+                }),
         }
     }
 }
@@ -156,6 +215,8 @@ impl RunPath {
 pub(crate) struct Follow {
     rescues: BTreeMap<(SessionId, u64), Rescued>,
     timeouts: BTreeSet<TimeoutKey>,
+    /// Values drawn per (session, participant, block instance, site), in order.
+    draws: BTreeMap<(SessionId, Participant, u64, Site), Vec<Vec<u8>>>,
 }
 
 impl Follow {
@@ -167,6 +228,20 @@ impl Follow {
     /// Whether the receive `key` names timed out.
     pub(crate) fn timed_out(&self, key: &TimeoutKey) -> bool {
         self.timeouts.contains(key)
+    }
+
+    /// The `n`-th value (from 0) `who` drew at `site` in block instance `epoch` of
+    /// `session`, if the projected run drew it.
+    pub(crate) fn draw(
+        &self,
+        session: SessionId,
+        who: Participant,
+        epoch: u64,
+        site: &Site,
+        n: u64,
+    ) -> Option<&[u8]> {
+        let values = self.draws.get(&(session, who, epoch, site.clone()))?;
+        values.get(usize::try_from(n).ok()?).map(Vec::as_slice)
     }
 }
 
@@ -180,6 +255,8 @@ pub(crate) struct CentralCounts {
     children: BTreeMap<u64, u64>,
     /// Timed receives per (enclosing block instance, receiver, sender, site).
     taken: BTreeMap<(u64, Participant, Participant, Site), u64>,
+    /// Draws per (enclosing block instance, role, site).
+    draws: BTreeMap<(u64, Participant, Site), u64>,
 }
 
 impl CentralCounts {
@@ -209,7 +286,76 @@ impl CentralCounts {
     }
 }
 
+impl CentralCounts {
+    /// Numbers the next draw of `who` at `site` in `epoch`, from 0.
+    pub(crate) fn next_draw(&mut self, epoch: u64, who: Participant, site: &Site) -> u64 {
+        bump(self.draws.entry((epoch, who, site.clone())).or_insert(0)) - 1
+    }
+}
+
 fn bump(n: &mut u64) -> u64 {
     *n += 1;
     *n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn draw(path: &mut RunPath, who: &'static str, site: &Site, value: &[u8]) {
+        path.record(&Event::Draw {
+            session: SessionId(1),
+            participant: Participant::role(who),
+            site,
+            epoch: 0,
+            value,
+        });
+    }
+
+    fn restart(path: &mut RunPath, who: &'static str) {
+        path.record(&Event::SessionStart {
+            session: SessionId(1),
+            participant: Participant::role(who),
+        });
+    }
+
+    #[test]
+    fn a_replayed_draw_counts_once_and_a_fresh_one_replaces_the_lost_ones() {
+        let site = Site::caller(Some("salt"));
+        let mut path = RunPath::new(SessionId(1));
+        restart(&mut path, "Server");
+        draw(&mut path, "Server", &site, &[1]);
+        draw(&mut path, "Server", &site, &[2]);
+        draw(&mut path, "Client", &site, &[9]);
+        assert!(!path.is_empty());
+        assert_eq!(path.draws(), 3);
+        // A restart replays the journal: the same values again.
+        restart(&mut path, "Server");
+        draw(&mut path, "Server", &site, &[1]);
+        draw(&mut path, "Server", &site, &[2]);
+        assert_eq!(path.draws(), 3);
+        let follow = path.follow_for(Participant::role("Client"));
+        let server = Participant::role("Server");
+        assert_eq!(
+            follow.draw(SessionId(1), server, 0, &site, 1),
+            Some(&[2u8][..])
+        );
+        assert_eq!(follow.draw(SessionId(1), server, 0, &site, 2), None);
+        // An incarnation that lost its journal draws anew from its second value on.
+        restart(&mut path, "Server");
+        draw(&mut path, "Server", &site, &[1]);
+        draw(&mut path, "Server", &site, &[5]);
+        assert_eq!(path.draws(), 3);
+        let follow = path.follow_for(server);
+        assert_eq!(
+            follow.draw(SessionId(1), server, 0, &site, 1),
+            Some(&[5u8][..])
+        );
+        let client = Participant::role("Client");
+        assert_eq!(
+            follow.draw(SessionId(1), client, 0, &site, 0),
+            Some(&[9u8][..])
+        );
+        assert_eq!(follow.draw(SessionId(2), client, 0, &site, 0), None);
+    }
 }

@@ -226,6 +226,7 @@ impl<C: RoleSet> Choreo<C> {
                         civ,
                         census: Some(&session.census),
                         bytes: *bytes,
+                        payload: None,
                     });
                 }
                 if node.observer().is_some() {

@@ -204,6 +204,7 @@ impl NodeInner {
                     civ: &civ,
                     census: None,
                     bytes,
+                    payload: None,
                 });
                 return;
             }
@@ -217,6 +218,7 @@ impl NodeInner {
                     civ: &civ,
                     census: None,
                     bytes,
+                    payload: None,
                 });
                 if ack {
                     self.ack(from, FrameKey::of(&civ));
@@ -298,6 +300,7 @@ impl NodeInner {
                 civ,
                 census: Some(&session.census),
                 bytes,
+                payload: None,
             });
         }
         // Stored first, acknowledged second: an acknowledged frame is never lost here.
@@ -338,6 +341,7 @@ pub(super) async fn retransmit(inner: Arc<NodeInner>) {
                 civ: &civ,
                 census: None,
                 bytes: bytes.len(),
+                payload: None,
             });
             inner.transmit(node, bytes);
         }

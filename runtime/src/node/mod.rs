@@ -330,7 +330,7 @@ impl Node {
             ack: self.inner.acks,
         };
         let bytes = packet.encode();
-        let Packet::Frame { civ, .. } = packet else {
+        let Packet::Frame { civ, payload, .. } = packet else {
             return Verdict::Continue;
         };
         {
@@ -343,6 +343,7 @@ impl Node {
             civ: &civ,
             census: Some(&session.census),
             bytes: bytes.len(),
+            payload: Some(&payload),
         });
         if self.inner.acks {
             self.track_and_send(node, civ, bytes);

@@ -172,7 +172,14 @@ impl SimulatedClients {
 }
 
 impl Connections for SimulatedClients {
-    fn listen(&self, _run: u64) -> BoxFuture<'_, String> {
+    fn listen(&self, run: u64) -> BoxFuture<'_, String> {
+        // A listen starts the run's clients afresh: the reference run along a projected run's
+        // path draws the same run key (it follows the run's draws) and listens again once the
+        // projected run has ended.
+        self.runs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(run_key(run), Clients::default());
         Box::pin(async { "simulated clients".to_string() })
     }
 

@@ -532,6 +532,7 @@ mod tests {
             site: None,
             bytes: None,
             detail: Some("ok 1 </script>".into()),
+            payload: None,
         }
     }
 

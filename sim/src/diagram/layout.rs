@@ -86,6 +86,7 @@ mod tests {
             site: None,
             bytes: None,
             detail: None,
+            payload: None,
         }
     }
 

@@ -404,6 +404,7 @@ mod tests {
             site: None,
             bytes: None,
             detail: None,
+            payload: None,
         }
     }
 
