@@ -4,13 +4,13 @@
 //! number its frames as the logged run did. A rescue notice wakes the rescued block's own
 //! waiting future, not every wait of the session.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::task::Waker;
 
 use crate::engine::journal::Floors;
 use crate::engine::notice::Control;
 use crate::engine::session::Session;
-use crate::engine::state::{State, abandoned};
+use crate::engine::state::State;
 use crate::error::{ChoreoError, Rescued};
 use crate::ident::{ParticipantId, Site};
 use crate::net::civ::Lane;
@@ -62,6 +62,10 @@ impl Session {
         let notes = st.blocks.entry(block).or_default();
         notes.parent = parent;
         notes.abandoned |= inherited;
+        if inherited {
+            // Entered inside an abandoned body: its frames are stale from the start.
+            discard(&mut st, &BTreeSet::from([block]));
+        }
     }
 
     /// Why `block` is being rescued, or the session's failure, if either happened; otherwise
@@ -178,36 +182,24 @@ impl Session {
 
     /// Abandons `block`'s body here: its frames, pending and late, are discarded, and its
     /// counters dropped.
+    ///
+    /// The cost is that of the blocks abandoned now (`block` and the blocks nested in it not
+    /// abandoned before) and of the frames waiting to be taken, never of the blocks around it
+    /// or rescued before: a block abandoned earlier had its counters dropped then, and
+    /// accepts no frame since (see `accept`).
     pub fn abandon(&self, block: u64) -> usize {
         let mut st = lock(&self.state);
         let mut marking = vec![block];
+        let mut marked = BTreeSet::new();
         while let Some(b) = marking.pop() {
             let notes = st.blocks.entry(b).or_default();
             if !notes.abandoned || b == block {
                 notes.abandoned = true;
+                marked.insert(b);
                 marking.extend(notes.children.iter().copied());
             }
         }
-        let stale: Vec<((ParticipantId, Site, u64, u64), u64)> = st
-            .by_site
-            .iter()
-            .filter(|((_, _, epoch, _), _)| abandoned(&st.blocks, *epoch))
-            .map(|(k, seq)| (k.clone(), *seq))
-            .collect();
-        for (key, seq) in &stale {
-            st.by_site.remove(key);
-            st.inbox.remove(&(key.0, *seq));
-            st.consumed.entry(key.0).or_default().accept(*seq);
-        }
-        let State {
-            blocks,
-            site_sent,
-            site_taken,
-            ..
-        } = &mut *st;
-        site_sent.retain_epochs(|e| !abandoned(blocks, e));
-        site_taken.retain_epochs(|e| !abandoned(blocks, e));
-        stale.len()
+        discard(&mut st, &marked)
     }
 
     /// Moves every channel's sequence numbers to the floors of `block`'s rescue: the ones a
@@ -251,4 +243,26 @@ impl Session {
         st.site_sent.remove_epoch(block);
         st.site_taken.remove_epoch(block);
     }
+}
+
+/// Discards the pending frames and drops the counters of the blocks in `epochs`, which this
+/// participant abandoned; returns how many frames it discarded. Each discarded frame counts
+/// as consumed, or its channel would keep a gap there forever.
+fn discard(st: &mut State, epochs: &BTreeSet<u64>) -> usize {
+    let stale: Vec<((ParticipantId, Site, u64, u64), u64)> = st
+        .by_site
+        .iter()
+        .filter(|((_, _, epoch, _), _)| epochs.contains(epoch))
+        .map(|(k, seq)| (k.clone(), *seq))
+        .collect();
+    for (key, seq) in &stale {
+        st.by_site.remove(key);
+        st.inbox.remove(&(key.0, *seq));
+        st.consumed.entry(key.0).or_default().accept(*seq);
+    }
+    for &epoch in epochs {
+        st.site_sent.remove_epoch(epoch);
+        st.site_taken.remove_epoch(epoch);
+    }
+    stale.len()
 }

@@ -37,10 +37,6 @@ impl SiteCounts {
         self.0.remove(&epoch);
     }
 
-    pub(super) fn retain_epochs(&mut self, mut keep: impl FnMut(u64) -> bool) {
-        self.0.retain(|&epoch, _| keep(epoch));
-    }
-
     pub(super) fn to_vec(&self) -> Vec<(Spot, u64)> {
         self.0
             .iter()
