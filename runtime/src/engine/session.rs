@@ -353,9 +353,15 @@ impl Session {
         lock(&self.state).failure.as_ref().map(|f| f.error.clone())
     }
 
-    /// Whether this participant abandoned block `epoch` (or a block around it): its body is
-    /// being aborted. Outside every block (`epoch` 0), never.
-    pub fn abandoned(&self, epoch: u64) -> bool {
-        epoch != 0 && crate::engine::state::abandoned(&lock(&self.state).blocks, epoch)
+    /// Whether the body of block `epoch` is doomed here: abandoned, or rescued by a notice
+    /// (someone's, or this participant's own crash) that its block's future has yet to act
+    /// on. Such a body runs no further operator: the rescue replaces whatever it would do.
+    /// Outside every block (`epoch` 0), never.
+    pub fn doomed(&self, epoch: u64) -> bool {
+        epoch != 0
+            && lock(&self.state)
+                .blocks
+                .get(&epoch)
+                .is_some_and(|b| b.abandoned || b.rescue.is_some())
     }
 }

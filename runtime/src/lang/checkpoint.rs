@@ -16,6 +16,10 @@
 //! default) announces the rescue, or (under [`Policy::Replay`]) keeps replaying, which masks
 //! the death.
 //!
+//! A participant's crash is announced from the body's own task the moment it happens, and a
+//! body that knows its block is rescued runs no further operator, so peers do not start work
+//! the rescue throws away while the block's future waits its turn to be polled.
+//!
 //! In the fault-free path a checkpoint costs a clone of the state, a task for the body, one
 //! `Done` frame to each other participant, and the wait for theirs: no serialization, no store
 //! write beyond the journaling of those frames. The body runs as a task of its own, so the cost
@@ -209,10 +213,16 @@ impl<C: RoleSet> Choreo<C> {
         if let Err(crash) = self.obey(verdict, &block.site).await {
             return block.settle(Ended::Body(Err(crash)), entry, rescue).await;
         }
+        let announcing = Announcing {
+            ctx: inner.ctx.clone(),
+            members: inner.scope.clone(),
+            block: id,
+            site: block.site.clone(),
+        };
         let ended = Watched {
             session,
             block: id,
-            body: Child::spawn(body(inner, state)),
+            body: Child::spawn(announcing.around(body(inner, state))),
         }
         .await;
         block.settle(ended, entry, rescue).await
@@ -259,6 +269,81 @@ impl<C: RoleSet> Choreo<C> {
     }
 }
 
+/// What a body needs to announce its own crash: the body's task tells the block's other
+/// members the moment it crashes, before anyone else runs, so that a peer does not start work
+/// the rescue throws away while this participant's block future waits its turn to be polled.
+struct Announcing {
+    ctx: Arc<Ctx>,
+    members: Arc<[ParticipantId]>,
+    block: u64,
+    site: Site,
+}
+
+impl Announcing {
+    /// `body`, announcing a crash that the block rescues (as [`Block::settle`] decides: not a
+    /// crash of a replay, not after the session failed) and noting the rescue here, so the
+    /// block's future goes to the rescue with this cause.
+    async fn around<T>(
+        self,
+        body: impl Future<Output = Result<T, ChoreoError>>,
+    ) -> Result<T, ChoreoError> {
+        let ended = body.await;
+        if let Err(ChoreoError::Crashed {
+            role,
+            site,
+            message,
+        }) = &ended
+            && let Ctx::Projected { node, session } = &*self.ctx
+            && rescuable(session, self.block)
+        {
+            let control = Control::Rescue {
+                block: self.block,
+                cause: Rescued {
+                    role: role.clone(),
+                    site: (**site).clone(),
+                    message: message.clone(),
+                },
+            };
+            let halted = announce(node, session, &self.members, &self.site, &control);
+            session.note(session.me, &control);
+            if halted {
+                std::future::pending::<()>().await;
+            }
+        }
+        ended
+    }
+}
+
+/// Whether a crash in `block`'s body is rescued: not a crash of the replay (retried at the
+/// top), and not once the session failed.
+fn rescuable(session: &Session, block: u64) -> bool {
+    !replay_crash(session, block) && session.failure().is_none()
+}
+
+/// Whether a crash in `block`'s body now is a crash of the replay: the journal says the block
+/// was left through its body, or that the logged run got past this point (peers acted on what
+/// came after, so nobody may rescue it).
+fn replay_crash(session: &Session, block: u64) -> bool {
+    session.replay_crashed() || session.left_through_body(block) || session.replay_ahead()
+}
+
+/// Sends `control` about a block to every other member; true if the process is to die here.
+fn announce(
+    node: &Node,
+    session: &Session,
+    members: &[ParticipantId],
+    site: &Site,
+    control: &Control,
+) -> bool {
+    let bytes = postcard::to_stdvec(control).unwrap_or_default();
+    let mut halted = false;
+    for &m in members.iter().filter(|&&m| m != session.me) {
+        halted |=
+            node.send(session, m, Lane::Control, site.clone(), bytes.clone(), 0) == Verdict::Halt;
+    }
+    halted
+}
+
 /// One block instance at one participant, once entered.
 struct Block<'b, C: RoleSet> {
     ch: &'b Choreo<C>,
@@ -288,19 +373,7 @@ impl<C: RoleSet> Block<'_, C> {
 
     /// Sends `control` to every other member; true if the process is to die here.
     fn announce(&self, control: &Control) -> bool {
-        let bytes = postcard::to_stdvec(control).unwrap_or_default();
-        let mut halted = false;
-        for &m in self.members.iter().filter(|&&m| m != self.session.me) {
-            halted |= self.node.send(
-                self.session,
-                m,
-                Lane::Control,
-                self.site.clone(),
-                bytes.clone(),
-                0,
-            ) == Verdict::Halt;
-        }
-        halted
+        announce(self.node, self.session, &self.members, &self.site, control)
     }
 
     /// Abandons the body and runs `rescue` with `state`, as a task of its own.
@@ -396,11 +469,7 @@ impl<C: RoleSet> Block<'_, C> {
                     BlockEnd::Rescue(cause) => cause,
                 }
             }
-            Ended::Body(Err(e @ ChoreoError::Crashed { .. }))
-                if session.replay_crashed()
-                    || session.left_through_body(self.id)
-                    || session.replay_ahead() =>
-            {
+            Ended::Body(Err(e @ ChoreoError::Crashed { .. })) if replay_crash(session, self.id) => {
                 // The journal says this block was left through its body, or that the logged
                 // run got past this point: a crash while re-executing it is a crash of the
                 // replay, retried at the top, not rescued.
@@ -412,17 +481,23 @@ impl<C: RoleSet> Block<'_, C> {
                 site: at,
                 message,
             })) if session.failure().is_none() => {
-                let cause = Rescued {
-                    role,
-                    site: *at,
-                    message,
-                };
-                let halted = self.announce(&Control::Rescue {
-                    block: self.id,
-                    cause: cause.clone(),
-                });
-                self.ch.halt_if(halted).await;
-                cause
+                if let Some(noted) = session.rescue_notice(self.id) {
+                    // The body announced its crash as it happened (see `Announcing`), or a
+                    // member's notice came first: everyone is told already.
+                    noted
+                } else {
+                    let cause = Rescued {
+                        role,
+                        site: *at,
+                        message,
+                    };
+                    let halted = self.announce(&Control::Rescue {
+                        block: self.id,
+                        cause: cause.clone(),
+                    });
+                    self.ch.halt_if(halted).await;
+                    cause
+                }
             }
             Ended::Body(Err(e)) => return Err(e),
         };

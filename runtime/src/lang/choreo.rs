@@ -220,12 +220,12 @@ impl<C: RoleSet> Choreo<C> {
     }
 
     /// What every operator does first: the session's failure if it failed; never returns in
-    /// the body of a block this participant abandoned (rescued). Such a body is being
-    /// aborted, and until it is, it must not run another local step or send another frame:
-    /// the rescue already runs in its place.
+    /// the body of a block this participant abandoned (rescued) or knows to be rescued (a
+    /// rescue notice for it arrived). Such a body is being aborted, and until it is, it must
+    /// not run another local step or send another frame: the rescue runs in its place.
     pub(crate) async fn proceed(&self) -> Result<(), ChoreoError> {
         if let Ctx::Projected { session, .. } = &*self.ctx {
-            if session.abandoned(self.epoch) {
+            if session.doomed(self.epoch) {
                 std::future::pending::<()>().await;
             }
         }

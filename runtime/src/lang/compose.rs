@@ -96,7 +96,7 @@ impl<C: RoleSet> Choreo<C> {
         self.check_failed()?;
         let site = self.site();
         if let Ctx::Projected { session, .. } = &*self.ctx
-            && session.abandoned(self.epoch)
+            && session.doomed(self.epoch)
         {
             // A rescued body being aborted starts no session (see `Choreo::proceed`).
             return Ok(Spawned::absent());
