@@ -403,10 +403,7 @@ impl<C: RoleSet> Choreo<C> {
         f: impl FnOnce() -> T,
     ) -> Result<T, ChoreoError> {
         self.proceed().await?;
-        let step = match &*self.ctx {
-            Ctx::Projected { session, .. } => Some((session, session.step())),
-            Ctx::Central { .. } => None,
-        };
+        let step = self.count_step();
         let outcome = match self.observe_local(site) {
             Verdict::Continue => {
                 std::panic::catch_unwind(AssertUnwindSafe(f)).map_err(|p| panic_message(p.as_ref()))
@@ -417,17 +414,16 @@ impl<C: RoleSet> Choreo<C> {
                 unreachable!("a halted participant never resumes")
             }
         };
-        // A crash is not a session failure yet: the innermost checkpoint rescues it, or, at
-        // top level, the participant is replayed once and fails the session only if the
-        // crash repeats.
-        if let (Err(_), Some((session, step))) = (&outcome, step) {
-            session.crashed_in(step);
+        crash_of(outcome, step, role, site)
+    }
+
+    /// Counts a local step of this participant (none in the reference run): the session and
+    /// the step's index, for [`crash_of`].
+    pub(crate) fn count_step(&self) -> Option<(&Session, u64)> {
+        match &*self.ctx {
+            Ctx::Projected { session, .. } => Some((session, session.step())),
+            Ctx::Central { .. } => None,
         }
-        outcome.map_err(|message| ChoreoError::Crashed {
-            role,
-            site: Box::new(site.clone()),
-            message,
-        })
     }
 
     /// Runs `f` at role `R` only; elsewhere it is skipped. `f` reads values located at `R`
@@ -487,4 +483,24 @@ pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     } else {
         "a panic with a non-text payload".to_string()
     }
+}
+
+/// A local step's outcome, its panic message (if it panicked) made an application crash of
+/// `role` at `site`, recorded at the step. A crash is not a session failure yet: the
+/// innermost checkpoint rescues it, or, at top level, the participant is replayed once and
+/// fails the session only if the crash repeats.
+pub(crate) fn crash_of<T>(
+    outcome: Result<T, String>,
+    step: Option<(&Session, u64)>,
+    role: String,
+    site: &Site,
+) -> Result<T, ChoreoError> {
+    if let (Err(_), Some((session, step))) = (&outcome, step) {
+        session.crashed_in(step);
+    }
+    outcome.map_err(|message| ChoreoError::Crashed {
+        role,
+        site: Box::new(site.clone()),
+        message,
+    })
 }

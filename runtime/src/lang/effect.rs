@@ -14,7 +14,7 @@ use crate::engine::session::Session;
 use crate::error::ChoreoError;
 use crate::ident::{Participant, Site};
 use crate::lang::census::{Member, RoleSet};
-use crate::lang::choreo::{Choreo, Ctx, panic_message};
+use crate::lang::choreo::{Choreo, Ctx, crash_of, panic_message};
 use crate::lang::located::{At, Local};
 use crate::lang::role::Role;
 use crate::net::transport::lock;
@@ -234,10 +234,7 @@ impl<C: RoleSet> Choreo<C> {
         start: impl FnOnce() -> Fut,
     ) -> Result<T, ChoreoError> {
         let future = self.run_local(role.clone(), site, start).await?;
-        let step = match &*self.ctx {
-            Ctx::Projected { session, .. } => Some((session, session.step())),
-            Ctx::Central { .. } => None,
-        };
+        let step = self.count_step();
         let mut future = Box::pin(future);
         let outcome = std::future::poll_fn(|cx| {
             match std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
@@ -247,14 +244,7 @@ impl<C: RoleSet> Choreo<C> {
             }
         })
         .await;
-        if let (Err(_), Some((session, step))) = (&outcome, step) {
-            session.crashed_in(step);
-        }
-        outcome.map_err(|message| ChoreoError::Crashed {
-            role,
-            site: Box::new(site.clone()),
-            message,
-        })
+        crash_of(outcome, step, role, site)
     }
 
     fn observe_draw(&self, node: &Node, session: &Session, site: &Site, value: &[u8]) {
