@@ -51,7 +51,7 @@ pub struct Next<I>(PhantomData<I>);
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a role of this choreography's census",
     label = "this role is not in the census",
-    note = "add the role to the census (`Roles![..]`) or use an enclave that includes it"
+    note = "add the role to the census (`Roles![..]` or `census!`) or use an enclave that includes it"
 )]
 pub trait Member<S, I> {}
 
@@ -311,6 +311,68 @@ macro_rules! Roles {
     ($a0:ty, $a1:ty, $a2:ty, $a3:ty, $a4:ty, $a5:ty, $a6:ty, $a7:ty, $a8:ty, $a9:ty, $a10:ty, $a11:ty, $a12:ty, $a13:ty, $a14:ty, $a15:ty $(,)?) => { $crate::lang::census::Roles16<$a0, $a1, $a2, $a3, $a4, $a5, $a6, $a7, $a8, $a9, $a10, $a11, $a12, $a13, $a14, $a15> };
 }
 
+/// Index marker of a census declared with [`census!`](crate::census): membership is one impl
+/// per entry, found without a walk.
+pub struct Named;
+
+/// Declares a census as a named type: `census!(pub Census = [Client, Server]);`.
+///
+/// The same census as `Roles![Client, Server]`, with one difference: where `Roles!` builds a
+/// type-level list, which the compiler walks to prove that a role is in it (for a census of
+/// N roles, each distinct role costs a walk of N / 16 chunks), `census!` declares one
+/// `Member` impl per entry, which the compiler finds at once. A choreography over hundreds of
+/// roles type-checks in time linear in its size, and its functions carry the short name
+/// `Census` instead of the whole list (smaller symbols and debug information). Sub-censuses
+/// (`Roles![..]` of some of its entries, for enclaves) are [`Subset`]s of it as usual, and it
+/// is a subset of any census holding all its entries.
+///
+/// ```
+/// rehearsal::roles!(Client, Server, Auditor);
+/// rehearsal::census!(
+///     /// Every role.
+///     pub Census = [Client, Server, Auditor]
+/// );
+/// use rehearsal::{Member, RoleSet, Subset};
+/// assert_eq!(
+///     Census::entry_list(),
+///     vec![("Client", false), ("Server", false), ("Auditor", false)]
+/// );
+/// fn member<R: Member<Census, I>, I>() {}
+/// fn subset<S: Subset<Census, I>, I>() {}
+/// member::<Server, _>();
+/// subset::<rehearsal::Roles![Server, Client], _>();
+/// ```
+///
+/// A role outside it is a compile error:
+///
+/// ```compile_fail
+/// rehearsal::roles!(Client, Server, Stranger);
+/// rehearsal::census!(pub Census = [Client, Server]);
+/// fn member<R: rehearsal::Member<Census, I>, I>() {}
+/// member::<Stranger, _>();
+/// ```
+#[macro_export]
+macro_rules! census {
+    ($(#[$meta:meta])* $vis:vis $census:ident = [$($entry:ty),+ $(,)?]) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        $vis struct $census;
+
+        impl $crate::RoleSet for $census {
+            fn entries(out: &mut ::std::vec::Vec<(&'static str, bool)>) {
+                $(out.push((
+                    <$entry as $crate::CensusEntry>::NAME,
+                    <$entry as $crate::CensusEntry>::FAMILY,
+                ));)+
+            }
+        }
+
+        $(impl $crate::Member<$census, $crate::lang::census::Named> for $entry {})+
+
+        impl<S, I> $crate::Subset<S, I> for $census where $crate::Roles![$($entry),+]: $crate::Subset<S, I> {}
+    };
+}
+
 impl Census {
     /// Expands census type `C` with the given family sizes.
     ///
@@ -415,6 +477,37 @@ mod tests {
         subset::<Long, Long, _>();
         let sizes = FamilySizes::new().with("Worker", 2);
         assert_eq!(Census::of::<Long>(&sizes).unwrap().len(), 20);
+    }
+
+    crate::census!(
+        /// A named census over a long list and a family.
+        Named20 = [
+            R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10, R11, R12, R13, R14, R15, R16, Worker, R17,
+        ]
+    );
+
+    #[test]
+    fn a_named_census_is_the_list_it_names() {
+        type Long = crate::Roles![
+            R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10, R11, R12, R13, R14, R15, R16, Worker, R17,
+        ];
+        assert_eq!(Named20::entry_list(), Long::entry_list());
+        member::<Named20, R0, _>();
+        member::<Named20, R17, _>();
+        member::<Named20, Worker, _>();
+        // Sub-censuses of it, it of itself, and it of the list with the same entries.
+        subset::<crate::Roles![R17, R3, Worker], Named20, _>();
+        subset::<Named20, Named20, _>();
+        subset::<Named20, Long, _>();
+        subset::<Long, Named20, _>();
+        let sizes = FamilySizes::new().with("Worker", 2);
+        let named = Census::of::<Named20>(&sizes).unwrap();
+        let listed = Census::of::<Long>(&sizes).unwrap();
+        assert_eq!(named.participants(), listed.participants());
+        assert_eq!(
+            named.ids_of_set::<crate::Roles![Worker]>(),
+            vec![ParticipantId(17), ParticipantId(18)]
+        );
     }
 
     #[test]

@@ -17,7 +17,6 @@
 
 use std::future::Future;
 use std::marker::PhantomData;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::Mutex;
 
@@ -26,10 +25,10 @@ use serde::de::DeserializeOwned;
 
 use crate::engine::session::Session;
 use crate::error::ChoreoError;
-use crate::ident::{Census, Participant, ParticipantId, SessionId, Site};
+use crate::ident::{Census, ParticipantId, SessionId, Site};
 use crate::lang::body::{Body, OpGuard};
-use crate::lang::census::{Member, RoleSet};
-use crate::lang::located::{At, Local};
+use crate::lang::census::RoleSet;
+use crate::lang::located::At;
 use crate::lang::path::{CentralCounts, Follow};
 use crate::lang::role::Role;
 use crate::net::civ::Lane;
@@ -367,13 +366,23 @@ impl<C: RoleSet> Choreo<C> {
         value: &'v At<T, R>,
         site: &Site,
     ) -> Result<&'v T, ChoreoError> {
-        value.as_option().ok_or_else(|| {
+        self.present_at(value.as_option(), R::NAME, site)
+    }
+
+    /// [`present`](Self::present) for a value whose role is named at run time: the operators'
+    /// bodies take the role's name, not its type, so one body serves every pair of roles.
+    pub(crate) fn present_at<'v, T>(
+        &self,
+        value: Option<&'v T>,
+        role: &'static str,
+        site: &Site,
+    ) -> Result<&'v T, ChoreoError> {
+        value.ok_or_else(|| {
             self.fail(
                 ChoreoError::Census {
                     detail: format!(
-                        "a value located at {} is missing there at {site}; expected a value \
-                         made by an operator of this session",
-                        R::NAME
+                        "a value located at {role} is missing there at {site}; expected a \
+                         value made by an operator of this session"
                     ),
                 },
                 site,
@@ -394,66 +403,12 @@ impl<C: RoleSet> Choreo<C> {
         }
     }
 
-    /// Runs one local step: a panic in it (or one an observer injects) is an application
-    /// crash of `role` at `site`.
-    pub(crate) async fn run_local<T>(
-        &self,
-        role: String,
-        site: &Site,
-        f: impl FnOnce() -> T,
-    ) -> Result<T, ChoreoError> {
-        self.proceed().await?;
-        let step = self.count_step();
-        let outcome = match self.observe_local(site) {
-            Verdict::Continue => {
-                std::panic::catch_unwind(AssertUnwindSafe(f)).map_err(|p| panic_message(p.as_ref()))
-            }
-            Verdict::Panic(message) => Err(message),
-            Verdict::Halt => {
-                std::future::pending::<()>().await;
-                unreachable!("a halted participant never resumes")
-            }
-        };
-        crash_of(outcome, step, role, site)
-    }
-
     /// Counts a local step of this participant (none in the reference run): the session and
-    /// the step's index, for [`crash_of`].
+    /// the step's index, for [`crash_of`](crate::lang::step::crash_of).
     pub(crate) fn count_step(&self) -> Option<(&Session, u64)> {
         match &*self.ctx {
             Ctx::Projected { session, .. } => Some((session, session.step())),
             Ctx::Central { .. } => None,
-        }
-    }
-
-    /// Runs `f` at role `R` only; elsewhere it is skipped. `f` reads values located at `R`
-    /// through its [`Local<R>`] argument. A panic in `f` is an application crash of `R`.
-    #[track_caller]
-    pub fn locally<T, R, I, F>(
-        &self,
-        _role: R,
-        f: F,
-    ) -> impl Future<Output = Result<At<T, R>, ChoreoError>> + Send
-    where
-        T: Send,
-        R: Role + Member<C, I>,
-        F: FnOnce(Local<'_, R>) -> T + Send,
-    {
-        let site = self.site();
-        async move {
-            let _op = self.begin();
-            let here = match &*self.ctx {
-                Ctx::Central { .. } => true,
-                Ctx::Projected { session, .. } => {
-                    session.participant() == Participant::role(R::NAME)
-                }
-            };
-            if !here {
-                return Ok(At::absent());
-            }
-            self.run_local(R::NAME.to_string(), &site, || f(Local::new()))
-                .await
-                .map(At::present)
         }
     }
 }
@@ -473,34 +428,4 @@ pub(crate) fn spawn_point(site: &Site, members: &[ParticipantId]) -> u64 {
         eat(&m.0.to_le_bytes());
     }
     h
-}
-
-pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = panic.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a panic with a non-text payload".to_string()
-    }
-}
-
-/// A local step's outcome, its panic message (if it panicked) made an application crash of
-/// `role` at `site`, recorded at the step. A crash is not a session failure yet: the
-/// innermost checkpoint rescues it, or, at top level, the participant is replayed once and
-/// fails the session only if the crash repeats.
-pub(crate) fn crash_of<T>(
-    outcome: Result<T, String>,
-    step: Option<(&Session, u64)>,
-    role: String,
-    site: &Site,
-) -> Result<T, ChoreoError> {
-    if let (Err(_), Some((session, step))) = (&outcome, step) {
-        session.crashed_in(step);
-    }
-    outcome.map_err(|message| ChoreoError::Crashed {
-        role,
-        site: Box::new(site.clone()),
-        message,
-    })
 }

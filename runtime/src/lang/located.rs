@@ -14,7 +14,10 @@
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::future::Future;
 use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -22,6 +25,71 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::ident::Participant;
 use crate::lang::census::{Member, RoleSet};
 use crate::lang::role::{Family, Role};
+
+/// A located type: made from the value its operator produced here, or from none.
+pub(crate) trait Place<T> {
+    /// The located value: present with `Some`, absent with `None`.
+    fn place(value: Option<T>) -> Self;
+}
+
+impl<T, R: Role> Place<T> for At<T, R> {
+    fn place(value: Option<T>) -> Self {
+        At {
+            value,
+            _role: PhantomData,
+        }
+    }
+}
+
+impl<T, S: RoleSet> Place<T> for Shared<T, S> {
+    fn place(value: Option<T>) -> Self {
+        Shared {
+            value,
+            _set: PhantomData,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// An operator's future whose result, `Some` where it exists, becomes the located value
+    /// `P` (an [`At`] or a [`Shared`]).
+    ///
+    /// Operators name their roles at run time in one body per value type, and only this thin
+    /// wrapper carries the roles' types: a choreography of many hops between many roles then
+    /// compiles one body per value type, not one per pair of roles.
+    pub(crate) struct Placed<F, P> {
+        #[pin]
+        inner: F,
+        _place: PhantomData<fn() -> P>,
+    }
+}
+
+impl<F, P> Placed<F, P> {
+    /// Wraps `inner`.
+    pub(crate) fn new(inner: F) -> Self {
+        Placed {
+            inner,
+            _place: PhantomData,
+        }
+    }
+}
+
+impl<F, T, E, P> Future for Placed<F, P>
+where
+    F: Future<Output = Result<Option<T>, E>>,
+    P: Place<T>,
+{
+    type Output = Result<P, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // Plain control flow, no combinators: this is compiled once per operator call site.
+        match self.project().inner.poll(cx) {
+            Poll::Ready(Ok(value)) => Poll::Ready(Ok(P::place(value))),
+            Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
 
 /// A value of type `T` that exists only at role `R`.
 ///

@@ -23,5 +23,6 @@ pub mod repeat;
 pub mod role;
 pub(crate) mod run;
 pub(crate) mod saga;
+mod step;
 mod task;
 pub mod time;
