@@ -6,6 +6,7 @@
 //! only; no addresses, no wall-clock time, no hash-map order), as JSON lines, and hashes its
 //! canonical text to the 64-bit trace hash that identifies a run.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
@@ -79,7 +80,15 @@ impl TraceEvent {
 
     /// The event as one canonical text line.
     pub fn canonical(&self) -> String {
-        let mut s = format!(
+        let mut s = String::with_capacity(96);
+        self.write_canonical(&mut s);
+        s
+    }
+
+    /// Appends the event's canonical text line (without its newline) to `s`.
+    pub fn write_canonical(&self, s: &mut String) {
+        let _ = write!(
+            s,
             "{:>4}.{:06}s n{:<3} {:<13}",
             self.t_us / 1_000_000,
             self.t_us % 1_000_000,
@@ -87,14 +96,19 @@ impl TraceEvent {
             self.kind
         );
         if let Some(x) = &self.session {
-            let _ = write!(s, " {x}");
+            s.push(' ');
+            s.push_str(x);
         }
         match (&self.from, &self.to) {
             (Some(f), Some(t)) => {
-                let _ = write!(s, " {f}->{t}");
+                s.push(' ');
+                s.push_str(f);
+                s.push_str("->");
+                s.push_str(t);
             }
             (Some(f), None) => {
-                let _ = write!(s, " {f}");
+                s.push(' ');
+                s.push_str(f);
             }
             _ => {}
         }
@@ -102,15 +116,16 @@ impl TraceEvent {
             let _ = write!(s, " {lane}#{seq}");
         }
         if let Some(x) = &self.site {
-            let _ = write!(s, " at {x}");
+            s.push_str(" at ");
+            s.push_str(x);
         }
         if let Some(x) = self.bytes {
             let _ = write!(s, " {x}B");
         }
         if let Some(x) = &self.detail {
-            let _ = write!(s, " {x}");
+            s.push(' ');
+            s.push_str(x);
         }
-        s
     }
 }
 
@@ -124,17 +139,26 @@ pub struct Trace {
 impl Trace {
     /// The canonical text: one line per event.
     pub fn canonical(&self) -> String {
-        let mut out = String::new();
+        let mut out = String::with_capacity(self.events.len() * 96);
         for e in &self.events {
-            out.push_str(&e.canonical());
+            e.write_canonical(&mut out);
             out.push('\n');
         }
         out
     }
 
-    /// The trace hash: FNV-1a (64 bit) of the canonical text.
+    /// The trace hash: FNV-1a (64 bit) of the canonical text, hashed a line at a time (the
+    /// text of a long run is never built whole).
     pub fn hash(&self) -> u64 {
-        fnv1a(self.canonical().as_bytes())
+        let mut line = String::with_capacity(256);
+        let mut h = Fnv1a::new();
+        for e in &self.events {
+            line.clear();
+            e.write_canonical(&mut line);
+            line.push('\n');
+            h.eat(line.as_bytes());
+        }
+        h.finish()
     }
 
     /// One JSON object per event, one per line.
@@ -198,12 +222,29 @@ impl Trace {
 
 /// FNV-1a, 64 bit: a fixed, platform-independent hash.
 pub fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
+    let mut h = Fnv1a::new();
+    h.eat(bytes);
+    h.finish()
+}
+
+/// FNV-1a fed in pieces: the same hash as [`fnv1a`] of the pieces joined.
+struct Fnv1a(u64);
+
+impl Fnv1a {
+    fn new() -> Self {
+        Fnv1a(0xcbf2_9ce4_8422_2325)
     }
-    h
+
+    fn eat(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// Records the events of every node of one run. Create it inside the simulation.
@@ -215,25 +256,37 @@ pub struct Recorder {
     wire_bytes: std::sync::atomic::AtomicU64,
 }
 
-type SiteKey = (Option<String>, String, u32, String, &'static str);
+/// A site as the uses count it: label, file name and line (the column is left out).
+type SiteKey = (Option<Cow<'static, str>>, Cow<'static, str>, u32);
 
 #[derive(Default)]
 struct RecorderState {
     events: Vec<TraceEvent>,
     names: BTreeMap<SessionId, Arc<Vec<String>>>,
-    uses: BTreeMap<SiteKey, u32>,
+    /// How often each participant acted at each site, per event: nested maps in the order of
+    /// (site, participant, event), so that counting a use already seen allocates nothing.
+    uses: BTreeMap<SiteKey, BTreeMap<String, BTreeMap<&'static str, u32>>>,
     /// The rescues and timeouts of the run, once [`Recorder::follow`] named its session.
     path: Option<rehearsal::RunPath>,
 }
 
-fn site_key(site: &rehearsal::Site, role: String, event: &'static str) -> SiteKey {
-    (
-        site.label.as_ref().map(|l| l.to_string()),
-        site.file_name().to_string(),
-        site.line,
-        role,
-        event,
-    )
+impl RecorderState {
+    /// Counts one use of `site` by participant `role` for `event`.
+    fn count_use(&mut self, site: &rehearsal::Site, role: &str, event: &'static str) {
+        let file = match &site.file {
+            Cow::Borrowed(file) => Cow::Borrowed(file.rsplit(['/', '\\']).next().unwrap_or(file)),
+            Cow::Owned(_) => Cow::Owned(site.file_name().to_string()),
+        };
+        let roles = self
+            .uses
+            .entry((site.label.clone(), file, site.line))
+            .or_default();
+        let events = match roles.get_mut(role) {
+            Some(events) => events,
+            None => roles.entry(role.to_string()).or_default(),
+        };
+        *events.entry(event).or_insert(0) += 1;
+    }
 }
 
 impl Recorder {
@@ -328,20 +381,23 @@ impl Recorder {
 
     /// Every (site, acting participant) seen so far, with how often it acted there.
     pub fn site_uses(&self) -> Vec<crate::plan::SiteUse> {
-        lock(&self.state)
-            .uses
-            .iter()
-            .map(
-                |((label, file, line, role, event), count)| crate::plan::SiteUse {
-                    label: label.clone(),
-                    file: file.clone(),
-                    line: *line,
-                    role: role.clone(),
-                    event,
-                    count: *count,
-                },
-            )
-            .collect()
+        let st = lock(&self.state);
+        let mut out = Vec::new();
+        for ((label, file, line), roles) in &st.uses {
+            for (role, events) in roles {
+                for (event, count) in events {
+                    out.push(crate::plan::SiteUse {
+                        label: label.as_ref().map(|l| l.to_string()),
+                        file: file.to_string(),
+                        line: *line,
+                        role: role.clone(),
+                        event,
+                        count: *count,
+                    });
+                }
+            }
+        }
+        out
     }
 
     /// The trace so far.
@@ -465,14 +521,12 @@ impl Recorder {
                 e.bytes = Some(*bytes);
                 e.payload = payload.map(Arc::from);
                 let actor = match kind {
-                    FrameEvent::Send => e.from.clone().map(|a| (a, "send")),
-                    FrameEvent::Receive => e.to.clone().map(|a| (a, "receive")),
+                    FrameEvent::Send => e.from.as_deref().map(|a| (a, "send")),
+                    FrameEvent::Receive => e.to.as_deref().map(|a| (a, "receive")),
                     _ => None,
                 };
                 if let Some((actor, event)) = actor {
-                    *st.uses
-                        .entry(site_key(&civ.site, actor, event))
-                        .or_insert(0) += 1;
+                    st.count_use(&civ.site, actor, event);
                 }
                 e
             }
@@ -486,11 +540,10 @@ impl Recorder {
             } => {
                 let mut e = TraceEvent::new(t, node, "local");
                 e.session = Some(session.to_string());
-                e.from = Some(participant.to_string());
+                let who = participant.to_string();
+                st.count_use(site, &who, "local");
+                e.from = Some(who);
                 e.site = Some(site.to_string());
-                *st.uses
-                    .entry(site_key(site, participant.to_string(), "local"))
-                    .or_insert(0) += 1;
                 e
             }
             Event::Iteration {
@@ -519,9 +572,7 @@ impl Recorder {
                     CheckpointPath::Rescue { .. } => "rescue",
                 };
                 if matches!(path, CheckpointPath::Enter) {
-                    *st.uses
-                        .entry(site_key(site, participant.to_string(), "enter"))
-                        .or_insert(0) += 1;
+                    st.count_use(site, &participant.to_string(), "enter");
                 }
                 let mut e = TraceEvent::new(t, node, kind);
                 e.session = Some(session.to_string());
@@ -606,6 +657,31 @@ mod tests {
     fn fnv1a_matches_its_reference_values() {
         assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+
+    #[test]
+    fn the_hash_is_fnv1a_of_the_canonical_text() {
+        let mut send = TraceEvent::new(1_234_567, NodeId(3), "send");
+        send.session = Some("s00ab".into());
+        send.from = Some("Buyer".into());
+        send.to = Some("Seller".into());
+        send.lane = Some("data");
+        send.seq = Some(7);
+        send.site = Some("bookseller.rs:10:5".into());
+        send.bytes = Some(12);
+        let mut end = TraceEvent::new(2_000_000, NodeId(0), "session-end");
+        end.from = Some("Worker[2]".into());
+        end.detail = Some("ok {\"x\":1}".into());
+        let trace = Trace {
+            events: vec![send, end],
+        };
+        assert_eq!(
+            trace.canonical(),
+            "   1.234567s n3   send          s00ab Buyer->Seller data#7 at bookseller.rs:10:5 12B\n   \
+             2.000000s n0   session-end   Worker[2] ok {\"x\":1}\n"
+        );
+        assert_eq!(trace.hash(), fnv1a(trace.canonical().as_bytes()));
+        assert_eq!(Trace::default().hash(), fnv1a(b""));
     }
 
     #[test]
