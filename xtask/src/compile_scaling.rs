@@ -23,16 +23,18 @@ const SCALING_DEFAULT_ROLES: &[usize] = &[10, 50, 100, 200];
 /// `cargo xtask compile-scaling [--release] [--runs K] [N...]`: how the build time of a
 /// choreography grows with its number of roles, next to Chorex's figures.
 ///
-/// For each N, writes a throwaway crate `target/compile-scaling/n<N>/` (its own workspace,
-/// depending on the runtime by path) whose choreography is Chorex's `BigChor` with N workers
-/// (N + 1 roles): a daisy chain `W1 -> .. -> W<N> -> W1` run three times, in three nested
-/// checkpoints or none, as `Dispatch` decides (see [`scaling_source`]). Every crate shares the target directory `target/compile-scaling/target`,
-/// so the dependencies are built once, by an untimed warm-up build of the N=2 crate; each timed
-/// `cargo build` (debug, or release with `--release`) then compiles only the generated crate,
-/// from scratch (its incremental cache is deleted first); with `--runs K` each crate is built K
-/// times and the fastest counts (other load on the machine only ever slows a build down).
-/// Prints a Markdown table and writes it to `target/compile-scaling.md`
-/// (`target/compile-scaling-release.md` with `--release`).
+/// For each N, writes two throwaway crates, `target/compile-scaling/n<N>/` and `n<N>-one/`
+/// (each its own workspace, depending on the runtime by path), whose choreography is Chorex's
+/// `BigChor` with N workers (N + 1 roles, a named census): a daisy chain
+/// `W1 -> .. -> W<N> -> W1` run three times, in three nested checkpoints or none, as
+/// `Dispatch` decides (see [`scaling_source`]), the chain written in segments of [`SEGMENT`]
+/// hops or in one function ([`Form`]). Every crate shares the target directory
+/// `target/compile-scaling/target`, so the dependencies are built once, by an untimed warm-up
+/// build of the N=2 crate; each timed `cargo build` (debug, or release with `--release`) then
+/// compiles only the generated crate, from scratch (its incremental cache is deleted first);
+/// with `--runs K` each crate is built K times and the fastest counts (other load on the
+/// machine only ever slows a build down). Prints a Markdown table and writes it to
+/// `target/compile-scaling.md` (`target/compile-scaling-release.md` with `--release`).
 pub fn compile_scaling(args: &[String]) -> Result<(), Failure> {
     let ScalingOptions {
         release,
