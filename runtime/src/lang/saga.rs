@@ -32,6 +32,7 @@ use crate::lang::census::{Member, RoleSet};
 use crate::lang::choreo::{Choreo, Ctx};
 use crate::lang::located::{At, Local};
 use crate::lang::role::Role;
+use crate::lang::step::panic_message;
 use crate::net::transport::lock;
 use crate::node::Node;
 use crate::observer::{Event, SagaStep, Verdict};
@@ -173,7 +174,7 @@ impl<C: RoleSet> Choreo<C> {
                     },
                     |tx| {
                         std::panic::catch_unwind(AssertUnwindSafe(|| commit(Local::new(), tx)))
-                            .map_err(|p| panic_text(p.as_ref()))
+                            .map_err(|p| panic_message(p.as_ref()))
                     },
                     |value| match value {
                         Ok(Ok(v)) => Some(postcard::to_stdvec(v).map_err(|e| e.to_string())),
@@ -376,16 +377,6 @@ fn store_failure(role: &str, detail: &str) -> ChoreoError {
     ChoreoError::Store {
         role: role.to_string(),
         detail: detail.to_string(),
-    }
-}
-
-fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = panic.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a panic with a non-text payload".to_string()
     }
 }
 
