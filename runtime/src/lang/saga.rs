@@ -346,13 +346,7 @@ impl<C: RoleSet> Choreo<C> {
         async move {
             let _op = self.begin();
             self.proceed().await?;
-            let here = match &*self.ctx {
-                Ctx::Central { .. } => true,
-                Ctx::Projected { session, .. } => {
-                    session.participant() == Participant::role(R::NAME)
-                }
-            };
-            if !here {
+            if !self.plays(R::NAME) {
                 return Ok(());
             }
             let verdict = self.observe_local(&site);

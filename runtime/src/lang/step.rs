@@ -57,7 +57,7 @@ impl<C: RoleSet> Choreo<C> {
     }
 
     /// Whether this run plays role `name`: the reference run plays every role.
-    fn plays(&self, name: &'static str) -> bool {
+    pub(crate) fn plays(&self, name: &'static str) -> bool {
         match &*self.ctx {
             Ctx::Central { .. } => true,
             Ctx::Projected { session, .. } => session.participant() == Participant::role(name),
