@@ -108,7 +108,7 @@ pub mod sim {
     use rehearsal::net::link::LinkConfig;
     use rehearsal::net::transport::{BoxFuture, NodeId, Transport};
     use rehearsal::{Node, NodeConfig, Outcomes, ParticipantId, Program, RoleOutcome, SessionId};
-    use rehearsal_sim::trace::Recorder;
+    use rehearsal_sim::recorder::Recorder;
     use rehearsal_sim::{NetConfig, Report, Sim};
     use tokio::sync::{mpsc, oneshot};
 

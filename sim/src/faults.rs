@@ -25,7 +25,7 @@ use rehearsal::observer::{CheckpointPath, Event, FrameEvent, Observer, Verdict};
 use tokio::sync::mpsc;
 
 use crate::plan::{Action, FaultKind, FaultPlan, Trigger, show_duration};
-use crate::trace::Recorder;
+use crate::recorder::Recorder;
 
 /// A frame fault armed for one frame.
 #[derive(Clone, Debug, PartialEq, Eq)]

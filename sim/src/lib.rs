@@ -53,6 +53,7 @@ pub mod net;
 pub mod outputs;
 pub mod plan;
 pub mod random;
+pub mod recorder;
 pub mod registry;
 #[cfg(madsim)]
 pub mod rehearse;

@@ -22,8 +22,8 @@ use tokio::sync::mpsc;
 use crate::faults::{FaultEngine, SimObserver, control};
 use crate::net::NetConfig;
 use crate::plan::{FaultPlan, PlanContext};
+use crate::recorder::Recorder;
 use crate::report::{Report, SimStats};
-use crate::trace::Recorder;
 use crate::transport::{SimTransport, address};
 use crate::watch::RunWatch;
 

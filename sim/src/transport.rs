@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 
 use crate::faults::{FaultEngine, FrameFault};
 use crate::net::NetConfig;
-use crate::trace::Recorder;
+use crate::recorder::Recorder;
 
 /// The port every node listens on.
 pub const PORT: u16 = 7000;
