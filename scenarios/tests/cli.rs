@@ -166,3 +166,70 @@ fn explore_takes_parameters_for_every_scenario_it_explores() {
     assert!(err.contains("parameter `qty`: 0 is out of range"), "{err}");
     let _ = std::fs::remove_dir_all(out);
 }
+
+#[test]
+fn explore_prints_coverage_and_fails_when_a_required_path_is_never_walked() {
+    let out = std::env::temp_dir().join(format!("rehearsal-cli-cover-{}", std::process::id()));
+    let out = out.to_str().unwrap();
+    let explore = |faults: &str, required: &str| {
+        rehearsal(&[
+            "explore",
+            "bookseller",
+            "--seeds",
+            "30",
+            "--faults",
+            faults,
+            "--require-coverage",
+            required,
+            "--out",
+            out,
+        ])
+    };
+    // Crashes restart nodes: the required path is walked, and the table says how often.
+    let o = explore("crash", "restart");
+    let text = stdout(&o);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{text}{err}");
+    assert!(
+        text.contains("coverage: seeds that walked each recovery path"),
+        "{text}"
+    );
+    let mut table = text
+        .lines()
+        .skip_while(|l| !l.starts_with("coverage:"))
+        .skip(1);
+    let header: Vec<&str> = table
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    let row: Vec<&str> = table
+        .find(|l| l.starts_with("bookseller"))
+        .unwrap_or_else(|| panic!("no coverage row: {text}"))
+        .split_whitespace()
+        .collect();
+    let restart = header.iter().position(|h| *h == "restart").unwrap();
+    let seeds: u64 = row[restart].parse().unwrap_or_else(|_| panic!("{row:?}"));
+    assert!((1..=30).contains(&seeds), "{text}");
+    assert!(!text.contains("coverage not reached"), "{text}");
+    // Bookseller has no saga: no seed compensates, and requiring it fails the exploration.
+    let o = explore("delay", "compensate");
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("coverage not reached: bookseller: no seed walked `compensate`"),
+        "{text}"
+    );
+    assert!(text.contains("30 seeds, 0 violation(s)"), "{text}");
+    // A name that is not a path is bad usage, named with the paths there are.
+    let o = explore("delay", "rescu");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(
+            "unknown recovery path `rescu`; expected `all` or a comma-separated list of retransmit"
+        ),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(out);
+}

@@ -19,6 +19,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use crate::coverage::{Coverage, CoverageTotals};
 use crate::net::NetConfig;
 use crate::plan::{FaultKind, FaultPlan, PlanContext};
 use crate::random::Swarm;
@@ -105,6 +106,8 @@ pub struct SeedResult {
     pub sim_time_us: u64,
     /// Trace hash of the run.
     pub trace_hash: u64,
+    /// The recovery paths the run walked.
+    pub coverage: Coverage,
 }
 
 /// What an exploration keeps of a seed until it is folded into its scenario's totals: its
@@ -113,6 +116,7 @@ struct Kept {
     sim_time_us: u64,
     /// Faults fired, by [`FaultKind::ALL`] index; other kinds (none today) under the last.
     fired: [u32; FaultKind::ALL.len() + 1],
+    coverage: Coverage,
     failure: Option<Box<SeedResult>>,
 }
 
@@ -129,6 +133,7 @@ impl Kept {
         Kept {
             sim_time_us: result.sim_time_us,
             fired,
+            coverage: result.coverage,
             failure: (!result.violations.is_empty()).then(|| Box::new(result)),
         }
     }
@@ -190,6 +195,7 @@ impl Tally {
         let sum = &mut self.summary;
         sum.seeds += 1;
         sum.sim_time_us = sum.sim_time_us.saturating_add(kept.sim_time_us);
+        sum.coverage.add(&kept.coverage);
         for (i, &n) in kept.fired.iter().enumerate() {
             if n > 0 {
                 let kind = FaultKind::ALL.get(i).map_or("?", |k| k.name());
@@ -249,6 +255,8 @@ pub struct ScenarioSummary {
     pub fired: BTreeMap<String, u64>,
     /// Simulated time over all seeds, in microseconds.
     pub sim_time_us: u64,
+    /// How many seeds walked each recovery path.
+    pub coverage: CoverageTotals,
     /// The failing seeds, in seed order.
     pub failures: Vec<SeedResult>,
 }
@@ -404,6 +412,7 @@ impl Explore {
             violations: report.violations,
             sim_time_us: report.stats.sim_time_us,
             trace_hash: report.trace_hash,
+            coverage: Coverage::of(&report.trace),
         })
     }
 

@@ -42,6 +42,7 @@
 
 pub mod cli;
 pub mod cost;
+pub mod coverage;
 pub mod diagram;
 pub mod diff;
 #[cfg(madsim)]

@@ -60,6 +60,10 @@ pub(super) struct ExploreArgs {
     /// (fractions allowed, like 0.5).
     #[arg(long, value_name = "SECONDS", default_value = "120", value_parser = seconds, allow_negative_numbers = true)]
     pub(super) time_limit: Duration,
+    /// Fail (exit 1) when a scenario's seeds never walked one of these recovery paths: a
+    /// list like rescue,retransmit, or `all` (the names are the coverage table's columns).
+    #[arg(long, value_name = "PATHS")]
+    pub(super) require_coverage: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]

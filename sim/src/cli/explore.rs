@@ -5,8 +5,10 @@
 //! [`crate::explore::Explore::run_with`]. Every failure's repro file is written the moment it
 //! is found (write then rename), then shrunk and rewritten; SIGINT or SIGTERM stops the
 //! workers after their current seed and prints the summary of the seeds that ran (a second
-//! signal exits at once). Exit status: 0 no violation, 1 a violation (its repro is on disk),
-//! 130 interrupted before any violation, 2 bad usage or input.
+//! signal exits at once). The summary ends with the coverage table: per scenario, how many
+//! seeds walked each recovery path ([`crate::coverage`]). Exit status: 0 no violation, 1 a
+//! violation (its repro is on disk) or a path `--require-coverage` names that some
+//! scenario's seeds never walked, 130 interrupted before any violation, 2 bad usage or input.
 
 use super::args::ExploreArgs;
 #[cfg(madsim)]
@@ -77,6 +79,31 @@ fn vacuous(
     Ok(())
 }
 
+/// The coverage table: per scenario, how many seeds walked each recovery path.
+#[cfg(madsim)]
+fn coverage_table(summaries: &[crate::explore::ScenarioSummary]) -> String {
+    use crate::coverage::PATHS;
+    let mut out = String::from("coverage: seeds that walked each recovery path\n");
+    out.push_str(&format!("{:<20}", "scenario"));
+    for p in &PATHS {
+        out.push_str(&format!(" {:>w$}", p.name, w = p.name.len().max(4)));
+    }
+    out.push('\n');
+    for s in summaries {
+        out.push_str(&format!("{:<20}", s.scenario));
+        for (p, n) in PATHS.iter().zip(&s.coverage.seeds) {
+            let cell = if *n == 0 {
+                "-".to_string()
+            } else {
+                n.to_string()
+            };
+            out.push_str(&format!(" {:>w$}", cell, w = p.name.len().max(4)));
+        }
+        out.push('\n');
+    }
+    out
+}
+
 #[cfg(madsim)]
 pub(super) fn explore(args: ExploreArgs, registry: &crate::scenario::Registry) -> i32 {
     use crate::explore::{Explore, Hooks, SeedResult, Shard, found_repro, repro as make_repro};
@@ -104,6 +131,15 @@ pub(super) fn explore(args: ExploreArgs, registry: &crate::scenario::Registry) -
     let kinds = match parse_kinds(&args.faults) {
         Ok(k) => k,
         Err(e) => return usage_error(e),
+    };
+    let required = match args
+        .require_coverage
+        .as_deref()
+        .map(crate::coverage::parse_paths)
+    {
+        None => Vec::new(),
+        Some(Ok(r)) => r,
+        Some(Err(e)) => return usage_error(e),
     };
     let shard = match args.shard.as_deref().map(Shard::parse).transpose() {
         Ok(s) => s.unwrap_or(Shard::ALL),
@@ -345,11 +381,44 @@ pub(super) fn explore(args: ExploreArgs, registry: &crate::scenario::Registry) -
                 fired,
                 s.sim_time_us as f64 / 1e6
             )),
+            Format::Json => {
+                let coverage: serde_json::Map<String, serde_json::Value> = crate::coverage::PATHS
+                    .iter()
+                    .zip(&s.coverage.seeds)
+                    .map(|(p, n)| (p.name.to_string(), (*n).into()))
+                    .collect();
+                out.push_str(&format!(
+                    "{}\n",
+                    serde_json::json!({"type": "scenario", "scenario": s.scenario, "seeds": s.seeds,
+                        "violations": s.violations, "faults_fired": s.fired,
+                        "simulated_s": s.sim_time_us as f64 / 1e6, "coverage": coverage})
+                ))
+            }
+        }
+    }
+    if args.format == Format::Text {
+        out.push_str(&coverage_table(&summaries));
+    }
+    // Required recovery paths that some scenario's seeds never walked.
+    let mut uncovered = Vec::new();
+    for s in &summaries {
+        for &i in &required {
+            if s.seeds > 0 && s.coverage.seeds[i] == 0 {
+                uncovered.push(format!(
+                    "{}: no seed walked `{}` ({})",
+                    s.scenario,
+                    crate::coverage::PATHS[i].name,
+                    crate::coverage::PATHS[i].what
+                ));
+            }
+        }
+    }
+    for u in &uncovered {
+        match args.format {
+            Format::Text => out.push_str(&format!("coverage not reached: {u}\n")),
             Format::Json => out.push_str(&format!(
                 "{}\n",
-                serde_json::json!({"type": "scenario", "scenario": s.scenario, "seeds": s.seeds,
-                    "violations": s.violations, "faults_fired": s.fired,
-                    "simulated_s": s.sim_time_us as f64 / 1e6})
+                serde_json::json!({"type": "coverage-not-reached", "detail": u})
             )),
         }
     }
@@ -425,7 +494,7 @@ pub(super) fn explore(args: ExploreArgs, registry: &crate::scenario::Registry) -
         )),
     }
     print!("{out}");
-    if violations > 0 {
+    if violations > 0 || !uncovered.is_empty() {
         1
     } else if interrupted {
         INTERRUPTED
