@@ -233,3 +233,71 @@ fn explore_prints_coverage_and_fails_when_a_required_path_is_never_walked() {
     );
     let _ = std::fs::remove_dir_all(out);
 }
+
+#[test]
+fn explore_exhaustive_runs_every_single_fault_and_the_pairs_it_opens_within_its_bound() {
+    let out = std::env::temp_dir().join(format!("rehearsal-cli-exh-{}", std::process::id()));
+    let dir = out.to_str().unwrap();
+    let exhaustive = |extra: &[&str]| {
+        let mut args = vec!["explore", "bookseller", "--exhaustive", "--out", dir];
+        args.extend_from_slice(extra);
+        rehearsal(&args)
+    };
+    // Crashes at every (participant, site, occurrence) of bookseller's fault-free run, then a
+    // second crash at each site or occurrence the replay after the first one reached.
+    let o = exhaustive(&["--faults", "crash"]);
+    let text = stdout(&o);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{text}{err}");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("exhaustive: bookseller has "))
+        .unwrap_or_else(|| panic!("no case count: {text}"));
+    let counts: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let [single, pairs] = counts[..] else {
+        panic!("{line}")
+    };
+    assert!(single >= 10 && pairs >= 1, "{line}");
+    assert!(
+        text.contains(&format!("{} cases, 0 violation(s)", single + pairs)),
+        "{text}"
+    );
+    assert!(text.contains("coverage: cases that walked"), "{text}");
+    // The same run, the same counts: nothing is sampled.
+    assert_eq!(
+        stdout(&exhaustive(&["--faults", "crash"]))
+            .lines()
+            .find(|l| l.starts_with("exhaustive: ")),
+        Some(line)
+    );
+    // A bound below the cases is bad usage, naming the count, and no sample runs instead.
+    let o = exhaustive(&["--faults", "crash", "--max-cases", "3"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("{single} case(s), more than --max-cases 3")),
+        "{err}"
+    );
+    assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+    // Random-plan options make no sense with it.
+    let o = exhaustive(&["--seeds", "5"]);
+    assert_eq!(o.status.code(), Some(2));
+    // A failing case is saved under its case number and replays to the same violation.
+    let o = exhaustive(&["--faults", "delay", "--time-limit", "0.001"]);
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(text.contains("violation: bookseller case 1: "), "{text}");
+    let repro = out.join("bookseller-case1.toml");
+    let r = rehearsal(&["replay", repro.to_str().unwrap()]);
+    assert_eq!(
+        r.status.code(),
+        Some(1),
+        "{}{}",
+        stdout(&r),
+        String::from_utf8_lossy(&r.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}

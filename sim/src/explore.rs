@@ -21,71 +21,14 @@ use std::time::Duration;
 
 use crate::coverage::{Coverage, CoverageTotals};
 use crate::net::NetConfig;
-use crate::plan::{FaultKind, FaultPlan, PlanContext};
+use crate::plan::{FaultKind, FaultPlan, PlanContext, SiteUse};
 use crate::random::Swarm;
 use crate::repro::{Repro, current_commit};
 use crate::scenario::{Params, Scenario};
 use crate::shrink::{Shrunk, shrink};
 use crate::sim::{Sim, SimError};
 
-/// Which part of a seed range a machine covers: shard `index` of `count`, from 1.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Shard {
-    /// This shard, from 1.
-    pub index: u64,
-    /// How many shards.
-    pub count: u64,
-}
-
-impl Shard {
-    /// The whole range.
-    pub const ALL: Shard = Shard { index: 1, count: 1 };
-
-    /// Reads `I/N` (1 <= I <= N).
-    pub fn parse(s: &str) -> Result<Shard, String> {
-        let bad = || format!("--shard `{s}`: expected I/N with 1 <= I <= N, like 2/4");
-        let (i, n) = s.split_once('/').ok_or_else(bad)?;
-        let (index, count): (u64, u64) = (
-            i.trim().parse().map_err(|_| bad())?,
-            n.trim().parse().map_err(|_| bad())?,
-        );
-        if count == 0 || index == 0 || index > count {
-            return Err(bad());
-        }
-        Ok(Shard { index, count })
-    }
-
-    /// How many seeds of a range of `n` this shard runs.
-    pub fn len(&self, n: u64) -> u64 {
-        let offset = self.index - 1;
-        if n <= offset {
-            0
-        } else {
-            (n - offset - 1) / self.count + 1
-        }
-    }
-
-    /// Whether this shard runs no seed of a range of `n`.
-    pub fn is_empty(&self, n: u64) -> bool {
-        self.len(n) == 0
-    }
-
-    /// The `j`-th seed this shard runs of `first..first + n` (every `count`-th from its
-    /// offset), or `None` past its end or past `u64::MAX`.
-    pub fn nth(&self, first: u64, n: u64, j: u64) -> Option<u64> {
-        if j >= self.len(n) {
-            return None;
-        }
-        let k = j.checked_mul(self.count)?.checked_add(self.index - 1)?;
-        first.checked_add(k)
-    }
-
-    /// The seeds of `first..first + n` this shard runs, lazily, in order.
-    pub fn seeds(&self, first: u64, n: u64) -> impl Iterator<Item = u64> + use<> {
-        let shard = *self;
-        (0..shard.len(n)).map_while(move |j| shard.nth(first, n, j))
-    }
-}
+pub use crate::shard::Shard;
 
 /// What one seed did.
 #[derive(Clone, Debug)]
@@ -94,6 +37,8 @@ pub struct SeedResult {
     pub scenario: &'static str,
     /// The seed.
     pub seed: u64,
+    /// The case number, from 1, in an exhaustive exploration ([`crate::exhaustive`]).
+    pub case: Option<u64>,
     /// Its network conditions.
     pub net: NetConfig,
     /// Its fault plan.
@@ -108,6 +53,30 @@ pub struct SeedResult {
     pub trace_hash: u64,
     /// The recovery paths the run walked.
     pub coverage: Coverage,
+}
+
+impl SeedResult {
+    /// How the run is named in reports: `seed 17`, or `case 12` in an exhaustive
+    /// exploration (every case runs at one seed).
+    pub fn name(&self) -> String {
+        match self.case {
+            Some(c) => format!("case {c}"),
+            None => format!("seed {}", self.seed),
+        }
+    }
+
+    /// Its place among its scenario's runs: the case number, or the seed.
+    pub fn id(&self) -> u64 {
+        self.case.unwrap_or(self.seed)
+    }
+
+    /// The stem of its repro file: `bookseller-17`, or `bookseller-case12`.
+    pub fn file_stem(&self) -> String {
+        match self.case {
+            Some(c) => format!("{}-case{c}", self.scenario),
+            None => format!("{}-{}", self.scenario, self.seed),
+        }
+    }
 }
 
 /// What an exploration keeps of a seed until it is folded into its scenario's totals: its
@@ -155,15 +124,14 @@ struct Tally {
 }
 
 impl Tally {
-    fn new(scenario: &'static str) -> Tally {
+    /// Goes on from `summary` (a fresh one, or the totals of an earlier batch of runs),
+    /// at shard position 0.
+    fn continuing(summary: ScenarioSummary, keep_going: bool) -> Tally {
         Tally {
-            summary: ScenarioSummary {
-                scenario,
-                ..ScenarioSummary::default()
-            },
+            stopped: !keep_going && summary.violations > 0,
+            summary,
             next: 0,
             ahead: BTreeMap::new(),
-            stopped: false,
         }
     }
 
@@ -312,50 +280,86 @@ impl Explore {
         for (scenario, params) in &self.scenarios {
             contexts.push(Sim::plan_context(&scenario.program(params)?)?);
         }
-        let stop: Vec<AtomicU64> = self
+        let n = self.shard.len(self.seeds);
+        let fresh = self
             .scenarios
             .iter()
-            .map(|_| AtomicU64::new(u64::MAX))
+            .map(|(s, _)| ScenarioSummary {
+                scenario: s.name(),
+                ..ScenarioSummary::default()
+            })
             .collect();
-        // The next (shard position, scenario) to run: seed-major, so every scenario
-        // advances together over any range.
+        let run = |s: usize, j: u64| {
+            let seed = self
+                .shard
+                .nth(self.first_seed, self.seeds, j)
+                .ok_or_else(|| {
+                    SimError::Net(format!("shard position {j} is past the seed range"))
+                })?;
+            let sim = self.sim(seed, &contexts[s]);
+            self.run_sim(s, &sim, None).map(|(result, _)| result)
+        };
+        self.run_batch(&vec![n; self.scenarios.len()], fresh, &run, hooks)
+    }
+
+    /// Runs positions `0..lens[s]` of every scenario `s` through `run` on the worker pool,
+    /// position-major (every scenario of a position before the next), and folds the results
+    /// into `prior` (one summary per scenario) in position order. Without `keep_going`, a
+    /// scenario stops at its first failing position (positions below it still run), and a
+    /// scenario whose `prior` has a violation runs nothing.
+    pub(crate) fn run_batch(
+        &self,
+        lens: &[u64],
+        prior: Vec<ScenarioSummary>,
+        run: &(dyn Fn(usize, u64) -> Result<SeedResult, SimError> + Sync),
+        hooks: &Hooks<'_>,
+    ) -> Result<Vec<ScenarioSummary>, SimError> {
+        let longest = lens.iter().copied().max().unwrap_or(0);
+        let tallies: Vec<Mutex<Tally>> = prior
+            .into_iter()
+            .map(|p| Mutex::new(Tally::continuing(p, self.keep_going)))
+            .collect();
+        // Per scenario, the smallest failing position so far (u64::MAX: none).
+        let stop: Vec<AtomicU64> = lens.iter().map(|_| AtomicU64::new(u64::MAX)).collect();
+        // A scenario stopped by an earlier batch runs nothing in this one.
+        let stopped_before: Vec<bool> = tallies.iter().map(|t| lock(t).stopped).collect();
         let cursor = Mutex::new((0u64, 0usize));
-        let tallies: Vec<Mutex<Tally>> = self
-            .scenarios
-            .iter()
-            .map(|(s, _)| Mutex::new(Tally::new(s.name())))
-            .collect();
         let error = Mutex::new(None::<SimError>);
         let failed = AtomicBool::new(false);
-        let take = || -> Option<(u64, u64, usize)> {
+        let take = || -> Option<(u64, usize)> {
             let mut c = lock(&cursor);
             loop {
                 if hooks.interrupt.load(Ordering::Relaxed) || failed.load(Ordering::Relaxed) {
                     return None;
                 }
                 let (j, s) = *c;
-                let seed = self.shard.nth(self.first_seed, self.seeds, j)?;
-                if !self.keep_going && stop.iter().all(|x| x.load(Ordering::Relaxed) < seed) {
+                if j >= longest || s >= lens.len() {
                     return None;
                 }
-                *c = if s + 1 < self.scenarios.len() {
+                let open = |s: usize| {
+                    !stopped_before[s] && (self.keep_going || j <= stop[s].load(Ordering::Relaxed))
+                };
+                if !self.keep_going && (0..lens.len()).all(|s| !open(s) || j >= lens[s]) {
+                    return None;
+                }
+                *c = if s + 1 < lens.len() {
                     (j, s + 1)
                 } else {
                     (j + 1, 0)
                 };
-                if self.keep_going || seed <= stop[s].load(Ordering::Relaxed) {
-                    return Some((j, seed, s));
+                if j < lens[s] && open(s) {
+                    return Some((j, s));
                 }
             }
         };
         std::thread::scope(|scope| {
             for _ in 0..self.jobs.max(1) {
                 scope.spawn(|| {
-                    while let Some((j, seed, s)) = take() {
-                        match self.run_seed(s, seed, &contexts[s]) {
+                    while let Some((j, s)) = take() {
+                        match run(s, j) {
                             Ok(result) => {
                                 if !result.violations.is_empty() {
-                                    stop[s].fetch_min(seed, Ordering::Relaxed);
+                                    stop[s].fetch_min(j, Ordering::Relaxed);
                                 }
                                 (hooks.progress)(&result);
                                 if !result.violations.is_empty() {
@@ -389,10 +393,16 @@ impl Explore {
             .collect())
     }
 
-    /// Runs one seed of scenario `s` (twice with `check_determinism`).
-    fn run_seed(&self, s: usize, seed: u64, ctx: &PlanContext) -> Result<SeedResult, SimError> {
+    /// Runs `sim` on scenario `s` (twice with `check_determinism`): the result, and the
+    /// sites the run reached.
+    pub(crate) fn run_sim(
+        &self,
+        s: usize,
+        sim: &Sim,
+        case: Option<u64>,
+    ) -> Result<(SeedResult, Vec<SiteUse>), SimError> {
         let (scenario, params) = &self.scenarios[s];
-        let sim = self.sim(seed, ctx);
+        let seed = sim.seed();
         let mut report = sim.run_scenario(scenario, params)?;
         if self.check_determinism {
             let again = sim.run_scenario(scenario, params)?;
@@ -403,17 +413,19 @@ impl Explore {
                 ));
             }
         }
-        Ok(SeedResult {
+        let result = SeedResult {
             scenario: scenario.name(),
             seed,
+            case,
             net: report.net,
             plan: sim.fault_plan().clone(),
             fired: report.faults_fired(),
-            violations: report.violations,
             sim_time_us: report.stats.sim_time_us,
             trace_hash: report.trace_hash,
             coverage: Coverage::of(&report.trace),
-        })
+            violations: report.violations,
+        };
+        Ok((result, report.site_uses))
     }
 
     /// Shrinks a failing seed's plan (same seed, same network) to a minimal failing plan.

@@ -46,6 +46,8 @@ pub mod coverage;
 pub mod diagram;
 pub mod diff;
 #[cfg(madsim)]
+pub mod exhaustive;
+#[cfg(madsim)]
 pub mod explore;
 #[cfg(madsim)]
 pub mod faults;
@@ -62,6 +64,7 @@ pub mod report;
 pub mod repro;
 pub mod saga;
 pub mod scenario;
+pub mod shard;
 pub mod shrink;
 #[cfg(madsim)]
 pub mod sim;

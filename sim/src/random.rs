@@ -13,7 +13,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::plan::{Action, Fault, FaultKind, FaultPlan, PlanContext, SiteRef, SiteUse, Trigger};
+use crate::plan::{Action, Fault, FaultKind, FaultPlan, PlanContext, SiteUse, Trigger};
 
 /// How random plans are drawn.
 #[derive(Clone, Debug)]
@@ -99,17 +99,7 @@ impl Swarm {
                 let Some(u) = pool.choose(&mut rng) else {
                     continue;
                 };
-                Trigger::Site {
-                    site: match &u.label {
-                        Some(l) => SiteRef::Label(l.clone()),
-                        None => SiteRef::Line {
-                            file: u.file.clone(),
-                            line: u.line,
-                        },
-                    },
-                    role: Some(u.role.clone()),
-                    occurrence: rng.gen_range(1..=u.count.max(1)),
-                }
+                u.trigger(rng.gen_range(1..=u.count.max(1)))
             };
             let action = match kind {
                 FaultKind::Crash => Action::Crash {

@@ -63,6 +63,20 @@ pub enum SimError {
         /// That event in the second run.
         right: String,
     },
+    /// An exhaustive exploration would run more cases than its bound allows; it runs none
+    /// of them rather than a sample.
+    #[error(
+        "--exhaustive: {level} come to {cases} case(s), more than --max-cases {max}; raise the \
+         bound, or explore fewer scenarios or fault kinds"
+    )]
+    TooManyCases {
+        /// Which cases: `the single faults` or `the pairs of faults`.
+        level: &'static str,
+        /// How many cases they come to.
+        cases: u64,
+        /// The bound.
+        max: u64,
+    },
 }
 
 /// A simulation, configured: build with [`Sim::new`], run with [`Sim::run`] or
@@ -88,6 +102,17 @@ pub struct Sim {
 }
 
 impl Sim {
+    /// The perfect network the site census runs on ([`Sim::plan_context`]): 1 ms latency,
+    /// nothing lost, duplicated or reordered. Exhaustive cases run on it too, so each case
+    /// meets its site at the occurrence the census counted.
+    pub const CENSUS_NET: NetConfig = NetConfig {
+        latency_min_us: 1_000,
+        latency_max_us: 1_001,
+        loss: 0.0,
+        duplicate: 0.0,
+        reorder: 0.0,
+    };
+
     /// A simulation of seed `seed`, network conditions drawn from the seed.
     pub fn new(seed: u64) -> Sim {
         Sim {
@@ -131,11 +156,7 @@ impl Sim {
     /// in a fault-free run on a perfect network; its probe runs the same way with some of a
     /// plan's faults, so sites reached only on a rescue or retry path are accepted too.
     pub fn plan_context(program: &Program) -> Result<PlanContext, SimError> {
-        let perfect = NetConfig {
-            latency_min_us: 1_000,
-            latency_max_us: 1_001,
-            ..NetConfig::default()
-        };
+        let perfect = Sim::CENSUS_NET;
         let report = Sim::new(0).net(perfect).run("site census", program)?;
         let probed = program.clone();
         let probe = crate::plan::SiteProbe::new(move |plan: &FaultPlan| {

@@ -64,6 +64,30 @@ pub(super) struct ExploreArgs {
     /// list like rescue,retransmit, or `all` (the names are the coverage table's columns).
     #[arg(long, value_name = "PATHS")]
     pub(super) require_coverage: Option<String>,
+    /// Instead of random plans, run every single fault at every (participant, site,
+    /// occurrence) of each scenario's fault-free run, then a second fault at each site those
+    /// runs newly reached (a rescue, a replay); every case at seed --first-seed.
+    #[arg(long, conflicts_with_all = ["seeds", "shard", "swarm", "max_faults", "max_down"])]
+    pub(super) exhaustive: bool,
+    /// With --exhaustive: 1, single faults and the paths they open; 2, also every pair of
+    /// faults (the first fault, then any fault at any site of its run).
+    #[arg(long, default_value = "1", value_parser = depth, requires = "exhaustive")]
+    pub(super) depth: u8,
+    /// With --exhaustive: the most cases to run; more is an error before they run, never a
+    /// sample.
+    #[arg(long, default_value = "100000", value_parser = count_u64, allow_negative_numbers = true, requires = "exhaustive")]
+    pub(super) max_cases: u64,
+}
+
+/// An exhaustive depth: 1 or 2.
+fn depth(s: &str) -> Result<u8, String> {
+    match s.trim() {
+        "1" => Ok(1),
+        "2" => Ok(2),
+        _ => Err(format!(
+            "`{s}`: expected 1 (single faults and the paths they open) or 2 (also every pair)"
+        )),
+    }
 }
 
 #[derive(Debug, clap::Args)]

@@ -1,4 +1,5 @@
-//! `rehearsal explore`: many seeds with random fault plans; failures shrunk and saved.
+//! `rehearsal explore`: many seeds with random fault plans, or with `--exhaustive` every
+//! single fault and the paths it opens ([`crate::exhaustive`]); failures shrunk and saved.
 //!
 //! The verb checks its input before the first seed (a vacuous range, an empty shard, fault
 //! kinds that cannot fire, an output folder it cannot write), then streams the range through
@@ -52,6 +53,10 @@ fn vacuous(
     kinds: &[crate::FaultKind],
 ) -> Result<(), String> {
     use crate::FaultKind;
+    if args.exhaustive {
+        // One seed per case; no seed range, shard or down budget to check.
+        return Ok(());
+    }
     if args.first_seed.checked_add(args.seeds - 1).is_none() {
         return Err(format!(
             "--first-seed {} with --seeds {}: the range passes the last seed, {}; expected at most {} seeds from there",
@@ -81,9 +86,9 @@ fn vacuous(
 
 /// The coverage table: per scenario, how many seeds walked each recovery path.
 #[cfg(madsim)]
-fn coverage_table(summaries: &[crate::explore::ScenarioSummary]) -> String {
+fn coverage_table(summaries: &[crate::explore::ScenarioSummary], unit: &str) -> String {
     use crate::coverage::PATHS;
-    let mut out = String::from("coverage: seeds that walked each recovery path\n");
+    let mut out = format!("coverage: {unit} that walked each recovery path\n");
     out.push_str(&format!("{:<20}", "scenario"));
     for p in &PATHS {
         out.push_str(&format!(" {:>w$}", p.name, w = p.name.len().max(4)));
@@ -203,16 +208,23 @@ pub(super) fn explore(args: ExploreArgs, registry: &crate::scenario::Registry) -
         }
     }
 
-    let total = shard
-        .len(args.seeds)
-        .saturating_mul(explore.scenarios.len() as u64);
+    // Runs to go: the seed range times the scenarios, or the cases of each batch as the
+    // exhaustive exploration announces it.
+    let unit = if args.exhaustive { "cases" } else { "seeds" };
+    let total = AtomicU64::new(if args.exhaustive {
+        0
+    } else {
+        shard
+            .len(args.seeds)
+            .saturating_mul(explore.scenarios.len() as u64)
+    });
     let started = Instant::now();
     let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        let bar = indicatif::ProgressBar::new(total);
+        let bar = indicatif::ProgressBar::new(total.load(Ordering::Relaxed));
         bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{elapsed_precise} [{bar:40}] {pos}/{len} seeds, {per_sec} {msg}",
-            )
+            indicatif::ProgressStyle::with_template(&format!(
+                "{{elapsed_precise}} [{{bar:40}}] {{pos}}/{{len}} {unit}, {{per_sec}} {{msg}}"
+            ))
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         Some(bar)
@@ -231,7 +243,7 @@ pub(super) fn explore(args: ExploreArgs, registry: &crate::scenario::Registry) -
             Some(bar) => {
                 bar.inc(1);
                 if !r.violations.is_empty() {
-                    bar.set_message(format!("violation: {} seed {}", r.scenario, r.seed));
+                    bar.set_message(format!("violation: {} {}", r.scenario, r.name()));
                 }
             }
             None => {
@@ -239,10 +251,15 @@ pub(super) fn explore(args: ExploreArgs, registry: &crate::scenario::Registry) -
                 if last.elapsed().as_secs() >= 10 {
                     *last = Instant::now();
                     let secs = started.elapsed().as_secs_f64().max(1e-9);
+                    let of = total.load(Ordering::Relaxed);
                     let (seeds, scenarios) = (shard.len(args.seeds), explore.scenarios.len());
+                    let what = if args.exhaustive {
+                        format!("{scenarios} scenario(s), announced so far")
+                    } else {
+                        format!("{seeds} seed(s) x {scenarios} scenario(s)")
+                    };
                     eprintln!(
-                        "explored {n} of {} runs ({seeds} seed(s) x {scenarios} scenario(s)), {:.0} seeds/s, {} violation(s)",
-                        seeds * scenarios as u64,
+                        "explored {n} of {of} {unit} ({what}), {:.0} {unit}/s, {} violation(s)",
                         n as f64 / secs,
                         found.load(Ordering::Relaxed)
                     );
@@ -252,7 +269,7 @@ pub(super) fn explore(args: ExploreArgs, registry: &crate::scenario::Registry) -
     };
 
     let saved = Mutex::new(BTreeMap::<(&'static str, u64), Saved>::new());
-    let path_of = |f: &SeedResult| args.out.join(format!("{}-{}.toml", f.scenario, f.seed));
+    let path_of = |f: &SeedResult| args.out.join(format!("{}.toml", f.file_stem()));
     // Found: saved at once, as found.
     let failure = |f: &SeedResult| {
         let Some((scenario, params)) = explore
@@ -270,9 +287,9 @@ pub(super) fn explore(args: ExploreArgs, registry: &crate::scenario::Registry) -
             return;
         }
         eprintln!(
-            "violation: {} seed {}: {first}\n  saved {}",
+            "violation: {} {}: {first}\n  saved {}",
             f.scenario,
-            f.seed,
+            f.name(),
             path.display()
         );
         let entry = Saved {
@@ -285,7 +302,7 @@ pub(super) fn explore(args: ExploreArgs, registry: &crate::scenario::Registry) -
         saved
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert((f.scenario, f.seed), entry);
+            .insert((f.scenario, f.id()), entry);
     };
     // Settled (in seed order): shrunk and rewritten; with --keep-going, the first few of
     // each scenario.
@@ -319,7 +336,7 @@ pub(super) fn explore(args: ExploreArgs, registry: &crate::scenario::Registry) -
                     .map(|x| x.action.kind().name())
                     .collect();
                 let mut all = saved.lock().unwrap_or_else(|p| p.into_inner());
-                if let Some(entry) = all.get_mut(&(f.scenario, f.seed)) {
+                if let Some(entry) = all.get_mut(&(f.scenario, f.id())) {
                     if let Some(v) = shrunk.report.violations.first() {
                         entry.violation = v.clone();
                     }
@@ -328,12 +345,12 @@ pub(super) fn explore(args: ExploreArgs, registry: &crate::scenario::Registry) -
                 }
             }
             Ok(None) => eprintln!(
-                "note: {} seed {} did not fail again when shrinking; {} keeps the plan as found",
+                "note: {} {} did not fail again when shrinking; {} keeps the plan as found",
                 f.scenario,
-                f.seed,
+                f.name(),
                 path.display()
             ),
-            Err(e) => eprintln!("error while shrinking {} seed {}: {e}", f.scenario, f.seed),
+            Err(e) => eprintln!("error while shrinking {} {}: {e}", f.scenario, f.name()),
         }
     };
 
@@ -343,8 +360,30 @@ pub(super) fn explore(args: ExploreArgs, registry: &crate::scenario::Registry) -
         settled: &settled,
         interrupt: &interrupt,
     };
-    let summaries = match explore.run_with(&hooks) {
+    // Per scenario, its (single, two-fault) cases in an exhaustive exploration.
+    let mut cases: Vec<(u64, u64)> = Vec::new();
+    let ran = if args.exhaustive {
+        let ex = crate::exhaustive::Exhaustive {
+            depth: args.depth,
+            max_cases: args.max_cases,
+        };
+        let level = |name: &str, n: u64| {
+            let all = total.fetch_add(n, Ordering::Relaxed) + n;
+            match &bar {
+                Some(bar) => bar.set_length(all),
+                None => eprintln!("exhaustive: {n} case(s) of {name}"),
+            }
+        };
+        explore.run_exhaustive(&ex, &hooks, &level).map(|all| {
+            cases = all.iter().map(|e| (e.single, e.pairs)).collect();
+            all.into_iter().map(|e| e.summary).collect()
+        })
+    } else {
+        explore.run_with(&hooks)
+    };
+    let summaries = match ran {
         Ok(s) => s,
+        Err(e @ crate::SimError::TooManyCases { .. }) => return usage_error(e.to_string()),
         Err(e) => {
             eprintln!("error: {e}");
             return 1;
@@ -362,10 +401,10 @@ pub(super) fn explore(args: ExploreArgs, registry: &crate::scenario::Registry) -
     if args.format == Format::Text {
         out.push_str(&format!(
             "{:<20} {:>7} {:>10}  {:<56} {:>14}\n",
-            "scenario", "seeds", "violations", "faults fired", "simulated"
+            "scenario", unit, "violations", "faults fired", "simulated"
         ));
     }
-    for s in &summaries {
+    for (i, s) in summaries.iter().enumerate() {
         let fired: Vec<String> = s.fired.iter().map(|(k, v)| format!("{k} {v}")).collect();
         let fired = if fired.is_empty() {
             "-".to_string()
@@ -389,15 +428,23 @@ pub(super) fn explore(args: ExploreArgs, registry: &crate::scenario::Registry) -
                     .collect();
                 out.push_str(&format!(
                     "{}\n",
-                    serde_json::json!({"type": "scenario", "scenario": s.scenario, "seeds": s.seeds,
+                    serde_json::json!({"type": "scenario", "scenario": s.scenario, unit: s.seeds,
                         "violations": s.violations, "faults_fired": s.fired,
-                        "simulated_s": s.sim_time_us as f64 / 1e6, "coverage": coverage})
+                        "simulated_s": s.sim_time_us as f64 / 1e6, "coverage": coverage,
+                        "exhaustive": cases.get(i).map(|(single, pairs)|
+                            serde_json::json!({"single_faults": single, "pairs": pairs}))})
                 ))
             }
         }
     }
     if args.format == Format::Text {
-        out.push_str(&coverage_table(&summaries));
+        for (s, (single, pairs)) in summaries.iter().zip(&cases) {
+            out.push_str(&format!(
+                "exhaustive: {} has {single} single-fault case(s) and {pairs} two-fault case(s)\n",
+                s.scenario
+            ));
+        }
+        out.push_str(&coverage_table(&summaries, unit));
     }
     // Required recovery paths that some scenario's seeds never walked.
     let mut uncovered = Vec::new();
@@ -405,8 +452,9 @@ pub(super) fn explore(args: ExploreArgs, registry: &crate::scenario::Registry) -
         for &i in &required {
             if s.seeds > 0 && s.coverage.seeds[i] == 0 {
                 uncovered.push(format!(
-                    "{}: no seed walked `{}` ({})",
+                    "{}: no {} walked `{}` ({})",
                     s.scenario,
+                    unit.trim_end_matches('s'),
                     crate::coverage::PATHS[i].name,
                     crate::coverage::PATHS[i].what
                 ));
@@ -426,7 +474,7 @@ pub(super) fn explore(args: ExploreArgs, registry: &crate::scenario::Registry) -
     // above the first one, before the explorer knew, is saved too but not listed).
     for s in &summaries {
         for f in &s.failures {
-            let Some(entry) = saved.get(&(f.scenario, f.seed)) else {
+            let Some(entry) = saved.get(&(f.scenario, f.id())) else {
                 continue;
             };
             let how = match &entry.shrunk {
@@ -450,9 +498,9 @@ pub(super) fn explore(args: ExploreArgs, registry: &crate::scenario::Registry) -
                 });
             match args.format {
                 Format::Text => out.push_str(&format!(
-                    "violation: {} seed {}: {} ({how})\n  {kinds}\n  replay: {} replay {}\n{}",
+                    "violation: {} {}: {} ({how})\n  {kinds}\n  replay: {} replay {}\n{}",
                     f.scenario,
-                    f.seed,
+                    f.name(),
                     entry.violation,
                     registry.cli_command(),
                     entry.path.display(),
@@ -460,7 +508,7 @@ pub(super) fn explore(args: ExploreArgs, registry: &crate::scenario::Registry) -
                 )),
                 Format::Json => out.push_str(&format!(
                     "{}\n",
-                    serde_json::json!({"type": "violation", "scenario": f.scenario, "seed": f.seed,
+                    serde_json::json!({"type": "violation", "scenario": f.scenario, "seed": f.seed, "case": f.case,
                         "violations": f.violations, "faults": entry.faults,
                         "shrunk_faults": entry.shrunk.as_ref().map(|s| s.0),
                         "repro": entry.path.display().to_string(),
@@ -480,16 +528,23 @@ pub(super) fn explore(args: ExploreArgs, registry: &crate::scenario::Registry) -
     match args.format {
         Format::Text => {
             if interrupted {
-                out.push_str("interrupted: the summary covers the seeds that ran\n");
+                out.push_str(&format!(
+                    "interrupted: the summary covers the {unit} that ran\n"
+                ));
             }
+            let at_seed = if args.exhaustive {
+                format!(", every case at seed {}", args.first_seed)
+            } else {
+                String::new()
+            };
             out.push_str(&format!(
-                "{seeds_run} seeds, {violations} violation(s), {elapsed:.1} s, {rate:.0} seeds/s, {jobs} job(s){shard_note}\n",
+                "{seeds_run} {unit}, {violations} violation(s), {elapsed:.1} s, {rate:.0} {unit}/s, {jobs} job(s){shard_note}{at_seed}\n",
             ));
         }
         Format::Json => out.push_str(&format!(
             "{}\n",
-            serde_json::json!({"type": "summary", "seeds": seeds_run, "violations": violations,
-                "interrupted": interrupted, "seconds": elapsed, "seeds_per_second": rate,
+            serde_json::json!({"type": "summary", unit: seeds_run, "violations": violations,
+                "interrupted": interrupted, "seconds": elapsed, format!("{unit}_per_second"): rate,
                 "jobs": jobs, "shard": format!("{}/{}", shard.index, shard.count)})
         )),
     }

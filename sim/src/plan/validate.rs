@@ -34,6 +34,40 @@ pub struct SiteUse {
     pub count: u32,
 }
 
+impl SiteUse {
+    /// The trigger that fires at this use's `occurrence`-th time (from 1): by its label when
+    /// it has one, else by its file and line; always for its role.
+    ///
+    /// ```
+    /// use rehearsal_sim::plan::{SiteRef, SiteUse, Trigger};
+    ///
+    /// let u = SiteUse {
+    ///     label: None,
+    ///     file: "shop.rs".into(),
+    ///     line: 12,
+    ///     role: "Seller".into(),
+    ///     event: "send",
+    ///     count: 2,
+    /// };
+    /// let Trigger::Site { site, role, occurrence } = u.trigger(2) else { unreachable!() };
+    /// assert_eq!(site, SiteRef::Line { file: "shop.rs".into(), line: 12 });
+    /// assert_eq!((role.as_deref(), occurrence), (Some("Seller"), 2));
+    /// ```
+    pub fn trigger(&self, occurrence: u32) -> Trigger {
+        Trigger::Site {
+            site: match &self.label {
+                Some(l) => SiteRef::Label(l.clone()),
+                None => SiteRef::Line {
+                    file: self.file.clone(),
+                    line: self.line,
+                },
+            },
+            role: Some(self.role.clone()),
+            occurrence,
+        }
+    }
+}
+
 /// Runs the scenario with a plan and returns every site that run reached, with how often
 /// each participant acted there (the [`SiteUse`]s of its report), or why it could not run.
 ///
