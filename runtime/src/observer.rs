@@ -195,6 +195,19 @@ pub enum Event<'a> {
         /// Whether the failure was reported by a peer rather than detected here.
         remote: bool,
     },
+    /// A participant checked a coverage goal ([`Choreo::sometimes`](crate::Choreo::sometimes)).
+    Sometimes {
+        /// The session.
+        session: SessionId,
+        /// The participant.
+        participant: Participant,
+        /// Where the goal is declared.
+        site: &'a Site,
+        /// The goal's label.
+        label: &'a str,
+        /// Whether its condition held.
+        reached: bool,
+    },
     /// Bytes that do not decode as a frame arrived and were dropped.
     Corrupt {
         /// The node they came from.

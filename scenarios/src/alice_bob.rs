@@ -58,7 +58,13 @@ impl Choreography for AliceBob {
                 exchange(&ch, "to-bob", "to-alice").await
             },
             |ch, _, _why| async move {
-                exchange(&ch, "to-bob-after-rescue", "to-alice-after-rescue").await
+                let received =
+                    exchange(&ch, "to-bob-after-rescue", "to-alice-after-rescue").await?;
+                // A goal of its own: some run should see Alice get Bob's answer in the rescue.
+                ch.sometimes(Alice, "answered-after-rescue", |a| {
+                    !a.get(&received.alice).is_empty()
+                });
+                Ok(received)
             },
         )
         .await

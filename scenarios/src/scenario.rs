@@ -5,24 +5,52 @@ use std::sync::OnceLock;
 
 use rehearsal_sim::scenario::{Registry, Scenario, UnknownScenario};
 
+/// What every shipped scenario walks under every fault kind with two nodes down at a time
+/// (`explore --faults all --max-down 2`): frames sent again and copies suppressed, killed
+/// nodes replayed, and killed again while they replayed.
+const BASE: [&str; 4] = ["retransmit", "dup-suppressed", "restart", "replay-crash"];
+
+/// `scenario`, expecting the paths of [`BASE`] and `more`.
+fn expecting(scenario: impl Into<Scenario>, more: &[&'static str]) -> Scenario {
+    scenario
+        .into()
+        .with_expected(BASE.into_iter().chain(more.iter().copied()))
+}
+
 /// Every shipped scenario, in `list` order, and the hidden ones (test-only planted bugs),
-/// found by name, never listed or explored by default.
+/// found by name, never listed or explored by default. Each expects the recovery paths an
+/// exploration of every fault kind walks in it, and its own goals (`explore
+/// --require-coverage expected`).
 pub fn registry() -> Registry {
+    let rescues: &[&str] = &["stale", "rescue"];
+    let sagas: &[&str] = &["held", "failure-reported", "compensate"];
     Registry::new()
-        .with(crate::bookseller::scenario())
-        .with(crate::alice_bob::scenario())
-        .with(crate::counter::scenario())
-        .with(crate::workers::scenario())
-        .with(crate::chorex::state_machine::scenario())
-        .with(crate::chorex::mini_blockchain::scenario())
-        .with(crate::chorex::flat_loop::scenario())
-        .with(crate::chorex::nest_loop::scenario())
-        .with(crate::warehouse::scenario())
-        .with(crate::travel::scenario())
-        .with(crate::listener::scenario())
-        .with(crate::orders::scenario())
-        .with(crate::tcp_server::scenario())
-        .with(crate::srp::scenario())
+        .with(expecting(crate::bookseller::scenario(), &[]))
+        .with(expecting(
+            crate::alice_bob::scenario(),
+            &["stale", "rescue", "answered-after-rescue"],
+        ))
+        .with(expecting(crate::counter::scenario(), rescues))
+        .with(expecting(crate::workers::scenario(), &[]))
+        .with(expecting(crate::chorex::state_machine::scenario(), rescues))
+        .with(expecting(
+            crate::chorex::mini_blockchain::scenario(),
+            rescues,
+        ))
+        .with(expecting(crate::chorex::flat_loop::scenario(), &["rescue"]))
+        .with(expecting(crate::chorex::nest_loop::scenario(), rescues))
+        .with(expecting(crate::warehouse::scenario(), sagas))
+        .with(expecting(crate::travel::scenario(), sagas))
+        .with(expecting(
+            crate::listener::scenario(),
+            &["stale", "rescue", "failure-reported"],
+        ))
+        .with(expecting(
+            crate::orders::scenario(),
+            &["failure-reported", "compensate"],
+        ))
+        .with(expecting(crate::tcp_server::scenario(), &["held"]))
+        .with(expecting(crate::srp::scenario(), &[]))
         .with_hidden(crate::planted::impatience())
         .with_hidden(crate::srp::planted_leak())
 }

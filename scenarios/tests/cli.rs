@@ -227,7 +227,7 @@ fn explore_prints_coverage_and_fails_when_a_required_path_is_never_walked() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
         err.contains(
-            "unknown recovery path `rescu`; expected `all` or a comma-separated list of retransmit"
+            "unknown recovery path `rescu`; expected `all`, `expected`, `goals` or a comma-separated list of retransmit"
         ),
         "{err}"
     );
@@ -299,5 +299,61 @@ fn explore_exhaustive_runs_every_single_fault_and_the_pairs_it_opens_within_its_
         stdout(&r),
         String::from_utf8_lossy(&r.stderr)
     );
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn explore_requires_each_scenarios_expected_paths_and_its_own_goals() {
+    let out = std::env::temp_dir().join(format!("rehearsal-cli-expect-{}", std::process::id()));
+    let dir = out.to_str().unwrap();
+    let explore = |seeds: &str, faults: &str| {
+        rehearsal(&[
+            "explore",
+            "alice-bob",
+            "--seeds",
+            seeds,
+            "--faults",
+            faults,
+            "--max-down",
+            "2",
+            "--require-coverage",
+            "expected",
+            "--out",
+            dir,
+        ])
+    };
+    // Every fault kind, two nodes down at a time: alice-bob rescues, replays, is killed while
+    // it replays, and reaches its own goal (Alice answered inside the rescue).
+    let o = explore("300", "all");
+    let text = stdout(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let goals = text
+        .lines()
+        .find(|l| l.starts_with("goals of alice-bob (ch.sometimes)"))
+        .unwrap_or_else(|| panic!("no goal line: {text}"));
+    let reached: u64 = goals
+        .rsplit(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{goals}"));
+    assert!((1..=300).contains(&reached), "{goals}");
+    // Delays alone never kill a node nor run the rescue: the expected paths go unwalked, and
+    // the goal in the rescue is never even checked; both are named.
+    let o = explore("20", "delay");
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    for missing in [
+        "coverage not reached: alice-bob: no seed walked `restart`",
+        "no seed walked `replay-crash`",
+        "no seed walked `answered-after-rescue` (a ch.sometimes goal the scenario expects: no run even checked it)",
+    ] {
+        assert!(text.contains(missing), "{missing}: {text}");
+    }
+    assert!(text.contains("20 seeds, 0 violation(s)"), "{text}");
     let _ = std::fs::remove_dir_all(&out);
 }

@@ -102,7 +102,7 @@ impl Kept {
         Kept {
             sim_time_us: result.sim_time_us,
             fired,
-            coverage: result.coverage,
+            coverage: result.coverage.clone(),
             failure: (!result.violations.is_empty()).then(|| Box::new(result)),
         }
     }

@@ -407,6 +407,21 @@ impl Recorder {
                 e.detail = Some(detail);
                 e
             }
+            Event::Sometimes {
+                session,
+                participant,
+                site,
+                label,
+                reached,
+            } => {
+                let mut e = TraceEvent::new(t, node, "sometimes");
+                e.session = Some(session.to_string());
+                e.from = Some(participant.to_string());
+                e.site = Some(site.to_string());
+                let how = if *reached { "reached" } else { "missed" };
+                e.detail = Some(format!("{how} {label}"));
+                e
+            }
             Event::Corrupt { from, detail } => {
                 let mut e = TraceEvent::new(t, node, "corrupt");
                 e.detail = Some(format!("from {from}: {detail}"));

@@ -237,6 +237,7 @@ struct Parts {
     params: Vec<Param>,
     ranges: Vec<ParamRange>,
     oracles: Vec<Oracle>,
+    expects: Vec<&'static str>,
 }
 
 struct Inner {
@@ -276,6 +277,7 @@ impl Scenario {
                 params: Vec::new(),
                 ranges: Vec::new(),
                 oracles: Vec::new(),
+                expects: Vec::new(),
             },
             choreo: Arc::new(build),
             families: Arc::new(|_| Ok(FamilySizes::new())),
@@ -324,6 +326,12 @@ impl Scenario {
     /// Its oracles beyond the reference oracle.
     pub fn oracles(&self) -> &[Oracle] {
         &self.inner.parts.oracles
+    }
+
+    /// The recovery paths an exploration of every fault kind should walk in it (see
+    /// [`ScenarioBuilder::expects`]).
+    pub fn expected(&self) -> &[&'static str] {
+        &self.inner.parts.expects
     }
 
     /// The parameters with every default.
@@ -441,6 +449,17 @@ impl Scenario {
     pub fn with_oracle(&self, oracle: Oracle) -> Scenario {
         let mut parts = self.inner.parts.clone();
         parts.oracles.push(oracle);
+        self.with_parts(parts)
+    }
+
+    /// This scenario expecting `paths` instead (see [`ScenarioBuilder::expects`]).
+    pub fn with_expected(&self, paths: impl IntoIterator<Item = &'static str>) -> Scenario {
+        let mut parts = self.inner.parts.clone();
+        parts.expects = paths.into_iter().collect();
+        self.with_parts(parts)
+    }
+
+    fn with_parts(&self, parts: Parts) -> Scenario {
         Scenario {
             inner: Arc::new(Inner {
                 parts,
@@ -472,6 +491,16 @@ impl<C: Choreography + Clone + Sync> ScenarioBuilder<C> {
             max,
             why,
         });
+        self
+    }
+
+    /// Names the recovery paths ([`crate::coverage::PATHS`]) an exploration of every fault
+    /// kind should walk in this scenario, and the labels of its own `ch.sometimes` goals it
+    /// should reach: `explore --require-coverage expected` fails when its runs never walk
+    /// one of those paths or reach one of those goals (a goal in code no run reaches is
+    /// never even checked: naming it here is how that is caught).
+    pub fn expects(mut self, paths: impl IntoIterator<Item = &'static str>) -> Self {
+        self.inner.expects = paths.into_iter().collect();
         self
     }
 

@@ -8,7 +8,7 @@
 use crate::trace::{Trace, TraceEvent};
 
 /// Every event kind a trace may hold (what the recorder and the fault engine write).
-pub const EVENT_KINDS: [&str; 28] = [
+pub const EVENT_KINDS: [&str; 32] = [
     "send",
     "deliver",
     "receive",
@@ -36,6 +36,10 @@ pub const EVENT_KINDS: [&str; 28] = [
     "block-enter",
     "block-exit",
     "rescue",
+    "saga-commit",
+    "saga-abort",
+    "saga-compensate",
+    "sometimes",
     "note",
 ];
 

@@ -233,6 +233,10 @@ async fn vote(
             }
         })
         .await?;
+    // A coverage goal of this protocol: some explored runs should see a vote time out.
+    ch.sometimes(Coordinator, "vote-timed-out", |me| {
+        me.get(&got1).is_err() || me.get(&got2).is_err()
+    });
     Ok(Phase1 {
         decided,
         vote1,

@@ -108,6 +108,9 @@ pub fn scenario() -> Scenario {
     .params(PARAMS)
     .range("disk-full", 0, 2, "")
     .roles(["Coordinator", "P1", "P2"])
+    // What an exploration of every fault kind should walk: rescues, timed-out votes (and
+    // this crate's own goal for them), restarts from the journal.
+    .expects(["rescue", "timeout", "restart", "vote-timed-out"])
     .oracle(
         "agreement",
         "every role that finished applied the announced decision, and all heard the same",

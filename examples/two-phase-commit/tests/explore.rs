@@ -7,6 +7,8 @@
 //! file, and reported with the one command that replays it.
 #![cfg(madsim)]
 
+use rehearsal_sim::coverage::parse_paths;
+use rehearsal_sim::exhaustive::Exhaustive;
 use rehearsal_sim::{FaultKind, Outputs, Rehearse, Trace};
 use two_phase_commit::scenario::scenario;
 use two_phase_commit::{Applied, Decision, TwoPhaseCommit};
@@ -60,6 +62,19 @@ fn abort_has_a_cause(
 #[test]
 fn commits_atomically_under_every_fault_kind() {
     rehearse(2_000)
+        .trace_oracle("abort-has-a-cause", abort_has_a_cause)
+        .check();
+}
+
+#[test]
+fn every_single_fault_at_every_site_commits_atomically_and_walks_what_it_expects() {
+    // Every fault kind at every (participant, site, occurrence) of the fault-free run, then
+    // a second fault wherever those runs went new ways (the rescue, the replay); the rescue,
+    // a timed-out vote and a restart must each have been walked.
+    let expected = parse_paths("expected").expect("a path list");
+    rehearse(1)
+        .exhaustive(Exhaustive::default())
+        .require_coverage(expected)
         .trace_oracle("abort-has-a-cause", abort_has_a_cause)
         .check();
 }

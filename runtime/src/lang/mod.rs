@@ -23,6 +23,7 @@ pub mod repeat;
 pub mod role;
 pub(crate) mod run;
 pub(crate) mod saga;
+mod sometimes;
 mod step;
 mod task;
 pub mod time;

@@ -61,7 +61,9 @@ pub(super) struct ExploreArgs {
     #[arg(long, value_name = "SECONDS", default_value = "120", value_parser = seconds, allow_negative_numbers = true)]
     pub(super) time_limit: Duration,
     /// Fail (exit 1) when a scenario's seeds never walked one of these recovery paths: a
-    /// list like rescue,retransmit, or `all` (the names are the coverage table's columns).
+    /// list like rescue,retransmit (the coverage table's columns); `goals`: every
+    /// `ch.sometimes` goal checked; `all`: both; `expected`: the paths and goals each
+    /// scenario expects of itself.
     #[arg(long, value_name = "PATHS")]
     pub(super) require_coverage: Option<String>,
     /// Instead of random plans, run every single fault at every (participant, site,

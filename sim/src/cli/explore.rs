@@ -106,6 +106,19 @@ fn coverage_table(summaries: &[crate::explore::ScenarioSummary], unit: &str) -> 
         }
         out.push('\n');
     }
+    for s in summaries.iter().filter(|s| !s.coverage.goals.is_empty()) {
+        let goals: Vec<String> = s
+            .coverage
+            .goals
+            .iter()
+            .map(|(label, n)| format!("{label} {n}"))
+            .collect();
+        out.push_str(&format!(
+            "goals of {} (ch.sometimes), {unit} that reached each: {}\n",
+            s.scenario,
+            goals.join(", ")
+        ));
+    }
     out
 }
 
@@ -142,7 +155,7 @@ pub(super) fn explore(args: ExploreArgs, registry: &crate::scenario::Registry) -
         .as_deref()
         .map(crate::coverage::parse_paths)
     {
-        None => Vec::new(),
+        None => crate::coverage::Required::default(),
         Some(Ok(r)) => r,
         Some(Err(e)) => return usage_error(e),
     };
@@ -431,6 +444,7 @@ pub(super) fn explore(args: ExploreArgs, registry: &crate::scenario::Registry) -
                     serde_json::json!({"type": "scenario", "scenario": s.scenario, unit: s.seeds,
                         "violations": s.violations, "faults_fired": s.fired,
                         "simulated_s": s.sim_time_us as f64 / 1e6, "coverage": coverage,
+                        "goals": s.coverage.goals,
                         "exhaustive": cases.get(i).map(|(single, pairs)|
                             serde_json::json!({"single_faults": single, "pairs": pairs}))})
                 ))
@@ -448,17 +462,16 @@ pub(super) fn explore(args: ExploreArgs, registry: &crate::scenario::Registry) -
     }
     // Required recovery paths that some scenario's seeds never walked.
     let mut uncovered = Vec::new();
-    for s in &summaries {
-        for &i in &required {
-            if s.seeds > 0 && s.coverage.seeds[i] == 0 {
-                uncovered.push(format!(
-                    "{}: no {} walked `{}` ({})",
-                    s.scenario,
-                    unit.trim_end_matches('s'),
-                    crate::coverage::PATHS[i].name,
-                    crate::coverage::PATHS[i].what
-                ));
-            }
+    for (s, (scenario, _)) in summaries.iter().zip(&explore.scenarios) {
+        if s.seeds == 0 {
+            continue;
+        }
+        for (name, what) in required.unmet(scenario.expected(), &s.coverage) {
+            uncovered.push(format!(
+                "{}: no {} walked `{name}` ({what})",
+                s.scenario,
+                unit.trim_end_matches('s'),
+            ));
         }
     }
     for u in &uncovered {

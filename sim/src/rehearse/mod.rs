@@ -66,15 +66,20 @@ use std::time::{Duration, Instant};
 use rehearsal::{ChoreoError, Choreography};
 use serde::de::DeserializeOwned;
 
+use crate::coverage::Required;
+use crate::exhaustive::Exhaustive;
 use crate::explore::{Explore, Hooks, ScenarioSummary, SeedResult, Shard};
 use crate::outputs::Outputs;
 use crate::plan::{FaultKind, FaultPlan};
 use crate::random::Swarm;
-use crate::report::Report;
 use crate::repro::{Repro, write_atomically};
 use crate::scenario::{Oracle, Params, Scenario, Verdict};
 use crate::shrink::Shrunk;
 use crate::sim::{Sim, SimError};
+
+mod files;
+use files::{default_out_dir, test_target};
+pub use files::{load_repro, replay};
 
 /// The environment variable naming a repro file for [`Rehearse::check`] to replay.
 pub const REPLAY_VAR: &str = "REHEARSAL_REPLAY";
@@ -111,6 +116,8 @@ pub struct Rehearse {
     determinism: bool,
     out_dir: Option<PathBuf>,
     test_command: String,
+    exhaustive: Option<Exhaustive>,
+    required: Required,
 }
 
 /// A failure found by [`Rehearse::run`]: the seed as found, its shrunk plan, its repro file.
@@ -133,6 +140,11 @@ pub struct Rehearsal {
     pub summary: ScenarioSummary,
     /// The first failing seed, shrunk and saved (none when every oracle held).
     pub failure: Option<Failure>,
+    /// What [`Rehearse::require_coverage`] asked for and the runs left unmet: each as
+    /// (path or goal, what it is).
+    pub unmet: Vec<(String, String)>,
+    /// With [`Rehearse::exhaustive`]: its single-fault and two-fault cases.
+    pub cases: Option<(u64, u64)>,
 }
 
 impl Rehearse {
@@ -154,7 +166,27 @@ impl Rehearse {
             determinism: false,
             out_dir: None,
             test_command: "cargo sim-test".to_string(),
+            exhaustive: None,
+            required: Required::default(),
         }
+    }
+
+    /// Instead of a random plan per seed, runs every exhaustive case ([`crate::exhaustive`]:
+    /// each single fault at each site, occurrence and participant of the fault-free run, then
+    /// a second fault where those runs went new ways), each at the first seed of the range,
+    /// with the fault kinds of [`faults`](Self::faults). More cases than `ex.max_cases` is
+    /// an error, never a sample.
+    pub fn exhaustive(mut self, ex: Exhaustive) -> Rehearse {
+        self.exhaustive = Some(ex);
+        self
+    }
+
+    /// Fails the rehearsal (in [`check`](Self::check)) when its runs never walk a recovery
+    /// path or reach a goal that `required` names, like `coverage::parse_paths("expected")`:
+    /// the paths and goals the scenario expects of itself.
+    pub fn require_coverage(mut self, required: Required) -> Rehearse {
+        self.required = required;
+        self
     }
 
     /// Rehearses a choreography value as a scenario called `name` without parameters.
@@ -302,15 +334,19 @@ impl Rehearse {
         let started = Instant::now();
         let last = Mutex::new(Instant::now());
         let name = self.scenario.name();
+        let of = match self.exhaustive {
+            Some(_) => "exhaustive case(s)".to_string(),
+            None => format!("of {total} seed(s)"),
+        };
         let progress = |r: &SeedResult| {
             let n = done.fetch_add(1, Ordering::Relaxed) + 1;
             let mut last = last.lock().unwrap_or_else(|p| p.into_inner());
             if last.elapsed() >= Duration::from_secs(10) {
                 *last = Instant::now();
                 eprintln!(
-                    "rehearse `{name}`: {n} of {total} seed(s) in {:.0} s (last: seed {})",
+                    "rehearse `{name}`: {n} {of} in {:.0} s (last: {})",
                     started.elapsed().as_secs_f64(),
-                    r.seed
+                    r.name()
                 );
             }
         };
@@ -320,15 +356,22 @@ impl Rehearse {
             settled: &|_, _| {},
             interrupt: &AtomicBool::new(false),
         };
-        let summary = explore
-            .run_with(&hooks)?
-            .into_iter()
-            .next()
-            .unwrap_or_default();
+        let (summary, cases) = match &self.exhaustive {
+            Some(ex) => match explore.run_exhaustive(ex, &hooks, &|_, _| {})?.pop() {
+                Some(e) => (e.summary, Some((e.single, e.pairs))),
+                None => (ScenarioSummary::default(), Some((0, 0))),
+            },
+            None => (explore.run_with(&hooks)?.pop().unwrap_or_default(), None),
+        };
+        let unmet = self
+            .required
+            .unmet(self.scenario.expected(), &summary.coverage);
         let Some(found) = summary.failures.first().cloned() else {
             return Ok(Rehearsal {
                 summary,
                 failure: None,
+                unmet,
+                cases,
             });
         };
         let shrunk = explore.shrink(&found, self.shrink_budget)?;
@@ -341,7 +384,7 @@ impl Rehearse {
             }
         };
         let dir = self.repro_dir();
-        let repro = dir.join(format!("{}-{}.toml", found.scenario, found.seed));
+        let repro = dir.join(format!("{}.toml", found.file_stem()));
         std::fs::create_dir_all(&dir)
             .and_then(|_| write_atomically(&repro, contents.to_toml().as_bytes()))
             .map_err(|e| RehearseError::Write {
@@ -356,6 +399,8 @@ impl Rehearse {
                 repro,
                 contents,
             }),
+            unmet,
+            cases,
         })
     }
 
@@ -406,6 +451,19 @@ impl Rehearse {
         if let Some(f) = &result.failure {
             panic!("{}", self.failure_report(&result.summary, f));
         }
+        if !result.unmet.is_empty() {
+            let unmet: Vec<String> = result
+                .unmet
+                .iter()
+                .map(|(name, what)| format!("  `{name}`: {what}"))
+                .collect();
+            panic!(
+                "rehearse `{}`: {} run(s) passed, but none walked:\n{}",
+                self.scenario.name(),
+                result.summary.seeds,
+                unmet.join("\n")
+            );
+        }
     }
 
     fn program(&self) -> rehearsal::Program {
@@ -417,9 +475,9 @@ impl Rehearse {
     /// The readable report of a failure, ending with the replay command.
     pub fn failure_report(&self, summary: &ScenarioSummary, f: &Failure) -> String {
         let mut s = format!(
-            "rehearse `{}`: an oracle was violated at seed {} ({} seed(s) run, {} failing)\n",
+            "rehearse `{}`: an oracle was violated at {} ({} run(s), {} failing)\n",
             self.scenario.name(),
-            f.found.seed,
+            f.found.name(),
             summary.seeds,
             summary.violations
         );
@@ -485,77 +543,4 @@ impl Rehearse {
             report.violations.join("\n  ")
         );
     }
-}
-
-/// Replays repro file `path` of `scenario`: the run's report and the recorded trace hash.
-pub fn replay(scenario: &Scenario, path: &Path) -> Result<(Report, Option<String>), String> {
-    let (params, sim, recorded) = load_repro(scenario, path)?;
-    let report = sim
-        .run_scenario(scenario, &params)
-        .map_err(|e| e.to_string())?;
-    Ok((report, recorded))
-}
-
-/// Reads repro file `path` of `scenario` (its parameters, its plan checked against the
-/// scenario's sites) and sets up its run; the error names the file and what was wrong.
-pub fn load_repro(
-    scenario: &Scenario,
-    path: &Path,
-) -> Result<(Params, Sim, Option<String>), String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let file = path.display().to_string();
-    let header = Repro::header(&text, &file).map_err(|e| e.to_string())?;
-    if header.scenario != scenario.name() {
-        return Err(format!(
-            "{file} is a repro of scenario `{}`; expected `{}`",
-            header.scenario,
-            scenario.name()
-        ));
-    }
-    let params = scenario
-        .parse_params(header.params.iter().map(String::as_str))
-        .map_err(|e| format!("{file}: {e}"))?;
-    let program = scenario.program(&params).map_err(|e| e.to_string())?;
-    let ctx = Sim::plan_context(&program).map_err(|e| e.to_string())?;
-    let plan = FaultPlan::parse(&text, &file, &ctx).map_err(|e| e.to_string())?;
-    let sim = Sim::new(header.seed)
-        .net(header.net)
-        .plan(plan)
-        .time_limit(header.time_limit);
-    Ok((params, sim, header.trace_hash))
-}
-
-/// `rehearsal/` in the target directory the test binary runs from (`.../deps/NAME-HASH`),
-/// else in the system's temporary folder.
-fn default_out_dir() -> PathBuf {
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| {
-            exe.ancestors()
-                .find(|a| a.file_name().is_some_and(|n| n == "deps"))
-                .and_then(|deps| deps.parent()?.parent().map(Path::to_path_buf))
-        })
-        .unwrap_or_else(std::env::temp_dir)
-        .join("rehearsal")
-}
-
-/// The package (`CARGO_PKG_NAME`, set by cargo when it runs a test) and the cargo flag that
-/// selects the running test binary: `--test NAME` for an integration test, else `--lib`.
-fn test_target() -> (String, String) {
-    let package = std::env::var("CARGO_PKG_NAME").unwrap_or_else(|_| "PACKAGE".into());
-    let stem = std::env::current_exe()
-        .ok()
-        .and_then(|e| e.file_stem().map(|s| s.to_string_lossy().into_owned()))
-        .unwrap_or_default();
-    let name = match stem.rsplit_once('-') {
-        Some((name, hash)) if hash.chars().all(|c| c.is_ascii_hexdigit()) => name.to_string(),
-        _ => stem,
-    };
-    let target = if name == package.replace('-', "_") {
-        "--lib".to_string()
-    } else {
-        format!("--test {name}")
-    };
-    (package, target)
 }
