@@ -71,6 +71,8 @@ pub mod local;
 pub mod net;
 pub mod node;
 pub mod observer;
+#[doc(hidden)]
+pub mod planted;
 pub mod program;
 pub mod store;
 pub mod typed;

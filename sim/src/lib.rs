@@ -51,6 +51,7 @@ pub mod exhaustive;
 pub mod explore;
 #[cfg(madsim)]
 pub mod faults;
+pub mod layer_oracles;
 pub mod mermaid;
 pub mod net;
 pub mod outputs;

@@ -216,6 +216,7 @@ impl Sim {
                 v.starts_with("liveness")
                     || v.starts_with("rescue-agreement")
                     || v.starts_with("saga-")
+                    || v.starts_with("link-")
             })
             .cloned()
             .collect();
@@ -434,6 +435,7 @@ impl Sim {
         );
         violations.extend(trace.rescue_disagreements());
         violations.extend(crate::saga::violations(&trace));
+        violations.extend(crate::layer_oracles::violations(&trace));
         Report {
             name: name.to_string(),
             seed: self.seed,

@@ -21,8 +21,6 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
-#[cfg(feature = "planted-bugs")]
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::de::DeserializeOwned;
@@ -477,50 +475,8 @@ fn store_error(detail: &str) -> ChoreoError {
     }
 }
 
-/// Bugs that tests plant in the saga machinery, to check that the oracles catch them.
-#[doc(hidden)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Bug {
-    /// Each compensation runs twice.
-    CompensateTwice,
-    /// A commit is accepted after the failure notice: the check is skipped, and the commit is
-    /// handed to a worker that runs it a little later.
-    CommitAfterNotice,
-    /// Compensations run in commit order instead of reverse commit order.
-    CompensateInCommitOrder,
-}
-
-#[cfg(feature = "planted-bugs")]
-static PLANTED: AtomicU8 = AtomicU8::new(0);
-
-/// Plants `bug` in every saga of this process (`None` removes it). Test-only (the cargo
-/// feature `planted-bugs`, which no release build enables): the oracles must catch each.
 #[cfg(feature = "planted-bugs")]
 #[doc(hidden)]
-pub fn plant(bug: Option<Bug>) {
-    let v = match bug {
-        None => 0,
-        Some(Bug::CompensateTwice) => 1,
-        Some(Bug::CommitAfterNotice) => 2,
-        Some(Bug::CompensateInCommitOrder) => 3,
-    };
-    PLANTED.store(v, Ordering::SeqCst);
-}
-
-/// The bug planted, if any.
-#[cfg(feature = "planted-bugs")]
-pub(crate) fn planted() -> Option<Bug> {
-    match PLANTED.load(Ordering::Relaxed) {
-        1 => Some(Bug::CompensateTwice),
-        2 => Some(Bug::CommitAfterNotice),
-        3 => Some(Bug::CompensateInCommitOrder),
-        _ => None,
-    }
-}
-
-/// No bug is ever planted without the `planted-bugs` feature.
-#[cfg(not(feature = "planted-bugs"))]
-#[inline(always)]
-pub(crate) fn planted() -> Option<Bug> {
-    None
-}
+pub use crate::planted::plant;
+#[doc(hidden)]
+pub use crate::planted::{Bug, planted};

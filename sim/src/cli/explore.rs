@@ -267,7 +267,7 @@ pub(super) fn explore(args: ExploreArgs, registry: &crate::scenario::Registry) -
                     let of = total.load(Ordering::Relaxed);
                     let (seeds, scenarios) = (shard.len(args.seeds), explore.scenarios.len());
                     let what = if args.exhaustive {
-                        format!("{scenarios} scenario(s), announced so far")
+                        format!("{scenarios} scenario(s); of the cases announced so far")
                     } else {
                         format!("{seeds} seed(s) x {scenarios} scenario(s)")
                     };

@@ -1,0 +1,180 @@
+//! Per-layer oracles: each layer's own promise, checked from the trace of every run.
+//!
+//! The end oracles (outcomes equal the reference, everybody finishes, the saga oracles) see
+//! only what reaches the top; a layer that breaks its promise while a layer above happens to
+//! absorb it passes them, and ships. These oracles check a layer directly, from the events it
+//! reports as it acts, and each violation names the layer and the event that broke it:
+//!
+//! * `link-once`: within one incarnation of a node, the link hands each frame (session,
+//!   sender, receiver, lane, sequence number) to its session at most once: a copy is a
+//!   `duplicate`, never a second `deliver`;
+//! * `link-order`: within one run of its projection, a participant consumes each data frame
+//!   of a channel (session, sender, receiver) at most once, in the sender's order.
+//!
+//! A kill ends an incarnation: what the node had not made durable is gone with it, and the
+//! next incarnation may be handed a frame again (the sender retransmits what was never
+//! acknowledged as durable). A participant that starts its projection again (a restart, or
+//! the replay after a crash outside every checkpoint) consumes its frames again.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::trace::{Trace, TraceEvent};
+
+/// A frame: session, sender, receiver, lane.
+type Channel<'a> = (&'a str, &'a str, &'a str, &'a str);
+
+fn channel(e: &TraceEvent) -> Channel<'_> {
+    (
+        e.session.as_deref().unwrap_or_default(),
+        e.from.as_deref().unwrap_or_default(),
+        e.to.as_deref().unwrap_or_default(),
+        e.lane.unwrap_or_default(),
+    )
+}
+
+/// Every per-layer oracle's violations in `trace`, one line each (empty: all hold), the
+/// first of each kind per channel.
+pub fn violations<'t>(trace: &'t Trace) -> Vec<String> {
+    let mut out = Vec::new();
+    // Per node: its incarnation (kills so far).
+    let mut incarnation: BTreeMap<u32, u32> = BTreeMap::new();
+    // (node, incarnation, channel) -> delivered sequence numbers / last consumed one.
+    let mut delivered: BTreeMap<(u32, u32, Channel<'t>), Vec<u64>> = BTreeMap::new();
+    // (node, session, participant) -> how often it started its projection there.
+    let mut runs: BTreeMap<(u32, &'t str, &'t str), u32> = BTreeMap::new();
+    let mut consumed: BTreeMap<(u32, u32, u32, Channel<'t>), u64> = BTreeMap::new();
+    let mut reported: BTreeSet<(&'static str, Channel<'t>)> = BTreeSet::new();
+    for e in &trace.events {
+        let life = *incarnation.get(&e.node).unwrap_or(&0);
+        let mut report = |oracle: &'static str, ch: Channel<'t>, what: String| {
+            if reported.insert((oracle, ch)) {
+                out.push(format!(
+                    "{oracle}: at n{} (incarnation {}), {what}: `{}`",
+                    e.node,
+                    life + 1,
+                    e.canonical()
+                ));
+            }
+        };
+        match e.kind {
+            "kill" => *incarnation.entry(e.node).or_insert(0) += 1,
+            "session-start" => {
+                let who = (
+                    e.node,
+                    e.session.as_deref().unwrap_or_default(),
+                    e.from.as_deref().unwrap_or_default(),
+                );
+                *runs.entry(who).or_insert(0) += 1;
+            }
+            "deliver" => {
+                let (ch, Some(seq)) = (channel(e), e.seq) else {
+                    continue;
+                };
+                let seen = delivered.entry((e.node, life, ch)).or_default();
+                if seen.contains(&seq) {
+                    report(
+                        "link-once",
+                        ch,
+                        format!("the link handed frame #{seq} to its session a second time"),
+                    );
+                } else {
+                    seen.push(seq);
+                }
+            }
+            "receive" if e.lane == Some("data") => {
+                let (ch, Some(seq)) = (channel(e), e.seq) else {
+                    continue;
+                };
+                let run = *runs.get(&(e.node, ch.0, ch.2)).unwrap_or(&0);
+                match consumed.insert((e.node, life, run, ch), seq) {
+                    Some(last) if last >= seq => report(
+                        "link-order",
+                        ch,
+                        format!("frame #{seq} consumed after frame #{last} of the same channel"),
+                    ),
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rehearsal::net::transport::NodeId;
+
+    fn frame(node: u32, kind: &'static str, seq: u64) -> TraceEvent {
+        let mut e = TraceEvent::new(0, NodeId(node), kind);
+        e.session = Some("s1".into());
+        e.from = Some("Alice".into());
+        e.to = Some("Bob".into());
+        e.lane = Some("data");
+        e.seq = Some(seq);
+        e
+    }
+
+    #[test]
+    fn a_second_delivery_in_one_incarnation_breaks_link_once() {
+        let once = [frame(1, "deliver", 0), frame(1, "duplicate", 0)];
+        assert!(
+            violations(&Trace {
+                events: once.to_vec()
+            })
+            .is_empty()
+        );
+        let twice = [frame(1, "deliver", 0), frame(1, "deliver", 0)];
+        let v = violations(&Trace {
+            events: twice.to_vec(),
+        });
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(v[0].starts_with("link-once: at n1 (incarnation 1), the link handed frame #0"));
+        // After a kill the node may be handed it again: what it had not synced is gone.
+        let again = [
+            frame(1, "deliver", 0),
+            TraceEvent::new(0, NodeId(1), "kill"),
+            frame(1, "deliver", 0),
+        ];
+        assert!(
+            violations(&Trace {
+                events: again.to_vec()
+            })
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn consuming_out_of_order_or_twice_breaks_link_order() {
+        let ordered = [frame(1, "receive", 0), frame(1, "receive", 2)];
+        assert!(
+            violations(&Trace {
+                events: ordered.to_vec()
+            })
+            .is_empty()
+        );
+        let back = [frame(1, "receive", 1), frame(1, "receive", 0)];
+        let v = violations(&Trace {
+            events: back.to_vec(),
+        });
+        assert!(
+            v[0].starts_with("link-order: at n1 (incarnation 1), frame #0 consumed after frame #1"),
+            "{v:?}"
+        );
+        let twice = [frame(1, "receive", 0), frame(1, "receive", 0)];
+        assert_eq!(
+            violations(&Trace {
+                events: twice.to_vec()
+            })
+            .len(),
+            1
+        );
+        // Bob's projection starting again (its replay) consumes its frames again.
+        let mut start = TraceEvent::new(0, NodeId(1), "session-start");
+        start.session = Some("s1".into());
+        start.from = Some("Bob".into());
+        let replayed = vec![frame(1, "receive", 0), start, frame(1, "receive", 0)];
+        assert!(violations(&Trace { events: replayed }).is_empty());
+    }
+}
