@@ -84,9 +84,27 @@ pub enum SimError {
 ///
 /// ```
 /// # #[cfg(madsim)] {
-/// use rehearsal_sim::Sim;
-/// let scenario = rehearsal_scenarios::find("counter").unwrap();
-/// let report = Sim::new(7).run_scenario(scenario, &scenario.default_params()).unwrap();
+/// use rehearsal::{Choreo, ChoreoError, Choreography, Roles, roles};
+/// use rehearsal_sim::{Scenario, Sim};
+///
+/// roles!(Client, Server);
+///
+/// #[derive(Clone)]
+/// struct Echo;
+///
+/// impl Choreography for Echo {
+///     type Census = Roles![Client, Server];
+///     type Output = u64;
+///     async fn run(self, ch: &Choreo<Self::Census>) -> Result<u64, ChoreoError> {
+///         let x = ch.locally(Client, |_| 7u64).await?;
+///         let x = ch.at("ping").comm(Client, Server, &x).await?;
+///         let y = ch.locally(Server, |s| *s.get(&x)).await?;
+///         ch.at("pong").broadcast(Server, y).await
+///     }
+/// }
+///
+/// let scenario = Scenario::new("echo", "Server echoes Client's number", |_| Ok(Echo)).build();
+/// let report = Sim::new(7).run_scenario(&scenario, &scenario.default_params()).unwrap();
 /// assert!(report.passed(), "{}", report.summary());
 /// # }
 /// ```

@@ -21,8 +21,9 @@
 //!
 //! Tests run under `cargo nextest` when `cargo nextest --version` succeeds, else under
 //! `cargo test`. Nextest does not run doc tests, so std mode runs `cargo test --doc`
-//! separately. Sim mode skips doc tests: rustdoc does not receive `build.rustflags`, so doc tests
-//! would not be built with `--cfg madsim`.
+//! separately. rustdoc does not receive `build.rustflags`, so sim mode's doc-test step also sets
+//! `build.rustdocflags` to `--cfg madsim` (the examples of the simulator's modules compile and
+//! run only there).
 //!
 //! `cargo xtask bench-check [--tolerance PCT] [--update] [--report FILE] [--baseline FILE]`
 //! runs the same bench (or reads the JSON report `--report` names) and fails when a ratio
@@ -320,17 +321,38 @@ fn test_steps(mode: Mode, nextest: bool) -> Vec<Step> {
         ],
         // Plain `cargo test` runs the doc tests too: no separate step.
         (Mode::Std, false) => vec![Step::cargo(name, &["test", "--workspace"], &[])],
-        (Mode::Sim, true) => vec![Step::cargo(name, &["nextest", "run", "--workspace"], &[])],
-        // Everything `cargo test` runs by default except the doc tests (see the crate doc).
-        (Mode::Sim, false) => vec![Step::cargo(
-            name,
-            &["test", "--workspace", "--lib", "--bins", "--tests"],
-            &[],
-        )],
+        (Mode::Sim, true) => vec![
+            Step::cargo(name, &["nextest", "run", "--workspace"], &[]),
+            sim_doc_tests(),
+        ],
+        // Everything `cargo test` runs by default but the doc tests, which need rustdoc's flags.
+        (Mode::Sim, false) => vec![
+            Step::cargo(
+                name,
+                &["test", "--workspace", "--lib", "--bins", "--tests"],
+                &[],
+            ),
+            sim_doc_tests(),
+        ],
     }
     .into_iter()
     .map(|step| step.in_mode(mode))
     .collect()
+}
+
+/// Sim mode's doc tests: rustdoc takes `build.rustdocflags`, not `build.rustflags`.
+fn sim_doc_tests() -> Step {
+    Step::cargo(
+        "doc tests (sim)",
+        &[
+            "test",
+            "--workspace",
+            "--doc",
+            "--config",
+            "build.rustdocflags=['--cfg','madsim']",
+        ],
+        &[],
+    )
 }
 
 /// Fails if the environment would silently turn sim mode into std mode: `RUSTFLAGS` and
@@ -523,8 +545,10 @@ mod tests {
              \"build.rustflags=['--cfg','madsim']\" --target-dir target/sim -- -D warnings"
         );
         let tests = test_steps(Mode::Sim, false);
-        assert_eq!(tests.len(), 1);
+        assert_eq!(tests.len(), 2);
         assert!(!tests[0].display().contains("--doc"));
+        assert!(tests[1].display().contains("--doc"));
+        assert!(tests[1].display().contains("rustdocflags"));
         assert_eq!(test_steps(Mode::Std, true).len(), 2);
     }
 
@@ -550,6 +574,9 @@ mod tests {
                     "clippy (sim): cargo clippy --workspace --all-targets {sim} -- -D warnings"
                 ),
                 format!("tests (sim): cargo nextest run --workspace {sim}"),
+                format!(
+                    "doc tests (sim): cargo test --workspace --doc --config \"build.rustdocflags=['--cfg','madsim']\" {sim}"
+                ),
                 "planted bug: cargo xtask planted-bug".to_string(),
                 "guide: cargo xtask guide".to_string(),
             ]
