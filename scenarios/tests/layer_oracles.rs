@@ -3,33 +3,28 @@
 //! a broken layer below. One test per binary: a planted defect holds for the whole process.
 #![cfg(madsim)]
 
-use std::time::Duration;
-
 use rehearsal::planted::{Bug, plant};
 use rehearsal_scenarios::{Scenario, find};
-use rehearsal_sim::explore::{Explore, Shard};
+use rehearsal_sim::explore::Explore;
 use rehearsal_sim::{FaultKind, Swarm};
 
 fn explore(names: &[&str], seeds: u64) -> Explore {
+    let scenarios = names
+        .iter()
+        .map(|n| {
+            let s: &'static Scenario = find(n).unwrap();
+            (s.clone(), s.default_params())
+        })
+        .collect();
     Explore {
-        scenarios: names
-            .iter()
-            .map(|n| {
-                let s: &'static Scenario = find(n).unwrap();
-                (s.clone(), s.default_params())
-            })
-            .collect(),
-        first_seed: 0,
         seeds,
-        shard: Shard::ALL,
         jobs: 2,
         swarm: Swarm {
             kinds: FaultKind::ALL.to_vec(),
             ..Swarm::default()
         },
         keep_going: true,
-        time_limit: Duration::from_secs(120),
-        check_determinism: false,
+        ..Explore::new(scenarios)
     }
 }
 

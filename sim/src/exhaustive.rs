@@ -276,15 +276,7 @@ impl Explore {
             }
             Ok(result)
         };
-        let fresh = self
-            .scenarios
-            .iter()
-            .map(|(s, _)| ScenarioSummary {
-                scenario: s.name(),
-                ..ScenarioSummary::default()
-            })
-            .collect();
-        let summaries = self.run_batch(&lens, fresh, &run, hooks)?;
+        let summaries = self.run_batch(&lens, self.fresh_summaries(), &run, hooks)?;
         let interrupted = hooks.interrupt.load(std::sync::atomic::Ordering::Relaxed);
 
         // The two-fault cases, each unordered pair once, in the order their first faults ran.

@@ -253,6 +253,32 @@ pub struct Explore {
 }
 
 impl Explore {
+    /// An exploration of `scenarios` over seeds `0..100`: network faults drawn by the default
+    /// [`Swarm`], stopping at the first violation, 120 s of simulated time per run, one job
+    /// per core. Change any field with struct update syntax:
+    ///
+    /// ```
+    /// # #[cfg(madsim)] {
+    /// use rehearsal_sim::explore::Explore;
+    ///
+    /// let ex = Explore { seeds: 2_000, keep_going: true, ..Explore::new(Vec::new()) };
+    /// assert_eq!((ex.first_seed, ex.seeds), (0, 2_000));
+    /// # }
+    /// ```
+    pub fn new(scenarios: Vec<(Scenario, Params)>) -> Explore {
+        Explore {
+            scenarios,
+            first_seed: 0,
+            seeds: 100,
+            shard: Shard::ALL,
+            jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            swarm: Swarm::default(),
+            keep_going: false,
+            time_limit: Duration::from_secs(120),
+            check_determinism: false,
+        }
+    }
+
     /// The seed's run: network from the seed, plan from the seed.
     pub fn sim(&self, seed: u64, ctx: &PlanContext) -> Sim {
         Sim::new(seed)
@@ -281,14 +307,7 @@ impl Explore {
             contexts.push(Sim::plan_context(&scenario.program(params)?)?);
         }
         let n = self.shard.len(self.seeds);
-        let fresh = self
-            .scenarios
-            .iter()
-            .map(|(s, _)| ScenarioSummary {
-                scenario: s.name(),
-                ..ScenarioSummary::default()
-            })
-            .collect();
+        let fresh = self.fresh_summaries();
         let run = |s: usize, j: u64| {
             let seed = self
                 .shard
@@ -300,6 +319,17 @@ impl Explore {
             self.run_sim(s, &sim, None).map(|(result, _)| result)
         };
         self.run_batch(&vec![n; self.scenarios.len()], fresh, &run, hooks)
+    }
+
+    /// Empty totals, one per scenario, in order.
+    pub(crate) fn fresh_summaries(&self) -> Vec<ScenarioSummary> {
+        self.scenarios
+            .iter()
+            .map(|(s, _)| ScenarioSummary {
+                scenario: s.name(),
+                ..ScenarioSummary::default()
+            })
+            .collect()
     }
 
     /// Runs positions `0..lens[s]` of every scenario `s` through `run` on the worker pool,
