@@ -282,6 +282,15 @@ fn explore_exhaustive_runs_every_single_fault_and_the_pairs_it_opens_within_its_
         "{err}"
     );
     assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+    // At depth 2 the pairs are counted only until they surely pass the bound: never held
+    // in memory past it.
+    let o = exhaustive(&["--faults", "all", "--depth", "2", "--max-cases", "500"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("the single faults and the pairs of faults come to at least "),
+        "{err}"
+    );
     // Random-plan options make no sense with it.
     let o = exhaustive(&["--seeds", "5"]);
     assert_eq!(o.status.code(), Some(2));

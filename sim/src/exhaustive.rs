@@ -26,6 +26,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::RangeInclusive;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::explore::{Explore, Hooks, ScenarioSummary};
@@ -226,7 +227,12 @@ pub fn second_faults(
 
 fn too_many(level: &'static str, cases: u64, max: u64) -> Result<(), SimError> {
     if cases > max {
-        return Err(SimError::TooManyCases { level, cases, max });
+        return Err(SimError::TooManyCases {
+            level,
+            cases,
+            at_least: false,
+            max,
+        });
     }
     Ok(())
 }
@@ -264,20 +270,36 @@ impl Explore {
                 .plan(plan.clone())
                 .time_limit(self.time_limit)
         };
-        // Each passing single fault's second faults, by (scenario, case).
+        // Each passing single fault's second faults, by (scenario, case). Each unordered
+        // pair comes at most twice, so past twice the room the bound leaves, the pairs surely
+        // exceed it: they are counted from there, no longer kept.
         let seconds = Mutex::new(BTreeMap::<(usize, u64), Vec<Fault>>::new());
+        let room = ex.max_cases.saturating_sub(single_total).saturating_mul(2);
+        let counted = AtomicU64::new(0);
         let run = |s: usize, j: u64| {
             let plan = &singles[s][j as usize];
             let (result, uses) = self.run_sim(s, &case(plan), Some(j + 1))?;
             if result.violations.is_empty() {
                 let (ctx, first) = (&contexts[s], &plan.faults[0]);
                 let next = second_faults(first, &ctx.sites, &uses, &ctx.roles, kinds, ex.depth);
-                lock(&seconds).insert((s, j), next);
+                let n = next.len() as u64;
+                if counted.fetch_add(n, Ordering::Relaxed).saturating_add(n) <= room {
+                    lock(&seconds).insert((s, j), next);
+                }
             }
             Ok(result)
         };
         let summaries = self.run_batch(&lens, self.fresh_summaries(), &run, hooks)?;
-        let interrupted = hooks.interrupt.load(std::sync::atomic::Ordering::Relaxed);
+        let interrupted = hooks.interrupt.load(Ordering::Relaxed);
+        let counted = counted.into_inner();
+        if !interrupted && counted > room {
+            return Err(SimError::TooManyCases {
+                level: "the single faults and the pairs of faults",
+                cases: single_total + counted.div_ceil(2),
+                at_least: true,
+                max: ex.max_cases,
+            });
+        }
 
         // The two-fault cases, each unordered pair once, in the order their first faults ran.
         let mut pairs: Vec<Vec<FaultPlan>> = vec![Vec::new(); self.scenarios.len()];

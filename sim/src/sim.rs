@@ -66,17 +66,24 @@ pub enum SimError {
     /// An exhaustive exploration would run more cases than its bound allows; it runs none
     /// of them rather than a sample.
     #[error(
-        "--exhaustive: {level} come to {cases} case(s), more than --max-cases {max}; raise the \
-         bound, or explore fewer scenarios or fault kinds"
+        "--exhaustive: {level} come to {}{cases} case(s), more than --max-cases {max}; raise \
+         the bound, or explore fewer scenarios or fault kinds",
+        lower_bound_word(.at_least)
     )]
     TooManyCases {
         /// Which cases: `the single faults` or `the pairs of faults`.
         level: &'static str,
         /// How many cases they come to.
         cases: u64,
+        /// `cases` is a lower bound: counting stopped once the bound was surely passed.
+        at_least: bool,
         /// The bound.
         max: u64,
     },
+}
+
+fn lower_bound_word(lower_bound: &bool) -> &'static str {
+    if *lower_bound { "at least " } else { "" }
 }
 
 /// A simulation, configured: build with [`Sim::new`], run with [`Sim::run`] or
