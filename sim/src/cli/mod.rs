@@ -57,15 +57,18 @@ enum Command {
                             A run that takes longer than --progress-after shows progress on stderr."
     )]
     Run(RunArgs),
-    /// Search many seeds with random fault plans; shrink and save any failure.
+    /// Search many seeds with random fault plans (or, with --exhaustive, every single fault
+    /// and the paths it opens); shrink and save any failure.
     #[command(
         after_help = "Each failure's repro file is written as soon as it is found, then \
                             shrunk and rewritten (write then rename). SIGINT or SIGTERM stops the \
                             workers after their current seed and prints the summary of the seeds \
                             that ran; a second one exits at once.\n\
-                            Exit status: 0 no violation; 1 a violation (its repro is saved); \
-                            130 interrupted before any violation; 2 bad usage or input \
-                            (0 seeds, an empty shard, faults that cannot fire, an unwritable --out)."
+                            Exit status: 0 no violation; 1 a violation (its repro is saved), or \
+                            a path or goal --require-coverage names that a scenario's runs never \
+                            reached; 130 interrupted before any violation; 2 bad usage or input \
+                            (0 seeds, an empty shard, faults that cannot fire, an unwritable --out, \
+                            more exhaustive cases than --max-cases)."
     )]
     Explore(ExploreArgs),
     /// Re-run a repro file exactly and check its trace hash.
