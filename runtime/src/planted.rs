@@ -22,14 +22,18 @@ pub enum Bug {
     /// retransmission, a duplicate the network made) is handed to the session again. The
     /// session's inbox, keyed by sequence number, absorbs it: no outcome changes.
     RedeliverCopies,
+    /// Replay: a replayed `ch.random` or `ch.now` draws again instead of returning the value
+    /// its journal logged.
+    RedrawOnReplay,
 }
 
 #[cfg(feature = "planted-bugs")]
-const ALL: [Bug; 4] = [
+const ALL: [Bug; 5] = [
     Bug::CompensateTwice,
     Bug::CommitAfterNotice,
     Bug::CompensateInCommitOrder,
     Bug::RedeliverCopies,
+    Bug::RedrawOnReplay,
 ];
 
 #[cfg(feature = "planted-bugs")]

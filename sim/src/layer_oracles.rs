@@ -12,12 +12,19 @@
 //!   data frame at most once. (Not in the sender's order: receives that run side by side, in
 //!   a `join!`, consume their frames in whichever order they complete.)
 //!
+//! * `effect-logged`: a participant whose projection runs again (a restart, a replay) draws
+//!   the random numbers and clock readings its earlier runs drew, in order: once an effect's
+//!   result is logged, every later run uses the logged one. Draws are not in the trace; the
+//!   recorder feeds them to an [`EffectLog`] as they happen.
+//!
 //! A kill ends an incarnation: what the node had not made durable is gone with it, and the
 //! next incarnation may be handed a frame again (the sender retransmits what was never
 //! acknowledged as durable). A participant that starts its projection again (a restart, or
 //! the replay after a crash outside every checkpoint) consumes its frames again.
 
 use std::collections::{BTreeMap, BTreeSet};
+
+use rehearsal::{Participant, SessionId, Site};
 
 use crate::trace::{Trace, TraceEvent};
 
@@ -104,6 +111,66 @@ pub fn violations<'t>(trace: &'t Trace) -> Vec<String> {
     out
 }
 
+/// One draw: its site, its block, its value.
+type Drawn = (String, u64, Vec<u8>);
+
+/// The `effect-logged` oracle, fed the draws of a run as they happen.
+#[derive(Debug, Default)]
+pub struct EffectLog {
+    /// Per (session, participant): every draw of its longest run so far (site, block,
+    /// value), and how many the current run has made.
+    runs: BTreeMap<(SessionId, Participant), (Vec<Drawn>, usize)>,
+    violations: Vec<String>,
+}
+
+impl EffectLog {
+    /// `participant` starts (or starts again) its projection of `session`.
+    pub fn start(&mut self, session: SessionId, participant: Participant) {
+        if let Some((_, next)) = self.runs.get_mut(&(session, participant)) {
+            *next = 0;
+        }
+    }
+
+    /// `participant` drew `value` at `site` in block `epoch` of `session`.
+    pub fn draw(
+        &mut self,
+        session: SessionId,
+        participant: Participant,
+        site: &Site,
+        epoch: u64,
+        value: &[u8],
+    ) {
+        let (drawn, next) = self.runs.entry((session, participant)).or_default();
+        let k = *next;
+        *next += 1;
+        match drawn.get(k) {
+            None => drawn.push((site.to_string(), epoch, value.to_vec())),
+            Some((at, block, before)) if *at == site.to_string() && *block == epoch => {
+                if before.as_slice() != value && self.violations.len() < 10 {
+                    self.violations.push(format!(
+                        "effect-logged: in {session}, {participant}'s draw #{k} at {at} was \
+                         {before:02x?} in an earlier run and {value:02x?} when it ran again: a \
+                         logged result was not used"
+                    ));
+                }
+            }
+            Some((at, ..)) => {
+                if self.violations.len() < 10 {
+                    self.violations.push(format!(
+                        "effect-logged: in {session}, {participant}'s draw #{k} was at {at} in \
+                         an earlier run and at {site} when it ran again"
+                    ));
+                }
+            }
+        }
+    }
+
+    /// What it found, taken out.
+    pub fn take_violations(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.violations)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,5 +235,29 @@ mod tests {
         start.from = Some("Bob".into());
         let replayed = vec![frame(1, "receive", 0), start, frame(1, "receive", 0)];
         assert!(violations(&Trace { events: replayed }).is_empty());
+    }
+
+    #[test]
+    fn a_draw_that_differs_when_the_projection_runs_again_breaks_effect_logged() {
+        let (session, alice) = (SessionId(1), Participant::role("Alice"));
+        let site = Site::caller(Some("dice"));
+        let mut log = EffectLog::default();
+        log.draw(session, alice, &site, 0, &[4]);
+        log.start(session, alice);
+        log.draw(session, alice, &site, 0, &[4]);
+        log.draw(session, alice, &site, 0, &[6]);
+        assert!(
+            log.take_violations().is_empty(),
+            "the same value, then a new draw"
+        );
+        log.start(session, alice);
+        log.draw(session, alice, &site, 0, &[4]);
+        log.draw(session, alice, &site, 0, &[5]);
+        let v = log.take_violations();
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(
+            v[0].starts_with("effect-logged: in s1, Alice's draw #1 at"),
+            "{v:?}"
+        );
     }
 }

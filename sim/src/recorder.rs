@@ -36,6 +36,8 @@ struct RecorderState {
     uses: BTreeMap<SiteKey, BTreeMap<String, BTreeMap<&'static str, u32>>>,
     /// The rescues and timeouts of the run, once [`Recorder::follow`] named its session.
     path: Option<rehearsal::RunPath>,
+    /// The `effect-logged` oracle, fed every draw.
+    effects: crate::layer_oracles::EffectLog,
 }
 
 impl RecorderState {
@@ -186,6 +188,11 @@ impl Recorder {
         lock(&self.state).path.take()
     }
 
+    /// What the per-layer oracles the recorder feeds as the run goes found, taken out.
+    pub fn take_layer_violations(&self) -> Vec<String> {
+        lock(&self.state).effects.take_violations()
+    }
+
     /// The whole trace, taken out: the recorder keeps nothing. A simulation ends with this,
     /// because madsim does not free every task of a finished runtime, and a task that
     /// outlives its run must not keep the run's trace alive with it.
@@ -252,6 +259,7 @@ impl Recorder {
                 session,
                 participant,
             } => {
+                st.effects.start(*session, *participant);
                 let mut e = TraceEvent::new(t, node, "session-start");
                 e.session = Some(session.to_string());
                 e.from = Some(participant.to_string());
@@ -300,7 +308,16 @@ impl Recorder {
             }
             // Only the reference run follows draws (through the run path above); the trace
             // shows the local step that drew.
-            Event::Draw { .. } => return,
+            Event::Draw {
+                session,
+                participant,
+                site,
+                epoch,
+                value,
+            } => {
+                st.effects.draw(*session, *participant, site, *epoch, value);
+                return;
+            }
             Event::Local {
                 session,
                 participant,

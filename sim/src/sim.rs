@@ -242,6 +242,7 @@ impl Sim {
                     || v.starts_with("rescue-agreement")
                     || v.starts_with("saga-")
                     || v.starts_with("link-")
+                    || v.starts_with("effect-logged")
             })
             .cloned()
             .collect();
@@ -425,6 +426,7 @@ impl Sim {
         debug_assert!(finished || !violations.is_empty());
         let outcomes = Outcomes::new(entries);
         let path = recorder.take_run_path();
+        let layer_violations = recorder.take_layer_violations();
         let trace = recorder.take_trace();
         let mut stats = SimStats::of(&trace, sim_time);
         (stats.datagrams, stats.wire_bytes) = recorder.wire();
@@ -461,6 +463,7 @@ impl Sim {
         violations.extend(trace.rescue_disagreements());
         violations.extend(crate::saga::violations(&trace));
         violations.extend(crate::layer_oracles::violations(&trace));
+        violations.extend(layer_violations);
         Report {
             name: name.to_string(),
             seed: self.seed,

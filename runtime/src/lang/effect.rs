@@ -21,6 +21,7 @@ use crate::lang::step::{crash_of, panic_message};
 use crate::net::transport::lock;
 use crate::node::Node;
 use crate::observer::Event;
+use crate::planted::{Bug, planted};
 
 impl<C: RoleSet> Choreo<C> {
     /// Runs `effect` once at role `R` and logs its result; a replay after a crash returns
@@ -189,7 +190,16 @@ impl<C: RoleSet> Choreo<C> {
         if session.participant() != Participant::role(R::NAME) {
             return Ok(At::absent());
         }
-        match session.replay_effect(kind, site) {
+        let replayed = session.replay_effect(kind, site);
+        if followed && matches!(replayed, Ok(Some(_))) && planted() == Some(Bug::RedrawOnReplay) {
+            // The planted defect: the draw runs again instead of returning the logged value
+            // (the log keeps its entry, so the effects after it stay aligned).
+            let value = run().await?;
+            let bytes = self.encode(&value, site)?;
+            self.observe_draw(node, session, site, &bytes);
+            return Ok(At::present(value));
+        }
+        match replayed {
             Ok(Some(bytes)) => {
                 let _ = self.observe_local(site);
                 if followed {
