@@ -4,29 +4,9 @@
 #![cfg(madsim)]
 
 use rehearsal::planted::{Bug, plant};
-use rehearsal_scenarios::{Scenario, find};
-use rehearsal_sim::explore::Explore;
-use rehearsal_sim::{FaultKind, Swarm};
+mod support;
 
-fn explore(names: &[&str], seeds: u64) -> Explore {
-    let scenarios = names
-        .iter()
-        .map(|n| {
-            let s: &'static Scenario = find(n).unwrap();
-            (s.clone(), s.default_params())
-        })
-        .collect();
-    Explore {
-        seeds,
-        jobs: 2,
-        swarm: Swarm {
-            kinds: FaultKind::ALL.to_vec(),
-            ..Swarm::default()
-        },
-        keep_going: true,
-        ..Explore::new(scenarios)
-    }
-}
+use support::every_fault_kind as explore;
 
 #[test]
 fn effect_logged_catches_a_replay_that_draws_again() {
