@@ -48,16 +48,5 @@ fn link_once_catches_a_link_that_hands_copies_to_the_session_again() {
         }
     }
     // Without the defect, the same seeds pass every oracle, the link's included.
-    for s in explore(&scenarios, seeds)
-        .run(&|_| {})
-        .expect("the explorations run")
-    {
-        assert_eq!(
-            s.violations,
-            0,
-            "{}: {:?}",
-            s.scenario,
-            s.failures.first().map(|f| &f.violations)
-        );
-    }
+    support::assert_no_violation(&explore(&scenarios, seeds));
 }

@@ -47,10 +47,10 @@ pub fn violations<'t>(trace: &'t Trace) -> Vec<String> {
     // Per node: its incarnation (kills so far).
     let mut incarnation: BTreeMap<u32, u32> = BTreeMap::new();
     // (node, incarnation, channel) -> delivered sequence numbers / last consumed one.
-    let mut delivered: BTreeMap<(u32, u32, Channel<'t>), Vec<u64>> = BTreeMap::new();
+    let mut delivered: BTreeMap<(u32, u32, Channel<'t>), BTreeSet<u64>> = BTreeMap::new();
     // (node, session, participant) -> how often it started its projection there.
     let mut runs: BTreeMap<(u32, &'t str, &'t str), u32> = BTreeMap::new();
-    let mut consumed: BTreeMap<(u32, u32, u32, Channel<'t>), Vec<u64>> = BTreeMap::new();
+    let mut consumed: BTreeMap<(u32, u32, u32, Channel<'t>), BTreeSet<u64>> = BTreeMap::new();
     let mut reported: BTreeSet<(&'static str, Channel<'t>)> = BTreeSet::new();
     for e in &trace.events {
         let life = *incarnation.get(&e.node).unwrap_or(&0);
@@ -79,14 +79,12 @@ pub fn violations<'t>(trace: &'t Trace) -> Vec<String> {
                     continue;
                 };
                 let seen = delivered.entry((e.node, life, ch)).or_default();
-                if seen.contains(&seq) {
+                if !seen.insert(seq) {
                     report(
                         "link-once",
                         ch,
                         format!("the link handed frame #{seq} to its session a second time"),
                     );
-                } else {
-                    seen.push(seq);
                 }
             }
             "receive" if e.lane == Some("data") => {
@@ -95,14 +93,12 @@ pub fn violations<'t>(trace: &'t Trace) -> Vec<String> {
                 };
                 let run = *runs.get(&(e.node, ch.0, ch.2)).unwrap_or(&0);
                 let seen = consumed.entry((e.node, life, run, ch)).or_default();
-                if seen.contains(&seq) {
+                if !seen.insert(seq) {
                     report(
                         "link-consumed-once",
                         ch,
                         format!("frame #{seq} consumed a second time"),
                     );
-                } else {
-                    seen.push(seq);
                 }
             }
             _ => {}
@@ -112,7 +108,7 @@ pub fn violations<'t>(trace: &'t Trace) -> Vec<String> {
 }
 
 /// One draw: its site, its block, its value.
-type Drawn = (String, u64, Vec<u8>);
+type Drawn = (Site, u64, Vec<u8>);
 
 /// The `effect-logged` oracle, fed the draws of a run as they happen.
 #[derive(Debug, Default)]
@@ -144,8 +140,8 @@ impl EffectLog {
         let k = *next;
         *next += 1;
         match drawn.get(k) {
-            None => drawn.push((site.to_string(), epoch, value.to_vec())),
-            Some((at, block, before)) if *at == site.to_string() && *block == epoch => {
+            None => drawn.push((site.clone(), epoch, value.to_vec())),
+            Some((at, block, before)) if at == site && *block == epoch => {
                 if before.as_slice() != value && self.violations.len() < 10 {
                     self.violations.push(format!(
                         "effect-logged: in {session}, {participant}'s draw #{k} at {at} was \

@@ -26,3 +26,16 @@ pub fn every_fault_kind(names: &[&str], seeds: u64) -> Explore {
         ..Explore::new(scenarios)
     }
 }
+
+/// Asserts that `ex` finds no violation in any scenario (the run without a planted defect).
+pub fn assert_no_violation(ex: &Explore) {
+    for s in ex.run(&|_| {}).expect("the explorations run") {
+        assert_eq!(
+            s.violations,
+            0,
+            "{}: {:?}",
+            s.scenario,
+            s.failures.first().map(|f| &f.violations)
+        );
+    }
+}
