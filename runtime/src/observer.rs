@@ -122,6 +122,9 @@ pub enum Event<'a> {
         site: &'a Site,
         /// The checkpoint block instance the draw runs in (0: none).
         epoch: u64,
+        /// Its place in the participant's effect log (every `side_effect`, `random` and
+        /// `now` counts): the same draw has the same index when a replay returns it.
+        index: u64,
         /// The value, encoded as the journal keeps it.
         value: &'a [u8],
     },

@@ -17,6 +17,11 @@ use crate::net::civ::Lane;
 use crate::net::transport::lock;
 use crate::store::StoreError;
 
+/// Where a rescue's floors keep the effect log's position: under a channel no participant
+/// has (participant ids stop below `u16::MAX`), so the record stays one list. A body's
+/// logged effects stay in the log; the rescue's effects come after them, in every replay.
+const EFFECT_FLOOR: (ParticipantId, Lane) = (ParticipantId(u16::MAX), Lane::Data);
+
 /// How a checkpoint block instance ends at this participant.
 pub(crate) enum BlockEnd {
     /// Every member finished the body; `chain` is the least chain of their exit notices (this
@@ -202,11 +207,12 @@ impl Session {
         discard(&mut st, &marked)
     }
 
-    /// Moves every channel's sequence numbers to the floors of `block`'s rescue: the ones a
-    /// previous incarnation recorded for it, or (the first time) past everything this
-    /// participant sent or logged, recorded now. A replay that takes a rescue the logged run
-    /// did not (or skips a body the logged run ran) thus numbers its frames as the logged
-    /// run did, and never reuses a number a peer has already seen.
+    /// Moves every channel's sequence numbers, and the effect log's position, to the floors
+    /// of `block`'s rescue: the ones a previous incarnation recorded for it, or (the first
+    /// time) past everything this participant sent, logged or drew, recorded now. A replay
+    /// that takes a rescue the logged run did not (or skips a body the logged run ran) thus
+    /// numbers its frames and finds its effects as the logged run did, and never reuses a
+    /// number a peer has already seen.
     pub fn rescue_floors(&self, block: u64) -> Result<(), StoreError> {
         let mut st = lock(&self.state);
         let floors = match st.floors.get(&block) {
@@ -217,6 +223,8 @@ impl Session {
                     let n = f.entry((to, lane)).or_insert(0);
                     *n = (*n).max(seq + 1);
                 }
+                let effects = st.effect_next.max(st.effects.len() as u64);
+                f.insert(EFFECT_FLOOR, effects);
                 let f: Floors = f.into_iter().collect();
                 if let Some(j) = &self.journal {
                     j.floors(block, &f)?;
@@ -226,6 +234,10 @@ impl Session {
             }
         };
         for (channel, floor) in floors {
+            if channel == EFFECT_FLOOR {
+                st.effect_next = st.effect_next.max(floor);
+                continue;
+            }
             let n = st.next_send.entry(channel).or_insert(0);
             *n = (*n).max(floor);
         }

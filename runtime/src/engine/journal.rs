@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::ident::{ParticipantId, SessionId, Site};
 use crate::net::civ::{Civ, Lane};
 use crate::net::link::FrameKey;
+use crate::net::transport::NodeId;
 use crate::store::{Batch, Store, StoreError, Table};
 
 /// The state of a participant's session, as recorded.
@@ -136,6 +137,9 @@ fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8], what: &str) -> Result<T, S
 
 const ACKED: u8 = 0xFF;
 
+/// The tag of an ended session's placement record (see [`Journal::finish`]).
+const PLACEMENT: &[u8] = b"P";
+
 impl Journal {
     pub fn new(store: Arc<dyn Store>, session: SessionId, me: ParticipantId) -> Journal {
         let mut prefix = [0u8; 10];
@@ -178,9 +182,15 @@ impl Journal {
     /// outcome without replaying, so a finished session keeps one record, plus the frames no
     /// peer acknowledged yet (they go out again after a restart; [`Journal::forget_sent`]
     /// drops each when its acknowledgement comes).
-    pub fn finish(&self, state: &SessionState) -> Result<(), StoreError> {
+    ///
+    /// While it still owes frames, it also records where the session's participants are
+    /// (`placement`): what it owes goes out again when the node restarts, even if no replay
+    /// ever opens this session again (a parent that resumed a loop past it, say); the record
+    /// goes with the last owed frame.
+    pub fn finish(&self, state: &SessionState, placement: &[NodeId]) -> Result<(), StoreError> {
         let mut b = Batch::new();
         b.put(Table::Sessions, self.key(&[]), encode(state));
+        let mut owes = false;
         for tag in [b"F", b"W"] {
             for (k, _) in self.store.scan(Table::Sessions, &self.key(tag))? {
                 b.delete(Table::Sessions, k);
@@ -191,11 +201,23 @@ impl Journal {
                 b.delete(table, k);
             }
         }
-        for (k, _) in self.store.scan(Table::Outbox, &self.prefix)? {
-            if k.len() == self.prefix.len() + 12 && k.last() == Some(&ACKED) {
-                b.delete(Table::Outbox, k[..k.len() - 1].to_vec());
-                b.delete(Table::Outbox, k);
+        let outbox = self.store.scan(Table::Outbox, &self.prefix)?;
+        let acked: std::collections::BTreeSet<&[u8]> = outbox
+            .iter()
+            .filter(|(k, _)| k.len() == self.prefix.len() + 12 && k.last() == Some(&ACKED))
+            .map(|(k, _)| &k[..k.len() - 1])
+            .collect();
+        for (k, _) in &outbox {
+            let marker = k.len() == self.prefix.len() + 12 && k.last() == Some(&ACKED);
+            if marker || acked.contains(k.as_slice()) {
+                b.delete(Table::Outbox, k.clone());
+            } else {
+                owes = true;
             }
+        }
+        if owes {
+            let nodes: Vec<u32> = placement.iter().map(|n| n.0).collect();
+            b.put(Table::Sessions, self.key(PLACEMENT), encode(&nodes));
         }
         self.write(&b, true)
     }
@@ -209,7 +231,14 @@ impl Journal {
         let mut b = Batch::new();
         b.delete(Table::Outbox, k);
         b.delete(Table::Outbox, marker);
-        self.write(&b, false)
+        self.write(&b, false)?;
+        // The last frame it owed: where its peers are is no longer needed.
+        if self.store.scan(Table::Outbox, &self.prefix)?.is_empty() {
+            let mut b = Batch::new();
+            b.delete(Table::Sessions, self.key(PLACEMENT));
+            self.write(&b, false)?;
+        }
+        Ok(())
     }
 
     /// Records the sequence floors of a rescue, durably.
@@ -278,6 +307,55 @@ impl Journal {
             encode(snapshot),
         );
         self.write(&b, false)
+    }
+
+    /// The frames this participant sent that no peer has acknowledged yet.
+    pub fn unacked(&self) -> Result<Vec<(Civ, Vec<u8>)>, StoreError> {
+        Ok(self
+            .recover()?
+            .outbox
+            .into_values()
+            .filter(|(_, _, acked)| !acked)
+            .map(|(civ, payload, _)| (civ, payload))
+            .collect())
+    }
+
+    /// The frames an ended session still owes its peers, each with the node it goes to
+    /// (from the placement [`Journal::finish`] recorded).
+    pub fn owed(&self) -> Result<Vec<(NodeId, Civ, Vec<u8>)>, StoreError> {
+        let Some(nodes) = self.store.get(Table::Sessions, &self.key(PLACEMENT))? else {
+            return Ok(Vec::new());
+        };
+        let nodes: Vec<u32> = decode(&nodes, "placement")?;
+        Ok(self
+            .unacked()?
+            .into_iter()
+            .filter_map(|(civ, payload)| {
+                let node = *nodes.get(usize::from(civ.to.0))?;
+                Some((NodeId(node), civ, payload))
+            })
+            .collect())
+    }
+
+    /// Every (session, participant) whose journal in `store` records that it ended here
+    /// (finished, failed, or returned to its parent), in key order.
+    pub fn ended_in(store: &dyn Store) -> Result<Vec<(SessionId, ParticipantId)>, StoreError> {
+        let mut ended = Vec::new();
+        for (k, v) in store.scan(Table::Sessions, &[])? {
+            if k.len() != 10 {
+                continue;
+            }
+            let state: SessionState = decode(&v, "session")?;
+            if !matches!(state, SessionState::Running { .. }) {
+                let mut id = [0u8; 8];
+                id.copy_from_slice(&k[..8]);
+                ended.push((
+                    SessionId(u64::from_be_bytes(id)),
+                    ParticipantId(u16::from_be_bytes([k[8], k[9]])),
+                ));
+            }
+        }
+        Ok(ended)
     }
 
     /// Reads everything recorded for this participant in this session.

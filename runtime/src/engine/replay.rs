@@ -71,6 +71,12 @@ impl Session {
         Ok(Some(result))
     }
 
+    /// The number of this participant's next effect (its place in the effect log; a loop
+    /// resumed from a snapshot starts at the snapshot's count).
+    pub fn effect_index(&self) -> u64 {
+        lock(&self.state).effect_next
+    }
+
     /// Logs this incarnation's next effect durably.
     pub fn log_effect(&self, kind: &str, site: &Site, result: &[u8]) -> Result<(), StoreError> {
         let mut st = lock(&self.state);

@@ -212,14 +212,17 @@ impl Session {
         outcome: Result<(&str, Option<Vec<u8>>), &ChoreoError>,
     ) -> Result<(), StoreError> {
         match &self.journal {
-            Some(j) => j.finish(&match outcome {
-                Ok((json, None)) => SessionState::Done(json.to_string()),
-                Ok((json, Some(value))) => SessionState::Returned {
-                    json: json.to_string(),
-                    value,
+            Some(j) => j.finish(
+                &match outcome {
+                    Ok((json, None)) => SessionState::Done(json.to_string()),
+                    Ok((json, Some(value))) => SessionState::Returned {
+                        json: json.to_string(),
+                        value,
+                    },
+                    Err(e) => SessionState::Failed(e.clone()),
                 },
-                Err(e) => SessionState::Failed(e.clone()),
-            }),
+                &self.placement,
+            ),
             None => Ok(()),
         }
     }

@@ -122,8 +122,12 @@ impl<C: RoleSet> Choreo<C> {
                 ..
             } => {
                 // Numbered as the participants number it, so a path recorded in a nested
-                // session of the projected run names this one.
-                let key = spawn_point(&site, &members);
+                // session of the projected run names this one. The count is per spawn point
+                // *in its block instance*: a participant that leaves a block early (rescued
+                // before it got to the spawn) and one that spawned in it would otherwise
+                // number the next instance's session differently, and two sessions that
+                // are not the same would share an id.
+                let key = spawn_point(&site, &members) ^ self.epoch;
                 let n = lock(counts).next_child(key);
                 let id = session.child(child_number(key, n));
                 let task = tokio::spawn(run_central(sub, census, id, follow.clone(), saga.child()));
@@ -132,7 +136,7 @@ impl<C: RoleSet> Choreo<C> {
             Ctx::Projected { node, session } => {
                 let id = session
                     .id
-                    .child(session.next_child(spawn_point(&site, &members)));
+                    .child(session.next_child(spawn_point(&site, &members) ^ self.epoch));
                 let agree = self.agreement(&members);
                 let Some(me) = parent.participant(session.me).and_then(|p| census.id_of(p)) else {
                     return Ok(Spawned::new(None, agree));

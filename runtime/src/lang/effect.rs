@@ -190,20 +190,21 @@ impl<C: RoleSet> Choreo<C> {
         if session.participant() != Participant::role(R::NAME) {
             return Ok(At::absent());
         }
+        let index = session.effect_index();
         let replayed = session.replay_effect(kind, site);
         if followed && matches!(replayed, Ok(Some(_))) && planted() == Some(Bug::RedrawOnReplay) {
             // The planted defect: the draw runs again instead of returning the logged value
             // (the log keeps its entry, so the effects after it stay aligned).
             let value = run().await?;
             let bytes = self.encode(&value, site)?;
-            self.observe_draw(node, session, site, &bytes);
+            self.observe_draw(node, session, site, index, &bytes);
             return Ok(At::present(value));
         }
         match replayed {
             Ok(Some(bytes)) => {
                 let _ = self.observe_local(site);
                 if followed {
-                    self.observe_draw(node, session, site, &bytes);
+                    self.observe_draw(node, session, site, index, &bytes);
                 }
                 return self.decode(&bytes, session.me, site).map(At::present);
             }
@@ -230,7 +231,7 @@ impl<C: RoleSet> Choreo<C> {
             return Err(self.fail(err, site));
         }
         if followed {
-            self.observe_draw(node, session, site, &bytes);
+            self.observe_draw(node, session, site, index, &bytes);
         }
         Ok(At::present(value))
     }
@@ -258,13 +259,14 @@ impl<C: RoleSet> Choreo<C> {
         crash_of(outcome, step, role, site)
     }
 
-    fn observe_draw(&self, node: &Node, session: &Session, site: &Site, value: &[u8]) {
+    fn observe_draw(&self, node: &Node, session: &Session, site: &Site, index: u64, value: &[u8]) {
         if node.observer().is_some() {
             let _ = node.observe(Event::Draw {
                 session: session.id,
                 participant: session.participant(),
                 site,
                 epoch: self.epoch,
+                index,
                 value,
             });
         }

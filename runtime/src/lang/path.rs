@@ -13,10 +13,11 @@
 //!   their own ids, which the central run also derives as the projected runs do.
 //! * **Timed-out receives**, keyed by (session, receiver, sender, site, enclosing block
 //!   instance, occurrence): which receive at that site it was.
-//! * **Draws** (`ch.random`, `ch.now`): the values each participant drew, in order, with
-//!   their site and enclosing block instance. A replay after a restart draws the same values
-//!   from its journal again (counted once); an incarnation that drew anew (its journal was
-//!   lost) replaces what the lost one drew from that point on. The central run takes the
+//! * **Draws** (`ch.random`, `ch.now`): the values each participant drew, by their place in
+//!   its effect log, with their site and enclosing block instance. A replay after a restart
+//!   draws the same values from its journal again (counted once), and a loop resumed from a
+//!   snapshot starts past the draws of the iterations it skips; an incarnation that drew
+//!   anew (its journal was lost) replaces what the lost one drew from that point on. The central run takes the
 //!   n-th value drawn by that role at that site in that block instance, and draws a fresh one
 //!   only where the projected run drew none (a body it skips, say).
 //!
@@ -72,12 +73,12 @@ pub struct RunPath {
     draws: BTreeMap<(SessionId, Participant), Draws>,
 }
 
-/// One participant's draws in one session, in the order it drew them, and how far the
-/// current incarnation's replay has gone through them.
+/// One participant's draws in one session, by their place in its effect log (a replay
+/// returns a logged draw at the same place; a loop resumed from a snapshot starts past the
+/// draws of the iterations it skips).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct Draws {
-    values: Vec<(u64, Site, Vec<u8>)>,
-    replayed: usize,
+    values: BTreeMap<u64, (u64, Site, Vec<u8>)>,
 }
 
 impl RunPath {
@@ -130,31 +131,26 @@ impl RunPath {
                     *occurrence,
                 ));
             }
-            Event::SessionStart {
-                session,
-                participant,
-            } => {
-                if let Some(d) = self.draws.get_mut(&(*session, *participant)) {
-                    d.replayed = 0;
-                }
-            }
             Event::Draw {
                 session,
                 participant,
                 site,
                 epoch,
+                index,
                 value,
             } => {
                 let d = self.draws.entry((*session, *participant)).or_default();
                 let same = d
                     .values
-                    .get(d.replayed)
+                    .get(index)
                     .is_some_and(|(e, s, v)| e == epoch && s == *site && v.as_slice() == *value);
                 if !same {
-                    d.values.truncate(d.replayed);
-                    d.values.push((*epoch, (*site).clone(), value.to_vec()));
+                    // A fresh draw where the lost incarnation drew: what that one drew from
+                    // here on is gone with it.
+                    d.values.split_off(index);
+                    d.values
+                        .insert(*index, (*epoch, (*site).clone(), value.to_vec()));
                 }
-                d.replayed += 1;
             }
             _ => {}
         }
@@ -198,7 +194,7 @@ impl RunPath {
                 .draws
                 .iter()
                 .fold(BTreeMap::new(), |mut all, ((session, who), d)| {
-                    for (epoch, site, value) in &d.values {
+                    for (epoch, site, value) in d.values.values() {
                         all.entry((*session, *who, *epoch, site.clone()))
                             .or_insert_with(Vec::new)
                             .push(value.clone());
@@ -302,12 +298,13 @@ fn bump(n: &mut u64) -> u64 {
 mod tests {
     use super::*;
 
-    fn draw(path: &mut RunPath, who: &'static str, site: &Site, value: &[u8]) {
+    fn draw(path: &mut RunPath, who: &'static str, site: &Site, index: u64, value: &[u8]) {
         path.record(&Event::Draw {
             session: SessionId(1),
             participant: Participant::role(who),
             site,
             epoch: 0,
+            index,
             value,
         });
     }
@@ -324,15 +321,15 @@ mod tests {
         let site = Site::caller(Some("salt"));
         let mut path = RunPath::new(SessionId(1));
         restart(&mut path, "Server");
-        draw(&mut path, "Server", &site, &[1]);
-        draw(&mut path, "Server", &site, &[2]);
-        draw(&mut path, "Client", &site, &[9]);
+        draw(&mut path, "Server", &site, 0, &[1]);
+        draw(&mut path, "Server", &site, 1, &[2]);
+        draw(&mut path, "Client", &site, 0, &[9]);
         assert!(!path.is_empty());
         assert_eq!(path.draws(), 3);
         // A restart replays the journal: the same values again.
         restart(&mut path, "Server");
-        draw(&mut path, "Server", &site, &[1]);
-        draw(&mut path, "Server", &site, &[2]);
+        draw(&mut path, "Server", &site, 0, &[1]);
+        draw(&mut path, "Server", &site, 1, &[2]);
         assert_eq!(path.draws(), 3);
         let follow = path.follow_for(Participant::role("Client"));
         let server = Participant::role("Server");
@@ -343,8 +340,8 @@ mod tests {
         assert_eq!(follow.draw(SessionId(1), server, 0, &site, 2), None);
         // An incarnation that lost its journal draws anew from its second value on.
         restart(&mut path, "Server");
-        draw(&mut path, "Server", &site, &[1]);
-        draw(&mut path, "Server", &site, &[5]);
+        draw(&mut path, "Server", &site, 0, &[1]);
+        draw(&mut path, "Server", &site, 1, &[5]);
         assert_eq!(path.draws(), 3);
         let follow = path.follow_for(server);
         assert_eq!(
@@ -355,6 +352,18 @@ mod tests {
         assert_eq!(
             follow.draw(SessionId(1), client, 0, &site, 0),
             Some(&[9u8][..])
+        );
+        // A loop resumed from a snapshot skips the draws before it; they still count.
+        restart(&mut path, "Client");
+        draw(&mut path, "Client", &site, 1, &[7]);
+        let follow = path.follow_for(client);
+        assert_eq!(
+            follow.draw(SessionId(1), client, 0, &site, 0),
+            Some(&[9u8][..])
+        );
+        assert_eq!(
+            follow.draw(SessionId(1), client, 0, &site, 1),
+            Some(&[7u8][..])
         );
         assert_eq!(follow.draw(SessionId(2), client, 0, &site, 0), None);
     }

@@ -22,7 +22,7 @@ use crate::engine::session::Session;
 use crate::error::ChoreoError;
 use crate::ident::{ParticipantId, SessionId};
 use crate::net::civ::Civ;
-use crate::net::link::{FrameKey, LinkConfig, LinkTx, Packet};
+use crate::net::link::{FrameKey, LinkConfig, LinkTx, Packet, Unacked};
 use crate::net::transport::{NodeId, Transport, lock};
 use crate::observer::{Event, FrameEvent, Observer};
 use crate::store::Store;
@@ -125,6 +125,66 @@ impl NodeInner {
     pub(super) fn transmit(&self, node: NodeId, bytes: Vec<u8>) {
         if self.transport.send(node, bytes).is_err() {
             lock(&self.stats).send_errors += 1;
+        }
+    }
+
+    /// Encodes and sends a frame sent before and not acknowledged, keeping it for
+    /// retransmission.
+    pub(super) fn track_and_transmit(&self, node: NodeId, civ: Civ, payload: Vec<u8>) {
+        let packet = Packet::Frame {
+            civ,
+            payload,
+            ack: true,
+        };
+        let bytes = packet.encode();
+        if let Packet::Frame { civ, .. } = packet {
+            self.track_and_send(node, civ, bytes);
+        }
+    }
+
+    /// Keeps an encoded frame for retransmission until it is acknowledged, and sends it.
+    pub(super) fn track_and_send(&self, node: NodeId, civ: Civ, bytes: Vec<u8>) {
+        let rto = self.config.link.initial_rto;
+        let key = FrameKey::of(&civ);
+        let unacked = Unacked {
+            node,
+            civ,
+            bytes: bytes.clone(),
+            due: Instant::now() + rto,
+            rto,
+        };
+        if lock(&self.link).track(key, unacked) {
+            self.link_wake.notify_one();
+        }
+        self.transmit(node, bytes);
+    }
+
+    /// At start: the sessions whose participants ended here before (their journals say so)
+    /// are finished here, so their late frames are acknowledged and dropped, not held for
+    /// a session that will never open again.
+    pub(super) fn recover_ended(&self) {
+        let Some(store) = &self.config.store else {
+            return;
+        };
+        let ended = match Journal::ended_in(&**store) {
+            Ok(ended) => ended,
+            Err(_) => {
+                lock(&self.stats).store_errors += 1;
+                return;
+            }
+        };
+        lock(&self.sessions).finished.extend(ended.iter().copied());
+        // What they still owe their peers goes out again now: a peer that lost this
+        // participant's end notice waits for it, and nothing else would resend it.
+        for (session, me) in ended {
+            match Journal::new(store.clone(), session, me).owed() {
+                Ok(owed) => {
+                    for (node, civ, payload) in owed {
+                        self.track_and_transmit(node, civ, payload);
+                    }
+                }
+                Err(_) => lock(&self.stats).store_errors += 1,
+            }
         }
     }
 

@@ -10,7 +10,6 @@
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
-use tokio::time::Instant;
 
 use crate::engine::journal::{Journal, Recovered, SessionState};
 use crate::engine::notice::Control;
@@ -19,7 +18,7 @@ use crate::engine::session::Session;
 use crate::error::ChoreoError;
 use crate::ident::{Census, ParticipantId, SessionId, Site};
 use crate::net::civ::{Civ, Lane};
-use crate::net::link::{FrameKey, LinkTx, Packet, Unacked};
+use crate::net::link::{LinkTx, Packet};
 use crate::net::transport::{NodeId, Transport, lock};
 use crate::observer::{Event, FrameEvent, Observer, Verdict};
 use crate::store::Store;
@@ -53,6 +52,7 @@ impl Node {
             saga_lock: Mutex::new(()),
             volatile: Arc::new(crate::store::MemoryStore::new()),
         });
+        inner.recover_ended();
         let dispatcher = tokio::spawn(dispatch(inner.clone()));
         lock(&inner.tasks).push(dispatcher);
         if acks {
@@ -188,32 +188,12 @@ impl Node {
 
     /// Encodes and sends a frame the previous incarnation sent but nobody acknowledged.
     fn track_and_transmit(&self, node: NodeId, civ: Civ, payload: Vec<u8>) {
-        let packet = Packet::Frame {
-            civ,
-            payload,
-            ack: true,
-        };
-        let bytes = packet.encode();
-        if let Packet::Frame { civ, .. } = packet {
-            self.track_and_send(node, civ, bytes);
-        }
+        self.inner.track_and_transmit(node, civ, payload);
     }
 
     /// Keeps an encoded frame for retransmission until it is acknowledged, and sends it.
     fn track_and_send(&self, node: NodeId, civ: Civ, bytes: Vec<u8>) {
-        let rto = self.inner.config.link.initial_rto;
-        let key = FrameKey::of(&civ);
-        let unacked = Unacked {
-            node,
-            civ,
-            bytes: bytes.clone(),
-            due: Instant::now() + rto,
-            rto,
-        };
-        if lock(&self.inner.link).track(key, unacked) {
-            self.inner.link_wake.notify_one();
-        }
-        self.inner.transmit(node, bytes);
+        self.inner.track_and_send(node, civ, bytes);
     }
 
     /// Restarts `session`'s participant in this process: a fresh session recovered from the
