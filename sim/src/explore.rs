@@ -25,7 +25,8 @@ use crate::plan::{FaultKind, FaultPlan, PlanContext, SiteUse};
 use crate::random::Swarm;
 use crate::repro::{Repro, current_commit};
 use crate::scenario::{Params, Scenario};
-use crate::shrink::{Shrunk, shrink};
+use crate::shrink::Shrunk;
+pub use crate::shrink::{shrink_run, shrink_run_until};
 use crate::sim::{Sim, SimError};
 
 pub use crate::shard::Shard;
@@ -39,6 +40,9 @@ pub struct SeedResult {
     pub seed: u64,
     /// The case number, from 1, in an exhaustive exploration ([`crate::exhaustive`]).
     pub case: Option<u64>,
+    /// The scenario's parameters in this run (with [`Explore::vary`], the varied one set
+    /// to the seed).
+    pub params: Params,
     /// Its network conditions.
     pub net: NetConfig,
     /// Its fault plan.
@@ -250,6 +254,9 @@ pub struct Explore {
     pub time_limit: Duration,
     /// Run every seed twice; differing trace hashes are a violation.
     pub check_determinism: bool,
+    /// A parameter set to each run's seed, so every seed runs a different program
+    /// (`explore --generated` varies `shape`); its sites are counted per seed.
+    pub vary: Option<&'static str>,
 }
 
 impl Explore {
@@ -276,6 +283,17 @@ impl Explore {
             keep_going: false,
             time_limit: Duration::from_secs(120),
             check_determinism: false,
+            vary: None,
+        }
+    }
+
+    /// The parameters of scenario `s` at `seed`: its own, with [`Explore::vary`] set to the
+    /// seed.
+    pub fn params_at(&self, s: usize, seed: u64) -> Params {
+        let params = &self.scenarios[s].1;
+        match self.vary {
+            Some(name) => params.with(name, seed),
+            None => params.clone(),
         }
     }
 
@@ -304,7 +322,9 @@ impl Explore {
     pub fn run_with(&self, hooks: &Hooks<'_>) -> Result<Vec<ScenarioSummary>, SimError> {
         let mut contexts = Vec::new();
         for (scenario, params) in &self.scenarios {
-            contexts.push(Sim::plan_context(&scenario.program(params)?)?);
+            if self.vary.is_none() {
+                contexts.push(Sim::plan_context(&scenario.program(params)?)?);
+            }
         }
         let n = self.shard.len(self.seeds);
         let fresh = self.fresh_summaries();
@@ -315,7 +335,13 @@ impl Explore {
                 .ok_or_else(|| {
                     SimError::Net(format!("shard position {j} is past the seed range"))
                 })?;
-            let sim = self.sim(seed, &contexts[s]);
+            let sim = match contexts.get(s) {
+                Some(ctx) => self.sim(seed, ctx),
+                None => {
+                    let program = self.scenarios[s].0.program(&self.params_at(s, seed))?;
+                    self.sim(seed, &Sim::plan_context(&program)?)
+                }
+            };
             self.run_sim(s, &sim, None).map(|(result, _)| result)
         };
         self.run_batch(&vec![n; self.scenarios.len()], fresh, &run, hooks)
@@ -431,11 +457,12 @@ impl Explore {
         sim: &Sim,
         case: Option<u64>,
     ) -> Result<(SeedResult, Vec<SiteUse>), SimError> {
-        let (scenario, params) = &self.scenarios[s];
+        let scenario = &self.scenarios[s].0;
         let seed = sim.seed();
-        let mut report = sim.run_scenario(scenario, params)?;
+        let params = self.params_at(s, seed);
+        let mut report = sim.run_scenario(scenario, &params)?;
         if self.check_determinism {
-            let again = sim.run_scenario(scenario, params)?;
+            let again = sim.run_scenario(scenario, &params)?;
             if again.trace_hash != report.trace_hash {
                 report.violations.push(format!(
                     "determinism: a second run of seed {seed} gave trace hash {:016x}, the first {:016x}",
@@ -447,6 +474,7 @@ impl Explore {
             scenario: scenario.name(),
             seed,
             case,
+            params,
             net: report.net,
             plan: sim.fault_plan().clone(),
             fired: report.faults_fired(),
@@ -471,7 +499,7 @@ impl Explore {
         budget: usize,
         interrupt: &AtomicBool,
     ) -> Result<Option<Shrunk>, SimError> {
-        let (scenario, params) = self
+        let (scenario, _) = self
             .scenarios
             .iter()
             .find(|(s, _)| s.name() == failure.scenario)
@@ -480,7 +508,7 @@ impl Explore {
             })?;
         shrink_run_until(
             scenario,
-            params,
+            &failure.params,
             failure.seed,
             failure.net,
             failure.plan.clone(),
@@ -488,62 +516,6 @@ impl Explore {
             budget,
             interrupt,
         )
-    }
-}
-
-/// Shrinks `plan` for `scenario` at `seed` on network `net`.
-pub fn shrink_run(
-    scenario: &Scenario,
-    params: &Params,
-    seed: u64,
-    net: NetConfig,
-    plan: FaultPlan,
-    time_limit: Duration,
-    budget: usize,
-) -> Result<Option<Shrunk>, SimError> {
-    let never = AtomicBool::new(false);
-    shrink_run_until(
-        scenario, params, seed, net, plan, time_limit, budget, &never,
-    )
-}
-
-/// As [`shrink_run`], but once `interrupt` is set every further candidate counts as passing,
-/// so the shrinker ends at once with the smallest failing plan it has (every plan it keeps
-/// failed a real run). `None` when the plan does not fail, or the interrupt came before its
-/// first run.
-#[allow(clippy::too_many_arguments)]
-pub fn shrink_run_until(
-    scenario: &Scenario,
-    params: &Params,
-    seed: u64,
-    net: NetConfig,
-    plan: FaultPlan,
-    time_limit: Duration,
-    budget: usize,
-    interrupt: &AtomicBool,
-) -> Result<Option<Shrunk>, SimError> {
-    let mut failure = None;
-    let shrunk = shrink(plan, budget, |candidate| {
-        if interrupt.load(Ordering::Relaxed) {
-            return crate::report::Report::passing_placeholder(seed, net);
-        }
-        match Sim::new(seed)
-            .net(net)
-            .plan(candidate.clone())
-            .time_limit(time_limit)
-            .run_scenario(scenario, params)
-        {
-            Ok(r) => r,
-            Err(e) => {
-                failure.get_or_insert(e);
-                // An erroring candidate counts as passing so the shrinker moves on.
-                crate::report::Report::passing_placeholder(seed, net)
-            }
-        }
-    });
-    match failure {
-        Some(e) if shrunk.is_none() => Err(e),
-        _ => Ok(shrunk),
     }
 }
 
@@ -576,6 +548,7 @@ pub fn repro(
     time_limit: Duration,
     shrunk: &Shrunk,
 ) -> Repro {
+    let params = shrunk.params.as_ref().unwrap_or(params);
     Repro {
         scenario: scenario.name().to_string(),
         params: params.iter().map(|(k, v)| (k.to_string(), v)).collect(),

@@ -373,14 +373,15 @@ pub(crate) async fn control(
                     };
                     handle.kill(nodes[node]);
                     // The disk keeps what was synced; the rest dies with the process.
-                    let lost = match &stores[node] {
+                    let (lost, lossy) = match &stores[node] {
                         Some(store) => {
                             let lost = store.lost_on_crash();
                             store.crash();
-                            format!(", {lost} unsynced store batch(es) lost")
+                            (format!(", {lost} unsynced store batch(es) lost"), lost > 0)
                         }
-                        None => ", no store".to_string(),
+                        None => (", no store".to_string(), true),
                     };
+                    recorder.killed(NodeId(node as u32), lossy);
                     note(node, "kill", format!("node n{node} killed{lost}"));
                     if let Some(after) = restart_after {
                         tokio::time::sleep(after).await;

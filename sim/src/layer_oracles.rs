@@ -13,9 +13,9 @@
 //!   a `join!`, consume their frames in whichever order they complete.)
 //!
 //! * `effect-logged`: a participant whose projection runs again (a restart, a replay) draws
-//!   the random numbers and clock readings its earlier runs drew, in order: once an effect's
-//!   result is logged, every later run uses the logged one. Draws are not in the trace; the
-//!   recorder feeds them to an [`EffectLog`] as they happen.
+//!   the random numbers and clock readings its earlier runs drew, at the same places of its
+//!   effect log: once an effect's result is logged, every later run uses the logged one.
+//!   Draws are not in the trace; the recorder feeds them to an [`EffectLog`] as they happen.
 //!
 //! A kill ends an incarnation: what the node had not made durable is gone with it, and the
 //! next incarnation may be handed a frame again (the sender retransmits what was never
@@ -107,57 +107,92 @@ pub fn violations<'t>(trace: &'t Trace) -> Vec<String> {
     out
 }
 
-/// One draw: its site, its block, its value.
-type Drawn = (Site, u64, Vec<u8>);
+/// One draw: its site, its block, its value, and the incarnation of the node that drew it.
+#[derive(Debug)]
+struct Drawn {
+    site: Site,
+    block: u64,
+    value: Vec<u8>,
+    by: (u32, u32),
+}
 
-/// The `effect-logged` oracle, fed the draws of a run as they happen.
+/// The `effect-logged` oracle, fed the draws of a run (and the kills of its nodes) as they
+/// happen.
+///
+/// A draw is keyed by its place in the participant's effect log, so a loop resumed from a
+/// snapshot (which skips the draws of the iterations before it) is compared draw by draw.
+/// A draw at a place an earlier run drew at must repeat that draw, unless the earlier one
+/// was made by an incarnation whose kill lost unsynced store batches (or that had no
+/// store): its log entry may be what was lost, and drawing again is then right.
 #[derive(Debug, Default)]
 pub struct EffectLog {
-    /// Per (session, participant): every draw of its longest run so far (site, block,
-    /// value), and how many the current run has made.
-    runs: BTreeMap<(SessionId, Participant), (Vec<Drawn>, usize)>,
+    /// Per (session, participant): its draws by place in its effect log.
+    draws: BTreeMap<(SessionId, Participant), BTreeMap<u64, Drawn>>,
+    /// Per node: its current incarnation (kills so far).
+    incarnation: BTreeMap<u32, u32>,
+    /// Incarnations whose kill lost what they had not synced.
+    lossy: BTreeSet<(u32, u32)>,
     violations: Vec<String>,
 }
 
 impl EffectLog {
-    /// `participant` starts (or starts again) its projection of `session`.
-    pub fn start(&mut self, session: SessionId, participant: Participant) {
-        if let Some((_, next)) = self.runs.get_mut(&(session, participant)) {
-            *next = 0;
+    /// Node `node` was killed; `lossy` when unsynced store batches died with it (or it had
+    /// no store).
+    pub fn killed(&mut self, node: u32, lossy: bool) {
+        let life = self.incarnation.entry(node).or_insert(0);
+        if lossy {
+            self.lossy.insert((node, *life));
         }
+        *life += 1;
     }
 
-    /// `participant` drew `value` at `site` in block `epoch` of `session`.
+    /// `participant`, on `node`, drew `value` at `site` in block `epoch` of `session`, as
+    /// effect number `index` of its log.
+    #[allow(clippy::too_many_arguments)]
     pub fn draw(
         &mut self,
+        node: u32,
         session: SessionId,
         participant: Participant,
         site: &Site,
         epoch: u64,
+        index: u64,
         value: &[u8],
     ) {
-        let (drawn, next) = self.runs.entry((session, participant)).or_default();
-        let k = *next;
-        *next += 1;
-        match drawn.get(k) {
-            None => drawn.push((site.clone(), epoch, value.to_vec())),
-            Some((at, block, before)) if at == site && *block == epoch => {
-                if before.as_slice() != value && self.violations.len() < 10 {
-                    self.violations.push(format!(
-                        "effect-logged: in {session}, {participant}'s draw #{k} at {at} was \
-                         {before:02x?} in an earlier run and {value:02x?} when it ran again: a \
-                         logged result was not used"
-                    ));
-                }
-            }
-            Some((at, ..)) => {
-                if self.violations.len() < 10 {
-                    self.violations.push(format!(
-                        "effect-logged: in {session}, {participant}'s draw #{k} was at {at} in \
-                         an earlier run and at {site} when it ran again"
-                    ));
-                }
-            }
+        let by = (node, *self.incarnation.get(&node).unwrap_or(&0));
+        let drawn = self.draws.entry((session, participant)).or_default();
+        let now = Drawn {
+            site: site.clone(),
+            block: epoch,
+            value: value.to_vec(),
+            by,
+        };
+        let Some(before) = drawn.get(&index) else {
+            drawn.insert(index, now);
+            return;
+        };
+        if self.lossy.contains(&before.by) {
+            drawn.insert(index, now);
+            return;
+        }
+        let problem = if before.site != *site || before.block != epoch {
+            format!(
+                "was at {} in an earlier run and at {site} when it ran again",
+                before.site
+            )
+        } else if before.value != value {
+            format!(
+                "at {site} was {:02x?} in an earlier run and {value:02x?} when it ran again: a \
+                 logged result was not used",
+                before.value
+            )
+        } else {
+            return;
+        };
+        if self.violations.len() < 10 {
+            self.violations.push(format!(
+                "effect-logged: in {session}, {participant}'s effect #{index} {problem}"
+            ));
         }
     }
 
@@ -238,22 +273,31 @@ mod tests {
         let (session, alice) = (SessionId(1), Participant::role("Alice"));
         let site = Site::caller(Some("dice"));
         let mut log = EffectLog::default();
-        log.draw(session, alice, &site, 0, &[4]);
-        log.start(session, alice);
-        log.draw(session, alice, &site, 0, &[4]);
-        log.draw(session, alice, &site, 0, &[6]);
+        log.draw(1, session, alice, &site, 0, 0, &[4]);
+        log.draw(1, session, alice, &site, 0, 0, &[4]);
+        log.draw(1, session, alice, &site, 0, 1, &[6]);
         assert!(
             log.take_violations().is_empty(),
             "the same value, then a new draw"
         );
-        log.start(session, alice);
-        log.draw(session, alice, &site, 0, &[4]);
-        log.draw(session, alice, &site, 0, &[5]);
+        // A loop resumed past its first iteration draws effect #1 first.
+        log.draw(1, session, alice, &site, 0, 1, &[6]);
+        assert!(log.take_violations().is_empty());
+        log.draw(1, session, alice, &site, 0, 1, &[5]);
         let v = log.take_violations();
         assert_eq!(v.len(), 1, "{v:?}");
         assert!(
-            v[0].starts_with("effect-logged: in s1, Alice's draw #1 at"),
+            v[0].starts_with("effect-logged: in s1, Alice's effect #1 at"),
             "{v:?}"
         );
+        // A kill that kept every batch: the draws of the dead incarnation still bind.
+        log.killed(1, false);
+        log.draw(1, session, alice, &site, 0, 0, &[3]);
+        assert_eq!(log.take_violations().len(), 1);
+        // A kill that lost unsynced batches: its draws may be drawn again.
+        log.draw(1, session, alice, &site, 0, 2, &[8]);
+        log.killed(1, true);
+        log.draw(1, session, alice, &site, 0, 2, &[9]);
+        assert!(log.take_violations().is_empty());
     }
 }

@@ -247,6 +247,12 @@ impl Observer for Recorder {
 }
 
 impl Recorder {
+    /// Node `node` was killed; `lossy` when unsynced store batches died with it, or it had
+    /// no store (for the `effect-logged` oracle: its draws may be drawn again).
+    pub fn killed(&self, node: NodeId, lossy: bool) {
+        lock(&self.state).effects.killed(node.0, lossy);
+    }
+
     /// Records one runtime event.
     pub fn record(&self, node: NodeId, event: &Event<'_>) {
         let t = self.now_us();
@@ -259,7 +265,6 @@ impl Recorder {
                 session,
                 participant,
             } => {
-                st.effects.start(*session, *participant);
                 let mut e = TraceEvent::new(t, node, "session-start");
                 e.session = Some(session.to_string());
                 e.from = Some(participant.to_string());
@@ -313,9 +318,11 @@ impl Recorder {
                 participant,
                 site,
                 epoch,
+                index,
                 value,
             } => {
-                st.effects.draw(*session, *participant, site, *epoch, value);
+                st.effects
+                    .draw(node.0, *session, *participant, site, *epoch, *index, value);
                 return;
             }
             Event::Local {

@@ -109,6 +109,17 @@ impl Params {
         self.0.get(name).copied().unwrap_or(0)
     }
 
+    /// These values with parameter `name` set to `value` (unchanged if there is no such
+    /// parameter). For harnesses varying a parameter (`explore --generated` sets `shape`
+    /// to each seed) and for simplifications ([`ScenarioBuilder::simplify`]).
+    pub fn with(&self, name: &str, value: u64) -> Params {
+        let mut p = self.clone();
+        if let Some(key) = p.0.keys().copied().find(|k| *k == name) {
+            p.0.insert(key, value);
+        }
+        p
+    }
+
     /// Iterates over `(name, value)` in name order.
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
         self.0.iter().map(|(k, v)| (*k, *v))
@@ -238,7 +249,16 @@ struct Parts {
     ranges: Vec<ParamRange>,
     oracles: Vec<Oracle>,
     expects: Vec<&'static str>,
+    simplify: Option<Simplify>,
+    describe: Option<Describe>,
 }
+
+/// The program of a run, in words (see [`ScenarioBuilder::describe`]).
+type Describe = Arc<dyn Fn(&Params) -> String + Send + Sync>;
+
+/// Simpler parameter values to try when shrinking a failure (see
+/// [`ScenarioBuilder::simplify`]).
+type Simplify = Arc<dyn Fn(&Params) -> Vec<Params> + Send + Sync>;
 
 struct Inner {
     parts: Parts,
@@ -278,6 +298,8 @@ impl Scenario {
                 ranges: Vec::new(),
                 oracles: Vec::new(),
                 expects: Vec::new(),
+                simplify: None,
+                describe: None,
             },
             choreo: Arc::new(build),
             families: Arc::new(|_| Ok(FamilySizes::new())),
@@ -358,6 +380,22 @@ impl Scenario {
                 name: "",
                 ..ParamRange::ANY
             })
+    }
+
+    /// Simpler values than `params` to try when shrinking a failure, simplest first (none
+    /// unless the scenario gave [`ScenarioBuilder::simplify`]).
+    pub fn simpler(&self, params: &Params) -> Vec<Params> {
+        self.inner
+            .parts
+            .simplify
+            .as_ref()
+            .map_or_else(Vec::new, |f| f(params))
+    }
+
+    /// The program these parameters run, in words, when the scenario says
+    /// ([`ScenarioBuilder::describe`]): `replay` prints it.
+    pub fn describe(&self, params: &Params) -> Option<String> {
+        self.inner.parts.describe.as_ref().map(|f| f(params))
     }
 
     /// The ranges given to [`ScenarioBuilder::range`].
@@ -501,6 +539,25 @@ impl<C: Choreography + Clone + Sync> ScenarioBuilder<C> {
     /// never even checked: naming it here is how that is caught).
     pub fn expects(mut self, paths: impl IntoIterator<Item = &'static str>) -> Self {
         self.inner.expects = paths.into_iter().collect();
+        self
+    }
+
+    /// Lets the shrinker simplify the scenario as well as the plan: after shrinking a failing
+    /// plan, it tries each of `candidates(params)` (a smaller program, say), keeps the first
+    /// that still fails and asks again, until none does. A generated choreography shrinks
+    /// its program this way.
+    pub fn simplify(
+        mut self,
+        candidates: impl Fn(&Params) -> Vec<Params> + Send + Sync + 'static,
+    ) -> Self {
+        self.inner.simplify = Some(Arc::new(candidates));
+        self
+    }
+
+    /// Says what program a run's parameters make, for `replay` to print (a generated
+    /// choreography prints its operators).
+    pub fn describe(mut self, program: impl Fn(&Params) -> String + Send + Sync + 'static) -> Self {
+        self.inner.describe = Some(Arc::new(program));
         self
     }
 

@@ -5,10 +5,14 @@
 //! durations, immediate restarts, smaller partition groups). Every candidate is a full run
 //! with the same seed and network, so the result is a plan that fails, not one that might.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use crate::net::NetConfig;
 use crate::plan::{Action, Fault, FaultPlan, Trigger};
 use crate::report::Report;
+use crate::scenario::{Params, Scenario};
+use crate::sim::{Sim, SimError};
 
 /// A minimal failing plan and its run.
 #[derive(Clone, Debug)]
@@ -19,6 +23,9 @@ pub struct Shrunk {
     pub report: Report,
     /// Runs spent.
     pub runs: usize,
+    /// Simpler scenario parameters it still fails with, when the scenario offers them
+    /// ([`crate::scenario::Scenario::simpler`]); `None`: the parameters it was found with.
+    pub params: Option<crate::scenario::Params>,
 }
 
 /// Shrinks `plan` for a run given by `run`; `None` if `plan` does not fail. Spends at most
@@ -36,6 +43,7 @@ pub fn shrink(
         plan,
         report: first,
         runs: 1,
+        params: None,
     };
     let mut attempt = |best: &mut Shrunk, candidate: FaultPlan| -> bool {
         if best.runs >= budget || candidate == best.plan {
@@ -181,4 +189,83 @@ fn simpler(f: &Fault) -> Vec<Fault> {
         _ => {}
     }
     out
+}
+
+/// Shrinks `plan` for `scenario` at `seed` on network `net`.
+pub fn shrink_run(
+    scenario: &Scenario,
+    params: &Params,
+    seed: u64,
+    net: NetConfig,
+    plan: FaultPlan,
+    time_limit: Duration,
+    budget: usize,
+) -> Result<Option<Shrunk>, SimError> {
+    let never = AtomicBool::new(false);
+    shrink_run_until(
+        scenario, params, seed, net, plan, time_limit, budget, &never,
+    )
+}
+
+/// As [`shrink_run`], but once `interrupt` is set every further candidate counts as passing,
+/// so the shrinker ends at once with the smallest failing plan it has (every plan it keeps
+/// failed a real run). `None` when the plan does not fail, or the interrupt came before its
+/// first run.
+#[allow(clippy::too_many_arguments)]
+pub fn shrink_run_until(
+    scenario: &Scenario,
+    params: &Params,
+    seed: u64,
+    net: NetConfig,
+    plan: FaultPlan,
+    time_limit: Duration,
+    budget: usize,
+    interrupt: &AtomicBool,
+) -> Result<Option<Shrunk>, SimError> {
+    let mut failure = None;
+    let mut run = |candidate: &FaultPlan, params: &Params| {
+        if interrupt.load(Ordering::Relaxed) {
+            return crate::report::Report::passing_placeholder(seed, net);
+        }
+        match Sim::new(seed)
+            .net(net)
+            .plan(candidate.clone())
+            .time_limit(time_limit)
+            .run_scenario(scenario, params)
+        {
+            Ok(r) => r,
+            Err(e) => {
+                failure.get_or_insert(e);
+                // An erroring candidate counts as passing so the shrinker moves on.
+                crate::report::Report::passing_placeholder(seed, net)
+            }
+        }
+    };
+    let mut shrunk = shrink(plan, budget, |candidate| run(candidate, params));
+    // Then the scenario itself, where it offers simpler parameters (a smaller program):
+    // the first simpler candidate that still fails with the shrunk plan is kept, until
+    // none does or the budget is spent.
+    if let Some(best) = shrunk.as_mut() {
+        let mut current = params.clone();
+        'simpler: while best.runs < budget {
+            for candidate in scenario.simpler(&current) {
+                if best.runs >= budget {
+                    break 'simpler;
+                }
+                best.runs += 1;
+                let report = run(&best.plan, &candidate);
+                if !report.passed() {
+                    best.report = report;
+                    best.params = Some(candidate.clone());
+                    current = candidate;
+                    continue 'simpler;
+                }
+            }
+            break;
+        }
+    }
+    match failure {
+        Some(e) if shrunk.is_none() => Err(e),
+        _ => Ok(shrunk),
+    }
 }

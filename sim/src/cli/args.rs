@@ -71,6 +71,11 @@ pub(super) struct ExploreArgs {
     /// runs newly reached (a rescue, a replay); every case at seed --first-seed.
     #[arg(long, conflicts_with_all = ["seeds", "shard", "swarm", "max_faults", "max_down"])]
     pub(super) exhaustive: bool,
+    /// Run a different generated choreography at every seed: the scenario `generated`
+    /// (or the scenarios named, each with a parameter `shape`) with `shape` set to the
+    /// seed. Repro files record the shape; shrinking also deletes operators.
+    #[arg(long)]
+    pub(super) generated: bool,
     /// With --exhaustive: 1, single faults and the paths they open; 2, also every pair of
     /// faults (the first fault, then any fault at any site of its run).
     #[arg(long, default_value = "1", value_parser = depth, requires = "exhaustive")]

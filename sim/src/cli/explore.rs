@@ -23,6 +23,14 @@ use super::{Format, find, usage_error};
 #[cfg(madsim)]
 const INTERRUPTED: i32 = 130;
 
+/// The scenario `--generated` explores when none is named.
+#[cfg(madsim)]
+const GENERATED: &str = "generated";
+
+/// The parameter `--generated` sets to each seed: the generator's seed.
+#[cfg(madsim)]
+const SHAPE: &str = "shape";
+
 /// How many failures per scenario an exploration with `--keep-going` shrinks, the first in
 /// seed order (the others are saved as found).
 #[cfg(madsim)]
@@ -131,7 +139,9 @@ pub(super) fn explore(args: ExploreArgs, registry: &crate::scenario::Registry) -
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     use std::time::Instant;
 
-    let names: Vec<String> = if args.scenarios.is_empty() {
+    let names: Vec<String> = if args.generated && args.scenarios.is_empty() {
+        vec![GENERATED.to_string()]
+    } else if args.scenarios.is_empty() {
         registry.iter().map(|s| s.name().to_string()).collect()
     } else {
         args.scenarios.clone()
@@ -144,6 +154,18 @@ pub(super) fn explore(args: ExploreArgs, registry: &crate::scenario::Registry) -
                 Err(e) => return usage_error(e),
             },
             Err(code) => return code,
+        }
+    }
+    if args.generated {
+        if let Some((s, _)) = scenarios
+            .iter()
+            .find(|(s, _)| !s.params().iter().any(|p| p.name == SHAPE))
+        {
+            return usage_error(format!(
+                "--generated sets parameter `{SHAPE}` to each seed, and scenario `{}` has no \
+                 such parameter; expected a generated scenario (like `{GENERATED}`)",
+                s.name()
+            ));
         }
     }
     let kinds = match parse_kinds(&args.faults) {
@@ -203,6 +225,7 @@ pub(super) fn explore(args: ExploreArgs, registry: &crate::scenario::Registry) -
         keep_going: args.keep_going,
         check_determinism: args.check_determinism,
         time_limit: args.time_limit,
+        vary: args.generated.then_some(SHAPE),
     };
 
     // SIGINT and SIGTERM set the flag; a second one (the flag already set) exits at once.
@@ -285,7 +308,7 @@ pub(super) fn explore(args: ExploreArgs, registry: &crate::scenario::Registry) -
     let path_of = |f: &SeedResult| args.out.join(format!("{}.toml", f.file_stem()));
     // Found: saved at once, as found.
     let failure = |f: &SeedResult| {
-        let Some((scenario, params)) = explore
+        let Some((scenario, _)) = explore
             .scenarios
             .iter()
             .find(|(s, _)| s.name() == f.scenario)
@@ -294,7 +317,7 @@ pub(super) fn explore(args: ExploreArgs, registry: &crate::scenario::Registry) -
         };
         let path = path_of(f);
         let first = f.violations.first().cloned().unwrap_or_default();
-        let found = found_repro(scenario, params, explore.time_limit, f);
+        let found = found_repro(scenario, &f.params, explore.time_limit, f);
         if let Err(e) = write_atomically(&path, found.to_toml().as_bytes()) {
             eprintln!("error: cannot write {}: {e}", path.display());
             return;
@@ -323,7 +346,7 @@ pub(super) fn explore(args: ExploreArgs, registry: &crate::scenario::Registry) -
         if args.keep_going && place >= SHRUNK_WITH_KEEP_GOING || interrupt.load(Ordering::Relaxed) {
             return;
         }
-        let Some((scenario, params)) = explore
+        let Some((scenario, _)) = explore
             .scenarios
             .iter()
             .find(|(s, _)| s.name() == f.scenario)
@@ -333,6 +356,7 @@ pub(super) fn explore(args: ExploreArgs, registry: &crate::scenario::Registry) -
         let path = path_of(f);
         match explore.shrink_until(f, args.shrink_budget, &interrupt) {
             Ok(Some(shrunk)) => {
+                let params = shrunk.params.as_ref().unwrap_or(&f.params);
                 let r = make_repro(scenario, params, f.seed, explore.time_limit, &shrunk);
                 if let Err(e) = write_atomically(&path, r.to_toml().as_bytes()) {
                     eprintln!("error: cannot write {}: {e}", path.display());

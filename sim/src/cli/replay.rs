@@ -75,6 +75,12 @@ pub(super) fn replay(args: ReplayArgs, registry: &Registry) -> i32 {
             "replay    the file records no trace-hash to compare\n".to_string(),
         ),
     };
+    if let Some(program) = scenario.describe(&params) {
+        note.push_str("program\n");
+        for line in program.lines() {
+            note.push_str(&format!("  {line}\n"));
+        }
+    }
     let diverged = replay == "diverged";
     let result = match (report.passed(), diverged) {
         (true, false) => "passed",

@@ -114,6 +114,7 @@ pub struct Rehearse {
     time_limit: Duration,
     jobs: usize,
     determinism: bool,
+    vary: Option<&'static str>,
     out_dir: Option<PathBuf>,
     test_command: String,
     exhaustive: Option<Exhaustive>,
@@ -164,6 +165,7 @@ impl Rehearse {
             time_limit: Duration::from_secs(600),
             jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
             determinism: false,
+            vary: None,
             out_dir: None,
             test_command: "cargo sim-test".to_string(),
             exhaustive: None,
@@ -259,6 +261,13 @@ impl Rehearse {
         self
     }
 
+    /// Sets parameter `name` to each seed, so every seed runs a different program (a
+    /// generated choreography's `shape`; see [`Explore::vary`]).
+    pub fn vary(mut self, name: &'static str) -> Rehearse {
+        self.vary = Some(name);
+        self
+    }
+
     /// Writes repro files into `dir` (default: `rehearsal/` in the target directory of the
     /// test binary, like `target/sim/rehearsal/`).
     pub fn out_dir(mut self, dir: impl Into<PathBuf>) -> Rehearse {
@@ -314,6 +323,7 @@ impl Rehearse {
             keep_going: false,
             time_limit: self.time_limit,
             check_determinism: self.determinism,
+            vary: self.vary,
         }
     }
 
@@ -376,11 +386,15 @@ impl Rehearse {
         };
         let shrunk = explore.shrink(&found, self.shrink_budget)?;
         let contents = match &shrunk {
-            Some(s) => {
-                crate::explore::repro(&self.scenario, &self.params, found.seed, self.time_limit, s)
-            }
+            Some(s) => crate::explore::repro(
+                &self.scenario,
+                &found.params,
+                found.seed,
+                self.time_limit,
+                s,
+            ),
             None => {
-                crate::explore::found_repro(&self.scenario, &self.params, self.time_limit, &found)
+                crate::explore::found_repro(&self.scenario, &found.params, self.time_limit, &found)
             }
         };
         let dir = self.repro_dir();
