@@ -27,6 +27,7 @@ pub mod bookseller;
 pub mod chorex;
 pub mod counter;
 pub mod either;
+pub mod generated;
 pub mod listener;
 pub mod orders;
 pub mod planted;

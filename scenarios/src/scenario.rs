@@ -51,6 +51,7 @@ pub fn registry() -> Registry {
         ))
         .with(expecting(crate::tcp_server::scenario(), &["held"]))
         .with(expecting(crate::srp::scenario(), &[]))
+        .with(expecting(crate::generated::scenario(), rescues))
         .with_hidden(crate::planted::impatience())
         .with_hidden(crate::srp::planted_leak())
 }

@@ -542,6 +542,7 @@ fn explore(names: &[&'static str], kinds: &[FaultKind], seeds: u64) -> Explore {
         keep_going: true,
         time_limit: Duration::from_secs(300),
         check_determinism: true,
+        vary: None,
     }
 }
 

@@ -32,6 +32,7 @@ fn explore(names: &[&str], seeds: u64, jobs: usize, kinds: &[FaultKind]) -> Expl
         keep_going: false,
         time_limit: Duration::from_secs(120),
         check_determinism: true,
+        vary: None,
     }
 }
 

@@ -48,8 +48,8 @@ fn every_committed_regression_now_passes() {
         );
         // The fault plan fired: the run is not passing because nothing happened.
         assert!(
-            report.trace.canonical().contains("injected panic"),
-            "{file}: the planned panics did not fire"
+            !report.faults_fired().is_empty(),
+            "{file}: none of the planned faults fired"
         );
     }
 }

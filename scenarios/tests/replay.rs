@@ -59,6 +59,7 @@ fn crashes_anywhere_plus_network_faults_give_the_reference_outcome() {
         keep_going: true,
         time_limit: Duration::from_secs(300),
         check_determinism: true,
+        vary: None,
     };
     let summary = ex.run(&|_| {}).unwrap();
     for s in &summary {

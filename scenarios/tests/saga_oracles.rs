@@ -159,6 +159,7 @@ fn explore_every_saga_path_under_every_fault() {
             keep_going: true,
             time_limit: std::time::Duration::from_secs(120),
             check_determinism: false,
+            vary: None,
         };
         let started = std::time::Instant::now();
         let summaries = explore.run(&|_| {}).unwrap();
@@ -215,6 +216,7 @@ fn orders_conserve_stock_and_money_under_every_fault() {
         keep_going: true,
         time_limit: std::time::Duration::from_secs(120),
         check_determinism: false,
+        vary: None,
     };
     let summary = &explore.run(&|_| {}).unwrap()[0];
     assert_eq!(summary.violations, 0, "{:#?}", summary.failures.first());

@@ -202,6 +202,7 @@ fn two_hundred_seeds_under_every_fault_kind_find_nothing() {
         keep_going: true,
         time_limit: Duration::from_secs(120),
         check_determinism: true,
+        vary: None,
     };
     let summary = ex.run(&|_| {}).unwrap();
     assert_eq!(summary[0].seeds, 200);

@@ -185,6 +185,7 @@ const PLANNED: &[&str] = &[
     mini_blockchain::BAD_HASH,
     state_machine::ILLEGAL_MOVE,
     crate::listener::REFUSED,
+    crate::generated::PANICS,
 ];
 
 /// Whether a rescue's cause is a planned crash of these scenarios (its message starts with
@@ -193,9 +194,10 @@ pub(crate) fn planned(message: &str) -> bool {
     PLANNED.iter().any(|p| message.starts_with(p))
 }
 
-/// The files whose planned crashes are quiet: this module's and the listener's (whose
-/// failing connection crashes with [`crate::listener::REFUSED`]).
-const QUIET_IN: &[&str] = &["src/chorex/", "src/listener.rs"];
+/// The files whose planned crashes are quiet: this module's, the listener's (whose
+/// failing connection crashes with [`crate::listener::REFUSED`]) and the generated
+/// choreographies' ([`crate::generated::PANICS`]).
+const QUIET_IN: &[&str] = &["src/chorex/", "src/listener.rs", "src/generated/"];
 
 /// Installs, once per process, a panic hook that skips the message of the planned crashes
 /// (located in this module's files or the listener's, with a planned message) and passes
