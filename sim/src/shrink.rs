@@ -5,13 +5,17 @@
 //! durations, immediate restarts, smaller partition groups). Every candidate is a full run
 //! with the same seed and network, so the result is a plan that fails, not one that might.
 
+#[cfg(madsim)]
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+#[cfg(madsim)]
 use crate::net::NetConfig;
 use crate::plan::{Action, Fault, FaultPlan, Trigger};
 use crate::report::Report;
+#[cfg(madsim)]
 use crate::scenario::{Params, Scenario};
+#[cfg(madsim)]
 use crate::sim::{Sim, SimError};
 
 /// A minimal failing plan and its run.
@@ -192,6 +196,7 @@ fn simpler(f: &Fault) -> Vec<Fault> {
 }
 
 /// Shrinks `plan` for `scenario` at `seed` on network `net`.
+#[cfg(madsim)]
 pub fn shrink_run(
     scenario: &Scenario,
     params: &Params,
@@ -211,6 +216,7 @@ pub fn shrink_run(
 /// so the shrinker ends at once with the smallest failing plan it has (every plan it keeps
 /// failed a real run). `None` when the plan does not fail, or the interrupt came before its
 /// first run.
+#[cfg(madsim)]
 #[allow(clippy::too_many_arguments)]
 pub fn shrink_run_until(
     scenario: &Scenario,
