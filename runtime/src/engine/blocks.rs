@@ -135,6 +135,19 @@ impl Session {
             .and_then(|b| b.rescue.clone())
     }
 
+    /// Waits until the session fails: its failure.
+    pub async fn failed(&self) -> ChoreoError {
+        loop {
+            let notified = self.noticed.notified();
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(f) = &lock(&self.state).failure {
+                return f.error.clone();
+            }
+            notified.await;
+        }
+    }
+
     /// Waits until `check` finds what it waits for in the state, or the session fails.
     async fn wait_for<T>(&self, check: impl Fn(&State) -> Option<T>) -> Result<T, ChoreoError> {
         loop {

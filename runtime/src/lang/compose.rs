@@ -148,7 +148,7 @@ impl<C: RoleSet> Choreo<C> {
                 let child = node.open_session(id, me, census, placement);
                 let task = tokio::spawn(run_child(sub, node.clone(), child.clone()));
                 session.adopt(child, task.abort_handle());
-                Ok(Spawned::new(Some(task), agree))
+                Ok(Spawned::new(Some(task), agree).in_parent(session))
             }
         }
     }
@@ -184,6 +184,9 @@ struct Agreement {
 pub struct Spawned<O, S: RoleSet> {
     task: Option<tokio::task::JoinHandle<Result<O, ChoreoError>>>,
     agree: Option<Agreement>,
+    /// The parent session at this participant (projected runs): a join stops waiting for
+    /// the nested session once the parent failed.
+    parent: Option<Arc<Session>>,
     _set: PhantomData<fn() -> S>,
 }
 
@@ -195,8 +198,14 @@ impl<O, S: RoleSet> Spawned<O, S> {
         Spawned {
             task,
             agree,
+            parent: None,
             _set: PhantomData,
         }
+    }
+
+    fn in_parent(mut self, parent: &Arc<Session>) -> Self {
+        self.parent = Some(parent.clone());
+        self
     }
 
     fn absent() -> Self {
@@ -254,9 +263,24 @@ impl<O, S: RoleSet> Spawned<O, S> {
         let site = Site::caller(None);
         async move {
             let op = self.agree.as_ref().map(|a| a.parent.begin());
-            let fate = match self.task {
+            let ended = match (self.task, &self.parent) {
+                (None, _) => None,
+                (Some(task), None) => Some(task.await),
+                // A parent that fails (a saga aborted by a participant that never starts
+                // this session, say) ends the wait: the members that will not come are not
+                // waited for, and the parent's failure is this participant's.
+                (Some(mut task), Some(parent)) => tokio::select! {
+                    biased;
+                    r = &mut task => Some(r),
+                    e = parent.failed() => {
+                        task.abort();
+                        return Err(e);
+                    }
+                },
+            };
+            let fate = match ended {
                 None => Ok(Shared::absent()),
-                Some(task) => match task.await {
+                Some(ended) => match ended {
                     Ok(result) => result.map(Shared::present),
                     Err(e) => Err(ChoreoError::Crashed {
                         role: "nested session".into(),

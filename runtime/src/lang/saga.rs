@@ -271,6 +271,17 @@ impl<C: RoleSet> Choreo<C> {
     {
         let mut ns = R::NAME.as_bytes().to_vec();
         ns.push(b'/');
+        // Once per (session, name), as in a projected run: a second call returns the value
+        // the first committed, without running the commit again.
+        let logged = lock(&saga.commits)
+            .iter()
+            .find(|(n, k, _, _)| *n == ns && *k == key)
+            .map(|(_, _, _, result)| result.clone());
+        if let Some(result) = logged {
+            let value = postcard::from_bytes(&result)
+                .map_err(|e| store_failure(R::NAME, &e.to_string()))?;
+            return Ok(At::present(value));
+        }
         let mut tx = Tx::new(&*saga.app, ns.clone(), key.clone());
         let value = commit(Local::new(), &mut tx).map_err(|r| aborted(R::NAME, name, r))?;
         let batch = tx

@@ -31,6 +31,8 @@ struct State {
     visible: Tables,
     /// How many of the next commits or syncs fail.
     failures: u32,
+    /// Non-empty batches committed and still here (a crash takes back the unsynced ones).
+    committed: u64,
 }
 
 impl State {
@@ -56,6 +58,7 @@ impl CrashableStore {
     /// the durable state only. Pending injected failures stay pending.
     pub fn crash(&self) {
         let mut state = lock(&self.state);
+        state.committed -= state.unsynced.len() as u64;
         state.unsynced.clear();
         state.visible = state.durable.clone();
     }
@@ -65,6 +68,14 @@ impl CrashableStore {
     /// Replaces any count set before; `0` cancels pending failures.
     pub fn fail_next_writes(&self, n: u32) {
         lock(&self.state).failures = n;
+    }
+
+    /// How many non-empty batches were committed and are still here: the number of the last
+    /// one (a crash takes back those it loses, so numbers go on from the durable ones). For
+    /// a harness telling which writes a crash took: a write in batch `k` survives a crash
+    /// that lost `n` batches if `k <= committed() - n`.
+    pub fn committed(&self) -> u64 {
+        lock(&self.state).committed
     }
 
     /// How many committed batches a [`crash`](CrashableStore::crash) now would lose: the
@@ -81,6 +92,7 @@ impl Store for CrashableStore {
         if !batch.is_empty() {
             state.visible.apply(batch);
             state.unsynced.push(batch.clone());
+            state.committed += 1;
         }
         Ok(())
     }
