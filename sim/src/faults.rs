@@ -373,15 +373,16 @@ pub(crate) async fn control(
                     };
                     handle.kill(nodes[node]);
                     // The disk keeps what was synced; the rest dies with the process.
-                    let (lost, lossy) = match &stores[node] {
+                    let (lost, kept) = match &stores[node] {
                         Some(store) => {
                             let lost = store.lost_on_crash();
+                            let kept = (lost > 0).then(|| store.committed() - lost as u64);
                             store.crash();
-                            (format!(", {lost} unsynced store batch(es) lost"), lost > 0)
+                            (format!(", {lost} unsynced store batch(es) lost"), kept)
                         }
-                        None => (", no store".to_string(), true),
+                        None => (", no store".to_string(), Some(0)),
                     };
-                    recorder.killed(NodeId(node as u32), lossy);
+                    recorder.killed(NodeId(node as u32), kept);
                     note(node, "kill", format!("node n{node} killed{lost}"));
                     if let Some(after) = restart_after {
                         tokio::time::sleep(after).await;

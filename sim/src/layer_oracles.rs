@@ -107,13 +107,32 @@ pub fn violations<'t>(trace: &'t Trace) -> Vec<String> {
     out
 }
 
-/// One draw: its site, its block, its value, and the incarnation of the node that drew it.
+/// Where a draw happened: on which node, in which session, by whom, at which place of its
+/// effect log, and in which store batch its log entry went (`None`: no store).
+#[derive(Clone, Copy, Debug)]
+pub struct DrawAt {
+    /// The node.
+    pub node: u32,
+    /// The session.
+    pub session: SessionId,
+    /// The participant.
+    pub participant: Participant,
+    /// Its place in the participant's effect log.
+    pub index: u64,
+    /// The store batch its log entry was committed in (numbered by
+    /// [`CrashableStore::committed`](rehearsal::store::CrashableStore::committed)).
+    pub batch: Option<u64>,
+}
+
+/// One draw: its site, its block, its value, the incarnation of the node that drew it and
+/// the store batch its log entry went into.
 #[derive(Debug)]
 struct Drawn {
     site: Site,
     block: u64,
     value: Vec<u8>,
     by: (u32, u32),
+    batch: Option<u64>,
 }
 
 /// The `effect-logged` oracle, fed the draws of a run (and the kills of its nodes) as they
@@ -121,58 +140,52 @@ struct Drawn {
 ///
 /// A draw is keyed by its place in the participant's effect log, so a loop resumed from a
 /// snapshot (which skips the draws of the iterations before it) is compared draw by draw.
-/// A draw at a place an earlier run drew at must repeat that draw, unless the earlier one
-/// was made by an incarnation whose kill lost unsynced store batches (or that had no
-/// store): its log entry may be what was lost, and drawing again is then right.
+/// A draw at a place an earlier run drew at must repeat that draw, unless the earlier one's
+/// log entry is gone: it went into a store batch that the kill of its incarnation lost
+/// (unsynced), or its node had no store. Drawing again is then right.
 #[derive(Debug, Default)]
 pub struct EffectLog {
     /// Per (session, participant): its draws by place in its effect log.
     draws: BTreeMap<(SessionId, Participant), BTreeMap<u64, Drawn>>,
     /// Per node: its current incarnation (kills so far).
     incarnation: BTreeMap<u32, u32>,
-    /// Incarnations whose kill lost what they had not synced.
-    lossy: BTreeSet<(u32, u32)>,
+    /// Incarnations whose kill lost unsynced batches: the last batch that survived.
+    kept: BTreeMap<(u32, u32), u64>,
     violations: Vec<String>,
 }
 
 impl EffectLog {
-    /// Node `node` was killed; `lossy` when unsynced store batches died with it (or it had
-    /// no store).
-    pub fn killed(&mut self, node: u32, lossy: bool) {
+    /// Node `node` was killed; `kept`: when the kill lost unsynced store batches, the number
+    /// of the last one that survived (`Some(0)` for a node without a store).
+    pub fn killed(&mut self, node: u32, kept: Option<u64>) {
         let life = self.incarnation.entry(node).or_insert(0);
-        if lossy {
-            self.lossy.insert((node, *life));
+        if let Some(kept) = kept {
+            self.kept.insert((node, *life), kept);
         }
         *life += 1;
     }
 
-    /// `participant`, on `node`, drew `value` at `site` in block `epoch` of `session`, as
-    /// effect number `index` of its log.
-    #[allow(clippy::too_many_arguments)]
-    pub fn draw(
-        &mut self,
-        node: u32,
-        session: SessionId,
-        participant: Participant,
-        site: &Site,
-        epoch: u64,
-        index: u64,
-        value: &[u8],
-    ) {
-        let by = (node, *self.incarnation.get(&node).unwrap_or(&0));
-        let drawn = self.draws.entry((session, participant)).or_default();
+    /// A draw of `value` at `site` in block `epoch`, where `at` says.
+    pub fn draw(&mut self, at: DrawAt, site: &Site, epoch: u64, value: &[u8]) {
+        let by = (at.node, *self.incarnation.get(&at.node).unwrap_or(&0));
+        let drawn = self.draws.entry((at.session, at.participant)).or_default();
         let now = Drawn {
             site: site.clone(),
             block: epoch,
             value: value.to_vec(),
             by,
+            batch: at.batch,
         };
-        let Some(before) = drawn.get(&index) else {
-            drawn.insert(index, now);
+        let Some(before) = drawn.get(&at.index) else {
+            drawn.insert(at.index, now);
             return;
         };
-        if self.lossy.contains(&before.by) {
-            drawn.insert(index, now);
+        let lost = self
+            .kept
+            .get(&before.by)
+            .is_some_and(|kept| before.batch.is_none_or(|b| b > *kept));
+        if lost {
+            drawn.insert(at.index, now);
             return;
         }
         let problem = if before.site != *site || before.block != epoch {
@@ -190,6 +203,7 @@ impl EffectLog {
             return;
         };
         if self.violations.len() < 10 {
+            let (session, participant, index) = (at.session, at.participant, at.index);
             self.violations.push(format!(
                 "effect-logged: in {session}, {participant}'s effect #{index} {problem}"
             ));
@@ -270,20 +284,26 @@ mod tests {
 
     #[test]
     fn a_draw_that_differs_when_the_projection_runs_again_breaks_effect_logged() {
-        let (session, alice) = (SessionId(1), Participant::role("Alice"));
         let site = Site::caller(Some("dice"));
+        let at = |index: u64, batch: u64| DrawAt {
+            node: 1,
+            session: SessionId(1),
+            participant: Participant::role("Alice"),
+            index,
+            batch: Some(batch),
+        };
         let mut log = EffectLog::default();
-        log.draw(1, session, alice, &site, 0, 0, &[4]);
-        log.draw(1, session, alice, &site, 0, 0, &[4]);
-        log.draw(1, session, alice, &site, 0, 1, &[6]);
+        log.draw(at(0, 1), &site, 0, &[4]);
+        log.draw(at(0, 1), &site, 0, &[4]);
+        log.draw(at(1, 2), &site, 0, &[6]);
         assert!(
             log.take_violations().is_empty(),
             "the same value, then a new draw"
         );
         // A loop resumed past its first iteration draws effect #1 first.
-        log.draw(1, session, alice, &site, 0, 1, &[6]);
+        log.draw(at(1, 3), &site, 0, &[6]);
         assert!(log.take_violations().is_empty());
-        log.draw(1, session, alice, &site, 0, 1, &[5]);
+        log.draw(at(1, 3), &site, 0, &[5]);
         let v = log.take_violations();
         assert_eq!(v.len(), 1, "{v:?}");
         assert!(
@@ -291,13 +311,17 @@ mod tests {
             "{v:?}"
         );
         // A kill that kept every batch: the draws of the dead incarnation still bind.
-        log.killed(1, false);
-        log.draw(1, session, alice, &site, 0, 0, &[3]);
+        log.killed(1, None);
+        log.draw(at(0, 1), &site, 0, &[3]);
         assert_eq!(log.take_violations().len(), 1);
-        // A kill that lost unsynced batches: its draws may be drawn again.
-        log.draw(1, session, alice, &site, 0, 2, &[8]);
-        log.killed(1, true);
-        log.draw(1, session, alice, &site, 0, 2, &[9]);
+        // A kill that lost the batches after 4: a draw logged in batch 5 may be drawn
+        // again, one logged in batch 4 may not.
+        log.draw(at(2, 4), &site, 0, &[8]);
+        log.draw(at(3, 5), &site, 0, &[8]);
+        log.killed(1, Some(4));
+        log.draw(at(3, 5), &site, 0, &[9]);
         assert!(log.take_violations().is_empty());
+        log.draw(at(2, 5), &site, 0, &[9]);
+        assert_eq!(log.take_violations().len(), 1);
     }
 }

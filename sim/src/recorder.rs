@@ -38,6 +38,8 @@ struct RecorderState {
     path: Option<rehearsal::RunPath>,
     /// The `effect-logged` oracle, fed every draw.
     effects: crate::layer_oracles::EffectLog,
+    /// Each node's store, if it journals: which batch a draw's log entry went into.
+    stores: Vec<Option<rehearsal::store::CrashableStore>>,
 }
 
 impl RecorderState {
@@ -247,10 +249,17 @@ impl Observer for Recorder {
 }
 
 impl Recorder {
-    /// Node `node` was killed; `lossy` when unsynced store batches died with it, or it had
-    /// no store (for the `effect-logged` oracle: its draws may be drawn again).
-    pub fn killed(&self, node: NodeId, lossy: bool) {
-        lock(&self.state).effects.killed(node.0, lossy);
+    /// Watches the nodes' stores (by node index), so the `effect-logged` oracle knows which
+    /// store batch each draw was logged in.
+    pub fn watch_stores(&self, stores: Vec<Option<rehearsal::store::CrashableStore>>) {
+        lock(&self.state).stores = stores;
+    }
+
+    /// Node `node` was killed; `kept`: when its kill lost unsynced store batches, the number
+    /// of the last batch that survived (`Some(0)` without a store). For the `effect-logged`
+    /// oracle: its draws logged after that may be drawn again.
+    pub fn killed(&self, node: NodeId, kept: Option<u64>) {
+        lock(&self.state).effects.killed(node.0, kept);
     }
 
     /// Records one runtime event.
@@ -321,8 +330,19 @@ impl Recorder {
                 index,
                 value,
             } => {
-                st.effects
-                    .draw(node.0, *session, *participant, site, *epoch, *index, value);
+                let batch = st
+                    .stores
+                    .get(node.0 as usize)
+                    .and_then(Option::as_ref)
+                    .map(rehearsal::store::CrashableStore::committed);
+                let at = crate::layer_oracles::DrawAt {
+                    node: node.0,
+                    session: *session,
+                    participant: *participant,
+                    index: *index,
+                    batch,
+                };
+                st.effects.draw(at, site, *epoch, value);
                 return;
             }
             Event::Local {

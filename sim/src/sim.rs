@@ -347,6 +347,7 @@ impl Sim {
         let stores: Vec<Option<CrashableStore>> = (0..n)
             .map(|_| self.durable.then(CrashableStore::new))
             .collect();
+        recorder.watch_stores(stores.clone());
         let counted: Vec<Option<Arc<CountingStore>>> = stores
             .iter()
             .map(|s| {
