@@ -51,6 +51,16 @@ pub trait Cast: RoleSet + Sized {
         kind: Effect,
         input: Option<u64>,
     ) -> Fut<'_, Option<u64>>;
+    /// A saga transaction at role `i` named `name`, mixing `id` into `input` there; with
+    /// `refuses`, it says no where the mixed value is a multiple of 4.
+    fn saga<'a>(
+        ch: &'a Choreo<Self>,
+        i: usize,
+        name: &'static str,
+        refuses: bool,
+        input: Option<u64>,
+        id: u64,
+    ) -> Fut<'a, Option<u64>>;
     /// Computes `f` at `from` and sends it to `to`: the value at `to`.
     fn comm(ch: &Choreo<Self>, from: usize, to: usize, f: Step) -> Fut<'_, Option<u64>>;
     /// Computes `f` at `from` and broadcasts it: the value everywhere.
@@ -173,6 +183,9 @@ async fn step<C: Cast>(ch: &Choreo<C>, node: &Node, mut acc: Acc) -> Result<Acc,
         &Op::Effect { role, kind } => {
             acc.0[role] = C::effect(&ch, role, kind, held(role)).await?;
         }
+        &Op::Saga { role, refuses } => {
+            acc.0[role] = C::saga(&ch, role, label(node.id), refuses, held(role), id).await?;
+        }
         Op::Checkpoint { body, rescue } => {
             let (body, rescue) = (body.clone(), rescue.clone());
             acc = ch
@@ -289,6 +302,41 @@ macro_rules! cast {
                         Ok(effect_value(kind, input, drawn))
                     }),)+
                     _ => Box::pin(async move { Err(no_role(i, "effect")) }),
+                }
+            }
+
+            fn saga<'a>(
+                ch: &'a Choreo<Self>,
+                i: usize,
+                name: &'static str,
+                refuses: bool,
+                input: Option<u64>,
+                id: u64,
+            ) -> Fut<'a, Option<u64>> {
+                match i {
+                    $($i => Box::pin(async move {
+                        let done = ch
+                            .transaction(
+                                $R,
+                                name,
+                                move |_, tx| {
+                                    let v = input.map(|a| mix(a, id));
+                                    if refuses && v.is_some_and(|v| v % 4 == 0) {
+                                        return Err(format!("{name} refuses"));
+                                    }
+                                    let n = tx.get_or(name, 0u64);
+                                    tx.put(name, &(n + 1));
+                                    Ok(v)
+                                },
+                                move |tx, _: &Option<u64>| {
+                                    let n = tx.get_or(name, 0u64);
+                                    tx.put(name, &n.saturating_sub(1));
+                                },
+                            )
+                            .await?;
+                        Ok(done.view().copied().flatten())
+                    }),)+
+                    _ => Box::pin(async move { Err(no_role(i, "transaction")) }),
                 }
             }
 
