@@ -252,8 +252,10 @@ impl Explore {
     ) -> Result<Vec<Exhausted>, SimError> {
         let kinds = &self.swarm.kinds;
         let mut contexts = Vec::new();
-        for (scenario, params) in &self.scenarios {
-            contexts.push(Sim::plan_context(&scenario.program(params)?)?);
+        // Every case runs at the first seed, so with `vary` the program is that seed's.
+        for (s, (scenario, _)) in self.scenarios.iter().enumerate() {
+            let params = self.params_at(s, self.first_seed);
+            contexts.push(Sim::plan_context(&scenario.program(&params)?)?);
         }
         let singles: Vec<Vec<FaultPlan>> = contexts
             .iter()

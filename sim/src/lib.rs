@@ -55,6 +55,7 @@ pub mod layer_oracles;
 pub mod mermaid;
 pub mod net;
 pub mod outputs;
+pub mod params;
 pub mod plan;
 pub mod random;
 pub mod recorder;
