@@ -25,15 +25,37 @@ pub enum Bug {
     /// Replay: a replayed `ch.random` or `ch.now` draws again instead of returning the value
     /// its journal logged.
     RedrawOnReplay,
+    /// Journal: a received frame's inbox record is committed but not synced before the frame
+    /// is acknowledged (the next write that syncs makes it durable). Only a crash in between
+    /// loses it, and even then only a replay that needs the frame notices (its sender, told
+    /// it was stored, never sends it again): no outcome changes on almost every run.
+    AckBeforeDurable,
+    /// Checkpoint: a data frame of a block instance this participant abandoned (rescued) is
+    /// admitted into the inbox instead of being dropped as stale. No receive of the abandoned
+    /// body runs any more, so nothing takes it: it lies unconsumed until the session ends,
+    /// and no outcome changes.
+    AdmitAbandonedFrames,
+    /// Replay: a restarted participant sends again every frame its journal logged, also the
+    /// ones the journal holds as acknowledged. Their receivers discard the copies (and
+    /// acknowledge them again): no outcome changes.
+    ResendAcknowledged,
+    /// Node: a nested session that ended here is opened again under its id once it ended,
+    /// and closed at once. Its journal returns the end it recorded, so the second run does
+    /// nothing: no outcome changes.
+    ReopenEnded,
 }
 
 #[cfg(feature = "planted-bugs")]
-const ALL: [Bug; 5] = [
+const ALL: [Bug; 9] = [
     Bug::CompensateTwice,
     Bug::CommitAfterNotice,
     Bug::CompensateInCommitOrder,
     Bug::RedeliverCopies,
     Bug::RedrawOnReplay,
+    Bug::AckBeforeDurable,
+    Bug::AdmitAbandonedFrames,
+    Bug::ResendAcknowledged,
+    Bug::ReopenEnded,
 ];
 
 #[cfg(feature = "planted-bugs")]

@@ -543,6 +543,7 @@ fn explore(names: &[&'static str], kinds: &[FaultKind], seeds: u64) -> Explore {
         time_limit: Duration::from_secs(300),
         check_determinism: true,
         vary: None,
+        store: Default::default(),
     }
 }
 

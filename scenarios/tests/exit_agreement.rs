@@ -230,6 +230,7 @@ fn nested_checkpoints_under_every_fault_kind_keep_every_oracle() {
         time_limit: Duration::from_secs(300),
         check_determinism: true,
         vary: None,
+        store: Default::default(),
     };
     for s in ex.run(&|_| {}).unwrap() {
         assert_eq!(s.violations, 0, "{}: {:#?}", s.scenario, s.failures.first());

@@ -33,6 +33,7 @@ fn explore(names: &[&str], seeds: u64, jobs: usize, kinds: &[FaultKind]) -> Expl
         time_limit: Duration::from_secs(120),
         check_determinism: true,
         vary: None,
+        store: Default::default(),
     }
 }
 

@@ -93,6 +93,7 @@ fn every_example_plan_fires_its_fault_at_the_named_site_and_occurrence() {
                 Action::Crash { .. } => Some("kill"),
                 Action::Pause { .. } => Some("resume"),
                 Action::Partition { .. } => Some("heal"),
+                Action::Disk { .. } => Some("fail-stop"),
                 _ => None,
             };
             if let Some(kind) = effect {

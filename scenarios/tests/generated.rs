@@ -18,6 +18,7 @@ fn explore_generated(scenario: rehearsal_sim::scenario::Scenario, seeds: u64) ->
             ..Swarm::default()
         },
         vary: Some("shape"),
+        store: Default::default(),
         ..Explore::new(vec![(scenario, params)])
     }
 }

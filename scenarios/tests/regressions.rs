@@ -42,6 +42,7 @@ fn every_committed_regression_now_passes() {
         );
         let report = Sim::new(header.seed)
             .net(header.net)
+            .store(header.store)
             .plan(plan)
             .time_limit(header.time_limit)
             .run_scenario(scenario, &params)

@@ -60,6 +60,7 @@ fn crashes_anywhere_plus_network_faults_give_the_reference_outcome() {
         time_limit: Duration::from_secs(300),
         check_determinism: true,
         vary: None,
+        store: Default::default(),
     };
     let summary = ex.run(&|_| {}).unwrap();
     for s in &summary {

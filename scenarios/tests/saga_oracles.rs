@@ -160,6 +160,7 @@ fn explore_every_saga_path_under_every_fault() {
             time_limit: std::time::Duration::from_secs(120),
             check_determinism: false,
             vary: None,
+            store: Default::default(),
         };
         let started = std::time::Instant::now();
         let summaries = explore.run(&|_| {}).unwrap();
@@ -217,6 +218,7 @@ fn orders_conserve_stock_and_money_under_every_fault() {
         time_limit: std::time::Duration::from_secs(120),
         check_determinism: false,
         vary: None,
+        store: Default::default(),
     };
     let summary = &explore.run(&|_| {}).unwrap()[0];
     assert_eq!(summary.violations, 0, "{:#?}", summary.failures.first());

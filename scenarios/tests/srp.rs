@@ -203,6 +203,7 @@ fn two_hundred_seeds_under_every_fault_kind_find_nothing() {
         time_limit: Duration::from_secs(120),
         check_determinism: true,
         vary: None,
+        store: Default::default(),
     };
     let summary = ex.run(&|_| {}).unwrap();
     assert_eq!(summary[0].seeds, 200);

@@ -180,6 +180,7 @@ mod tests {
             bytes: None,
             detail: None,
             payload: None,
+            epoch: None,
         }
     }
 

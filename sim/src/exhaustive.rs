@@ -30,7 +30,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::explore::{Explore, Hooks, ScenarioSummary};
-use crate::plan::{Action, Fault, FaultKind, FaultPlan, SiteUse};
+use crate::plan::{Action, DiskOp, Fault, FaultKind, FaultPlan, SiteUse};
 use crate::sim::{Sim, SimError};
 
 /// How long after an exhaustive crash its participant restarts.
@@ -93,7 +93,17 @@ pub struct Exhausted {
 ///     .map(|a| a.kind())
 ///     .collect();
 /// // No frame fault where the buyer only receives.
-/// assert_eq!(kinds, [FaultKind::Crash, FaultKind::Panic, FaultKind::Partition, FaultKind::Pause]);
+/// assert_eq!(
+///     kinds,
+///     [
+///         FaultKind::Crash,
+///         FaultKind::Panic,
+///         FaultKind::Partition,
+///         FaultKind::Pause,
+///         FaultKind::Disk, // its write fails
+///         FaultKind::Disk, // its sync fails
+///     ]
+/// );
 /// ```
 pub fn actions(u: &SiteUse, kinds: &[FaultKind], roles: &[String]) -> Vec<Action> {
     let others: Vec<String> = roles.iter().filter(|r| **r != u.role).cloned().collect();
@@ -119,6 +129,13 @@ pub fn actions(u: &SiteUse, kinds: &[FaultKind], roles: &[String]) -> Vec<Action
                 duration: HOLD,
             },
             FaultKind::Pause => Action::Pause { duration: HOLD },
+            FaultKind::Disk => {
+                // Both of its operations: a write that fails, a sync that fails.
+                for op in [DiskOp::Write, DiskOp::Sync] {
+                    out.push(Action::Disk { op, count: 1 });
+                }
+                continue;
+            }
         });
     }
     out
@@ -379,8 +396,9 @@ mod tests {
     fn every_occurrence_meets_every_kind_that_can_strike_it() {
         let uses = [at("m", "A", "send", 2), at("m", "B", "receive", 2)];
         let cases = single_faults(&uses, &roles(), &FaultKind::ALL);
-        // A sends twice: 7 kinds each; B receives twice: crash, panic, partition, pause.
-        assert_eq!(cases.len(), 2 * 7 + 2 * 4);
+        // A sends twice: 7 kinds each, disk twice (a write, a sync); B receives twice: crash,
+        // panic, partition, pause, and disk twice.
+        assert_eq!(cases.len(), 2 * 9 + 2 * 6);
         let at_b2 = cases
             .iter()
             .filter(|p| {
@@ -388,7 +406,7 @@ mod tests {
                     crate::Trigger::Site { role: Some(r), occurrence: 2, .. } if r == "B")
             })
             .count();
-        assert_eq!(at_b2, 4);
+        assert_eq!(at_b2, 6);
         // A partition cuts the acting participant off from the others.
         assert!(cases.iter().any(|p| matches!(&p.faults[0].action,
             Action::Partition { groups, .. } if groups[0] == ["B"] && groups[1] == ["A"])));
@@ -404,7 +422,13 @@ mod tests {
             .collect();
         assert_eq!(
             kinds,
-            [FaultKind::Crash, FaultKind::Panic, FaultKind::Pause]
+            [
+                FaultKind::Crash,
+                FaultKind::Panic,
+                FaultKind::Pause,
+                FaultKind::Disk,
+                FaultKind::Disk
+            ]
         );
         assert!(single_faults(&uses, &only_a, &[FaultKind::Drop]).is_empty());
     }

@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::coverage::{Coverage, CoverageTotals};
+use crate::disk::StoreKind;
 use crate::net::NetConfig;
 use crate::plan::{FaultKind, FaultPlan, PlanContext, SiteUse};
 use crate::random::Swarm;
@@ -45,6 +46,8 @@ pub struct SeedResult {
     pub params: Params,
     /// Its network conditions.
     pub net: NetConfig,
+    /// The store its nodes journaled to.
+    pub store: StoreKind,
     /// Its fault plan.
     pub plan: FaultPlan,
     /// Violated oracles (empty: all held).
@@ -257,6 +260,9 @@ pub struct Explore {
     /// A parameter set to each run's seed, so every seed runs a different program
     /// (`explore --generated` varies `shape`); its sites are counted per seed.
     pub vary: Option<&'static str>,
+    /// The store the nodes journal to (default: the model of a disk; `File`: the real
+    /// `FileStore` on a simulated disk).
+    pub store: StoreKind,
 }
 
 impl Explore {
@@ -284,6 +290,7 @@ impl Explore {
             time_limit: Duration::from_secs(120),
             check_determinism: false,
             vary: None,
+            store: StoreKind::Model,
         }
     }
 
@@ -302,6 +309,7 @@ impl Explore {
         Sim::new(seed)
             .plan(self.swarm.plan(seed, ctx))
             .time_limit(self.time_limit)
+            .store(self.store)
     }
 
     /// Runs the exploration; `progress` sees each seed's result as it finishes.
@@ -476,6 +484,7 @@ impl Explore {
             case,
             params,
             net: report.net,
+            store: report.store,
             plan: sim.fault_plan().clone(),
             fired: report.faults_fired(),
             sim_time_us: report.stats.sim_time_us,
@@ -506,16 +515,12 @@ impl Explore {
             .ok_or_else(|| {
                 SimError::Net(format!("scenario {} is not explored", failure.scenario))
             })?;
-        shrink_run_until(
-            scenario,
-            &failure.params,
-            failure.seed,
-            failure.net,
-            failure.plan.clone(),
-            self.time_limit,
-            budget,
-            interrupt,
-        )
+        let sim = Sim::new(failure.seed)
+            .net(failure.net)
+            .plan(failure.plan.clone())
+            .time_limit(self.time_limit)
+            .store(self.store);
+        shrink_run_until(scenario, &failure.params, &sim, budget, interrupt)
     }
 }
 
@@ -532,6 +537,7 @@ pub fn found_repro(
         params: params.iter().map(|(k, v)| (k.to_string(), v)).collect(),
         seed: failure.seed,
         net: failure.net,
+        store: failure.store,
         time_limit,
         plan: failure.plan.clone(),
         commit: current_commit(),
@@ -554,6 +560,7 @@ pub fn repro(
         params: params.iter().map(|(k, v)| (k.to_string(), v)).collect(),
         seed,
         net: shrunk.report.net,
+        store: shrunk.report.store,
         time_limit,
         plan: shrunk.plan.clone(),
         commit: current_commit(),

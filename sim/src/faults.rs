@@ -24,6 +24,7 @@ use rehearsal::net::transport::NodeId;
 use rehearsal::observer::{CheckpointPath, Event, FrameEvent, Observer, Verdict};
 use tokio::sync::mpsc;
 
+use crate::disk::NodeDisk;
 use crate::plan::{Action, FaultKind, FaultPlan, Trigger, show_duration};
 use crate::recorder::Recorder;
 
@@ -72,7 +73,13 @@ pub struct FaultEngine {
     frames_armed: AtomicBool,
     commands: mpsc::UnboundedSender<NodeCommand>,
     recorder: Arc<Recorder>,
+    /// Each node's disk (by node index), for `disk` faults.
+    disks: Vec<Option<NodeDisk>>,
 }
+
+/// How long a node that fail-stopped on a store failure stays down before its supervisor
+/// restarts it.
+pub(crate) const FAIL_STOP_RESTART: Duration = Duration::from_millis(100);
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -83,6 +90,7 @@ impl FaultEngine {
         plan: FaultPlan,
         roles: Vec<String>,
         recorder: Arc<Recorder>,
+        disks: Vec<Option<NodeDisk>>,
     ) -> (Arc<FaultEngine>, mpsc::UnboundedReceiver<NodeCommand>) {
         let (commands, rx) = mpsc::unbounded_channel();
         let n = plan.faults.len();
@@ -97,8 +105,18 @@ impl FaultEngine {
             frames_armed: AtomicBool::new(false),
             commands,
             recorder,
+            disks,
         };
         (Arc::new(engine), rx)
+    }
+
+    /// Node `node` fail-stopped on a store failure: its supervisor restarts it (through the
+    /// controller, which kills it first: what its disk had not synced is lost).
+    pub(crate) fn fail_stopped(&self, node: usize) {
+        let _ = self.commands.send(NodeCommand::Crash {
+            node,
+            restart_after: Some(FAIL_STOP_RESTART),
+        });
     }
 
     pub(crate) fn plan(&self) -> &FaultPlan {
@@ -156,6 +174,16 @@ impl FaultEngine {
             Action::Pause { duration } => {
                 format!("pause {role} ({when}; for {})", show_duration(*duration))
             }
+            Action::Disk { op, count } => {
+                let disk = match self.node_of(role).and_then(|n| self.disks.get(n)) {
+                    Some(Some(_)) => "",
+                    _ => "; no store, so nothing fails",
+                };
+                format!(
+                    "disk {role} ({when}; the next {count} {}(s) fail{disk})",
+                    op.name()
+                )
+            }
         };
         self.recorder.fault(node, role, site, frame, what);
         let send = |c: NodeCommand| {
@@ -185,6 +213,11 @@ impl FaultEngine {
                         node,
                         duration: *duration,
                     });
+                }
+            }
+            Action::Disk { op, count } => {
+                if let Some(Some(disk)) = self.node_of(role).and_then(|n| self.disks.get(n)) {
+                    disk.fail_next(*op, *count);
                 }
             }
             Action::Partition {
@@ -336,7 +369,7 @@ pub(crate) async fn control(
     engine: Arc<FaultEngine>,
     mut commands: mpsc::UnboundedReceiver<NodeCommand>,
     nodes: Vec<madsim::task::NodeId>,
-    stores: Vec<Option<rehearsal::store::CrashableStore>>,
+    stores: Vec<Option<NodeDisk>>,
     recorder: Arc<Recorder>,
 ) {
     for (i, f) in engine.plan().faults.iter().enumerate() {
@@ -371,17 +404,13 @@ pub(crate) async fn control(
                         g[node] += 1;
                         g[node]
                     };
-                    handle.kill(nodes[node]);
-                    // The disk keeps what was synced; the rest dies with the process.
+                    // The disk keeps what was synced; the rest dies with the process (first:
+                    // nothing the dying node's store does on its way out reaches the disk).
                     let (lost, kept) = match &stores[node] {
-                        Some(store) => {
-                            let lost = store.lost_on_crash();
-                            let kept = (lost > 0).then(|| store.committed() - lost as u64);
-                            store.crash();
-                            (format!(", {lost} unsynced store batch(es) lost"), kept)
-                        }
+                        Some(disk) => disk.crash(),
                         None => (", no store".to_string(), Some(0)),
                     };
+                    handle.kill(nodes[node]);
                     recorder.killed(NodeId(node as u32), kept);
                     note(node, "kill", format!("node n{node} killed{lost}"));
                     if let Some(after) = restart_after {

@@ -45,6 +45,7 @@ pub mod cost;
 pub mod coverage;
 pub mod diagram;
 pub mod diff;
+pub mod disk;
 #[cfg(madsim)]
 pub mod exhaustive;
 #[cfg(madsim)]
@@ -71,6 +72,8 @@ pub mod shrink;
 #[cfg(madsim)]
 pub mod sim;
 pub mod strategy;
+#[cfg(madsim)]
+mod supervise;
 pub mod trace;
 pub mod trace_file;
 #[cfg(madsim)]
@@ -78,9 +81,12 @@ pub mod transport;
 pub mod views;
 pub mod watch;
 
+pub use disk::StoreKind;
 pub use net::NetConfig;
 pub use outputs::{OutcomeError, Outputs};
-pub use plan::{Action, Fault, FaultKind, FaultPlan, PlanContext, PlanError, SiteRef, Trigger};
+pub use plan::{
+    Action, DiskOp, Fault, FaultKind, FaultPlan, PlanContext, PlanError, SiteRef, Trigger,
+};
 pub use random::Swarm;
 #[cfg(madsim)]
 pub use rehearse::Rehearse;

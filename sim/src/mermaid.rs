@@ -266,6 +266,7 @@ mod tests {
             bytes: Some(9),
             detail: None,
             payload: None,
+            epoch: None,
         };
         let start = TraceEvent {
             node: 1,

@@ -13,7 +13,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::plan::{Action, Fault, FaultKind, FaultPlan, PlanContext, SiteUse, Trigger};
+use crate::plan::{Action, DiskOp, Fault, FaultKind, FaultPlan, PlanContext, SiteUse, Trigger};
 
 /// How random plans are drawn.
 #[derive(Clone, Debug)]
@@ -80,7 +80,7 @@ impl Swarm {
             let Some(&kind) = kinds.choose(&mut rng) else {
                 break;
             };
-            let takes_down = matches!(kind, FaultKind::Crash | FaultKind::Pause);
+            let takes_down = kind.takes_down();
             if takes_down && down >= self.max_down {
                 continue;
             }
@@ -129,6 +129,14 @@ impl Swarm {
                 }
                 FaultKind::Pause => Action::Pause {
                     duration: millis(&mut rng, 10, 2_000),
+                },
+                FaultKind::Disk => Action::Disk {
+                    op: if rng.gen_bool(0.5) {
+                        DiskOp::Write
+                    } else {
+                        DiskOp::Sync
+                    },
+                    count: rng.gen_range(1..=2),
                 },
             };
             if takes_down {

@@ -38,7 +38,10 @@ struct RecorderState {
     path: Option<rehearsal::RunPath>,
     /// The `effect-logged` oracle, fed every draw.
     effects: crate::layer_oracles::EffectLog,
-    /// Each node's store, if it journals: which batch a draw's log entry went into.
+    /// The `ack-durable` and `replay-resends-logged` oracles, fed every datagram sent.
+    wire: crate::layer_oracles::WireLog,
+    /// Each node's store, if it journals to the disk model: which batch a draw's log entry
+    /// went into, and what is durable.
     stores: Vec<Option<rehearsal::store::CrashableStore>>,
 }
 
@@ -192,7 +195,41 @@ impl Recorder {
 
     /// What the per-layer oracles the recorder feeds as the run goes found, taken out.
     pub fn take_layer_violations(&self) -> Vec<String> {
-        lock(&self.state).effects.take_violations()
+        let mut st = lock(&self.state);
+        let mut out = st.effects.take_violations();
+        out.extend(st.wire.take_violations());
+        out
+    }
+
+    /// Node `node` puts `bytes` on the wire (for the oracles of what goes out: see
+    /// [`WireLog`](crate::layer_oracles::WireLog)).
+    pub fn outgoing(&self, node: NodeId, bytes: &[u8]) {
+        let t = self.now_us();
+        let mut st = lock(&self.state);
+        let RecorderState {
+            wire,
+            stores,
+            names,
+            ..
+        } = &mut *st;
+        let store = stores.get(node.0 as usize).and_then(Option::as_ref);
+        wire.outgoing(node.0, bytes, store, |sent, key| {
+            let kind = match sent {
+                crate::layer_oracles::wire::Sent::Ack => "ack",
+                crate::layer_oracles::wire::Sent::Copy => "resend",
+            };
+            let mut e = TraceEvent::new(t, node, kind);
+            let names = names.get(&key.session).map(|n| n.as_slice());
+            e.session = Some(key.session.to_string());
+            e.from = Some(name(names, key.from));
+            e.to = Some(name(names, key.to));
+            e.lane = Some(match key.lane {
+                Lane::Data => "data",
+                Lane::Control => "control",
+            });
+            e.seq = Some(key.seq);
+            e
+        });
     }
 
     /// The whole trace, taken out: the recorder keeps nothing. A simulation ends with this,
@@ -259,7 +296,9 @@ impl Recorder {
     /// of the last batch that survived (`Some(0)` without a store). For the `effect-logged`
     /// oracle: its draws logged after that may be drawn again.
     pub fn killed(&self, node: NodeId, kept: Option<u64>) {
-        lock(&self.state).effects.killed(node.0, kept);
+        let mut st = lock(&self.state);
+        st.effects.killed(node.0, kept);
+        st.wire.killed(node.0);
     }
 
     /// Records one runtime event.
@@ -310,6 +349,11 @@ impl Recorder {
                 fill_frame(&mut e, civ, names.as_deref().map(|n| n.as_slice()));
                 e.bytes = Some(*bytes);
                 e.payload = payload.map(Arc::from);
+                e.epoch = Some(civ.epoch);
+                if *kind == FrameEvent::Send {
+                    st.wire
+                        .send(node.0, rehearsal::net::link::FrameKey::of(civ));
+                }
                 let actor = match kind {
                     FrameEvent::Send => e.from.as_deref().map(|a| (a, "send")),
                     FrameEvent::Receive => e.to.as_deref().map(|a| (a, "receive")),
@@ -397,6 +441,7 @@ impl Recorder {
                     ),
                     _ => format!("block {block:016x}"),
                 });
+                e.epoch = Some(*block);
                 e
             }
             Event::TimedOut {

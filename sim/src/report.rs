@@ -72,6 +72,8 @@ pub struct Report {
     pub seed: u64,
     /// The network conditions.
     pub net: NetConfig,
+    /// The store its nodes journaled to.
+    pub store: crate::disk::StoreKind,
     /// Every participant's outcome.
     pub outcomes: Outcomes,
     /// The reference run's outcomes.
@@ -96,6 +98,7 @@ impl Report {
             name: String::new(),
             seed,
             net,
+            store: crate::disk::StoreKind::Model,
             outcomes: Outcomes::new(Vec::new()),
             reference: Outcomes::new(Vec::new()),
             violations: Vec::new(),

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use toml_edit::{ImDocument, Item, Value};
 
+use crate::disk::StoreKind;
 use crate::net::NetConfig;
 use crate::plan::{FaultPlan, PlanError, quote};
 
@@ -26,6 +27,8 @@ pub struct Repro {
     pub seed: u64,
     /// The network settings.
     pub net: NetConfig,
+    /// The store the nodes journaled to.
+    pub store: StoreKind,
     /// Simulated time after which unfinished participants were a liveness violation.
     pub time_limit: Duration,
     /// The (shrunk) plan.
@@ -49,6 +52,8 @@ pub struct ReproHeader {
     pub seed: u64,
     /// The network settings.
     pub net: NetConfig,
+    /// The store the nodes journaled to (`store = "file"`; default: the model).
+    pub store: StoreKind,
     /// The time limit of the recorded run, in simulated time.
     pub time_limit: Duration,
     /// The recorded trace hash.
@@ -66,6 +71,9 @@ impl Repro {
         let _ = writeln!(s, "scenario = {}", quote(&self.scenario));
         let _ = writeln!(s, "seed = {}", toml_u64(self.seed));
         let _ = writeln!(s, "time_limit_s = {}", seconds(self.time_limit));
+        if self.store != StoreKind::Model {
+            let _ = writeln!(s, "store = {}", quote(self.store.name()));
+        }
         let _ = writeln!(s, "commit = {}", quote(&self.commit));
         let _ = writeln!(s, "trace_hash = {}", quote(&self.trace_hash));
         let v: Vec<String> = self.violations.iter().map(|v| quote(v)).collect();
@@ -172,6 +180,18 @@ impl Repro {
             net.validate()
                 .map_err(|e| at(n.span(), format!("net: {e}")))?;
         }
+        let store = match root.get("store") {
+            None => StoreKind::Model,
+            Some(item) => item
+                .as_str()
+                .and_then(StoreKind::from_name)
+                .ok_or_else(|| {
+                    at(
+                        item.span(),
+                        "store: expected \"model\" or \"file\"".to_string(),
+                    )
+                })?,
+        };
         let trace_hash = root
             .get("trace_hash")
             .and_then(Item::as_str)
@@ -194,6 +214,7 @@ impl Repro {
             params,
             seed,
             net,
+            store,
             time_limit,
             trace_hash,
         })
@@ -326,6 +347,7 @@ mod tests {
             params: vec![("n".into(), 4)],
             seed: 99,
             net: NetConfig::from_seed(5),
+            store: StoreKind::File,
             time_limit: Duration::from_millis(50),
             plan: FaultPlan::default(),
             commit: "abc".into(),
@@ -337,6 +359,7 @@ mod tests {
         assert_eq!(h.seed, 99);
         assert_eq!(h.params, vec!["n=4".to_string()]);
         assert_eq!(h.net, r.net);
+        assert_eq!(h.store, StoreKind::File);
         assert_eq!(h.time_limit, Duration::from_millis(50));
         assert_eq!(h.trace_hash.as_deref(), Some("00112233aabbccdd"));
     }
@@ -354,6 +377,13 @@ mod tests {
         let e =
             Repro::header("scenario = \"x\"\nseed = 1\ntime_limit_s = 0\n", "r.toml").unwrap_err();
         assert!(e.message.contains("more than 0"), "{e}");
+        let e =
+            Repro::header("scenario = \"x\"\nseed = 1\nstore = \"tape\"\n", "r.toml").unwrap_err();
+        assert!(
+            e.message.contains("store: expected \"model\" or \"file\""),
+            "{e}"
+        );
+        assert_eq!(e.line, 3);
     }
 
     #[test]
@@ -363,6 +393,7 @@ mod tests {
             params: vec![("rounds".into(), u64::MAX)],
             seed: u64::MAX,
             net: NetConfig::default(),
+            store: StoreKind::Model,
             time_limit: Duration::from_micros(1_500_001),
             plan: FaultPlan::default(),
             commit: "abc".into(),

@@ -219,6 +219,7 @@ mod tests {
             bytes: None,
             detail: None,
             payload: None,
+            epoch: None,
         };
         e.detail = Some(detail.into());
         e

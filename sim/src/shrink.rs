@@ -9,8 +9,6 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-#[cfg(madsim)]
-use crate::net::NetConfig;
 use crate::plan::{Action, Fault, FaultPlan, Trigger};
 use crate::report::Report;
 #[cfg(madsim)]
@@ -154,6 +152,9 @@ fn simpler(f: &Fault) -> Vec<Fault> {
                 }));
             }
         }
+        Action::Disk { op, count } if *count > 1 => {
+            out.push(with_action(Action::Disk { op: *op, count: 1 }));
+        }
         Action::Delay { by } => {
             if let Some(h) = halve(*by) {
                 out.push(with_action(Action::Delay { by: h }));
@@ -195,21 +196,16 @@ fn simpler(f: &Fault) -> Vec<Fault> {
     out
 }
 
-/// Shrinks `plan` for `scenario` at `seed` on network `net`.
+/// Shrinks the plan of `sim`'s run of `scenario`: each candidate runs as `sim` does (its
+/// seed, network, time limit and store) with the candidate plan.
 #[cfg(madsim)]
 pub fn shrink_run(
     scenario: &Scenario,
     params: &Params,
-    seed: u64,
-    net: NetConfig,
-    plan: FaultPlan,
-    time_limit: Duration,
+    sim: &Sim,
     budget: usize,
 ) -> Result<Option<Shrunk>, SimError> {
-    let never = AtomicBool::new(false);
-    shrink_run_until(
-        scenario, params, seed, net, plan, time_limit, budget, &never,
-    )
+    shrink_run_until(scenario, params, sim, budget, &AtomicBool::new(false))
 }
 
 /// As [`shrink_run`], but once `interrupt` is set every further candidate counts as passing,
@@ -217,26 +213,23 @@ pub fn shrink_run(
 /// failed a real run). `None` when the plan does not fail, or the interrupt came before its
 /// first run.
 #[cfg(madsim)]
-#[allow(clippy::too_many_arguments)]
 pub fn shrink_run_until(
     scenario: &Scenario,
     params: &Params,
-    seed: u64,
-    net: NetConfig,
-    plan: FaultPlan,
-    time_limit: Duration,
+    sim: &Sim,
     budget: usize,
     interrupt: &AtomicBool,
 ) -> Result<Option<Shrunk>, SimError> {
+    let (seed, net) = (sim.seed(), sim.net_config());
+    let base = sim.clone().net(net);
     let mut failure = None;
     let mut run = |candidate: &FaultPlan, params: &Params| {
         if interrupt.load(Ordering::Relaxed) {
             return crate::report::Report::passing_placeholder(seed, net);
         }
-        match Sim::new(seed)
-            .net(net)
+        match base
+            .clone()
             .plan(candidate.clone())
-            .time_limit(time_limit)
             .run_scenario(scenario, params)
         {
             Ok(r) => r,
@@ -247,6 +240,7 @@ pub fn shrink_run_until(
             }
         }
     };
+    let plan = sim.fault_plan().clone();
     let mut shrunk = shrink(plan, budget, |candidate| run(candidate, params));
     // Then the scenario itself, where it offers simpler parameters (a smaller program):
     // the first simpler candidate that still fails with the shrunk plan is kept, until

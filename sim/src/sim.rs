@@ -7,24 +7,23 @@
 //! returns a [`Report`].
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use crate::scenario::{Params, RunView, Scenario};
 use rehearsal::net::link::LinkConfig;
 use rehearsal::net::transport::NodeId;
-use rehearsal::store::{CountingStore, CrashableStore, Store};
-use rehearsal::{
-    ChoreoError, Node, NodeConfig, Outcomes, ParticipantId, Program, RoleOutcome, SessionId,
-};
+use rehearsal::{ChoreoError, Outcomes, Program, RoleOutcome, SessionId};
 use tokio::sync::mpsc;
 
+use crate::disk::{NodeDisk, NodeStore, StoreKind};
 use crate::faults::{FaultEngine, SimObserver, control};
 use crate::net::NetConfig;
 use crate::plan::{FaultPlan, PlanContext};
 use crate::recorder::Recorder;
 use crate::report::{Report, SimStats};
-use crate::transport::{SimTransport, address};
+use crate::supervise::{Post, supervise};
+use crate::transport::address;
 use crate::watch::RunWatch;
 
 /// Why a simulation could not produce a report.
@@ -123,6 +122,7 @@ pub struct Sim {
     link: LinkConfig,
     plan: FaultPlan,
     durable: bool,
+    store: StoreKind,
     watch: Option<Arc<RunWatch>>,
 }
 
@@ -147,6 +147,7 @@ impl Sim {
             link: LinkConfig::default(),
             plan: FaultPlan::default(),
             durable: true,
+            store: StoreKind::Model,
             watch: None,
         }
     }
@@ -163,6 +164,13 @@ impl Sim {
     /// had not synced when it died.
     pub fn durable(mut self, durable: bool) -> Sim {
         self.durable = durable;
+        self
+    }
+
+    /// Which store a durable node journals to (default: the in-memory model of a disk;
+    /// [`StoreKind::File`]: the real `FileStore` on a simulated disk).
+    pub fn store(mut self, kind: StoreKind) -> Sim {
+        self.store = kind;
         self
     }
 
@@ -241,8 +249,7 @@ impl Sim {
                 v.starts_with("liveness")
                     || v.starts_with("rescue-agreement")
                     || v.starts_with("saga-")
-                    || v.starts_with("link-")
-                    || v.starts_with("effect-logged")
+                    || crate::layer_oracles::is_layer_violation(v)
             })
             .cloned()
             .collect();
@@ -332,11 +339,29 @@ impl Sim {
         let handle = madsim::runtime::Handle::current();
         let session = SessionId(1);
         recorder.follow(session);
+        let stores: Vec<Option<Arc<NodeStore>>> = participants
+            .iter()
+            .map(|p| {
+                self.durable
+                    .then(|| Arc::new(NodeStore::new(NodeDisk::new(self.store), p.to_string())))
+            })
+            .collect();
+        let disks: Vec<Option<NodeDisk>> = stores
+            .iter()
+            .map(|s| s.as_ref().map(|s| s.disk.clone()))
+            .collect();
+        recorder.watch_stores(
+            disks
+                .iter()
+                .map(|d| d.as_ref().and_then(NodeDisk::model))
+                .collect(),
+        );
         let (engine, commands) = if self.plan.faults.is_empty() {
             (None, None)
         } else {
             let names = participants.iter().map(|p| p.to_string()).collect();
-            let (engine, commands) = FaultEngine::new(self.plan.clone(), names, recorder.clone());
+            let (engine, commands) =
+                FaultEngine::new(self.plan.clone(), names, recorder.clone(), disks.clone());
             (Some(engine), Some(commands))
         };
         let observer = Arc::new(SimObserver {
@@ -344,17 +369,6 @@ impl Sim {
             engine: engine.clone(),
         });
         let mut node_ids = Vec::with_capacity(n);
-        let stores: Vec<Option<CrashableStore>> = (0..n)
-            .map(|_| self.durable.then(CrashableStore::new))
-            .collect();
-        recorder.watch_stores(stores.clone());
-        let counted: Vec<Option<Arc<CountingStore>>> = stores
-            .iter()
-            .map(|s| {
-                s.clone()
-                    .map(|s| Arc::new(CountingStore::new(Arc::new(s) as Arc<dyn Store>)))
-            })
-            .collect();
         for (i, p) in participants.iter().enumerate() {
             let post = Arc::new(Post {
                 index: i,
@@ -367,7 +381,7 @@ impl Sim {
                 recorder: recorder.clone(),
                 observer: observer.clone(),
                 engine: engine.clone(),
-                store: counted[i].clone(),
+                store: stores[i].clone(),
                 outcomes: tx.clone(),
                 incarnation: AtomicU64::new(0),
             });
@@ -386,7 +400,7 @@ impl Sim {
                 engine,
                 commands,
                 node_ids.clone(),
-                stores,
+                disks,
                 recorder.clone(),
             )))
         } else {
@@ -431,8 +445,8 @@ impl Sim {
         let trace = recorder.take_trace();
         let mut stats = SimStats::of(&trace, sim_time);
         (stats.datagrams, stats.wire_bytes) = recorder.wire();
-        for c in counted.iter().flatten() {
-            let c = c.counts();
+        for s in stores.iter().flatten() {
+            let c = s.counts();
             stats.store_commits += c.commits;
             stats.store_writes += c.writes;
             stats.store_syncs += c.syncs;
@@ -448,6 +462,9 @@ impl Sim {
             controller.abort();
         }
         tokio::task::yield_now().await;
+        for s in stores.iter().flatten() {
+            s.close();
+        }
         // A run that took rescues or timeouts is compared with the reference run along its
         // path (computed now, with the nodes gone, so nothing it does reaches the trace);
         // otherwise with the fault-free reference computed before the run.
@@ -469,6 +486,7 @@ impl Sim {
             name: name.to_string(),
             seed: self.seed,
             net,
+            store: self.store,
             stats,
             trace_hash: trace.hash(),
             site_uses,
@@ -478,62 +496,4 @@ impl Sim {
             trace,
         }
     }
-}
-
-/// What a node's supervisor needs to (re)start its participant.
-struct Post {
-    index: usize,
-    seed: u64,
-    net: NetConfig,
-    link: LinkConfig,
-    program: Program,
-    session: SessionId,
-    placement: Arc<[NodeId]>,
-    recorder: Arc<Recorder>,
-    observer: Arc<SimObserver>,
-    engine: Option<Arc<FaultEngine>>,
-    store: Option<Arc<CountingStore>>,
-    outcomes: mpsc::UnboundedSender<(usize, RoleOutcome)>,
-    incarnation: AtomicU64,
-}
-
-/// A node's supervisor: binds the node's address, starts the runtime node over the node's
-/// store, runs the participant (after a restart: replays it from its journal), reports its
-/// outcome, and keeps the node alive so its link layer can finish retransmitting. madsim
-/// calls it again whenever the node restarts.
-async fn supervise(post: Arc<Post>) {
-    let id = NodeId(post.index as u32);
-    let incarnation = post.incarnation.fetch_add(1, Ordering::Relaxed);
-    let transport = match SimTransport::bind(
-        id,
-        post.net,
-        post.seed,
-        incarnation,
-        post.recorder.clone(),
-        post.engine.clone(),
-    )
-    .await
-    {
-        Ok(t) => t,
-        Err(e) => {
-            let err = ChoreoError::Transport {
-                detail: format!("node {id} cannot bind {}: {e}", address(id)),
-            };
-            let _ = post.outcomes.send((post.index, Err(err)));
-            return std::future::pending().await;
-        }
-    };
-    let config = NodeConfig {
-        link: post.link,
-        observer: Some(post.observer.clone()),
-        store: post.store.clone().map(|s| s as Arc<dyn Store>),
-    };
-    let node = Node::start(id, Arc::new(transport), config);
-    let me = ParticipantId(post.index as u16);
-    let outcome = post
-        .program
-        .start(&node, post.session, me, post.placement.clone())
-        .await;
-    let _ = post.outcomes.send((post.index, outcome));
-    std::future::pending::<()>().await
 }

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 
-use crate::plan::{Action, Fault, FaultKind, FaultPlan, PlanContext, SiteRef, Trigger};
+use crate::plan::{Action, DiskOp, Fault, FaultKind, FaultPlan, PlanContext, SiteRef, Trigger};
 
 /// Plans of up to `max_faults` faults of `kinds` over the participants and sites of `ctx`.
 /// Shrinking drops faults, then moves toward earlier occurrences and shorter durations.
@@ -102,6 +102,10 @@ pub fn fault_plans(
                             }
                         }
                         FaultKind::Pause => Action::Pause { duration: d },
+                        FaultKind::Disk => Action::Disk {
+                            op: if flag { DiskOp::Write } else { DiskOp::Sync },
+                            count: 1,
+                        },
                     };
                     Some(Fault { trigger, action })
                 })

@@ -53,6 +53,10 @@ pub struct TraceEvent {
     /// trace read back from a file has none.
     #[serde(skip)]
     pub payload: Option<Arc<[u8]>>,
+    /// The checkpoint block instance of a frame (its epoch; 0 outside every block) or of a
+    /// `block-enter`, `block-exit` or `rescue`, for oracles. Like `payload`, in memory only.
+    #[serde(skip)]
+    pub epoch: Option<u64>,
 }
 
 impl TraceEvent {
@@ -70,6 +74,7 @@ impl TraceEvent {
             bytes: None,
             detail: None,
             payload: None,
+            epoch: None,
         }
     }
 

@@ -161,6 +161,7 @@ fn event(obj: &serde_json::Map<String, serde_json::Value>) -> Result<TraceEvent,
         bytes: number("bytes")?.map(|b| b as usize),
         detail: text("detail")?,
         payload: None,
+        epoch: None,
     })
 }
 
@@ -184,6 +185,7 @@ mod tests {
                 bytes: Some(7),
                 detail: None,
                 payload: None,
+                epoch: None,
             }],
         };
         let mut text = trace.json_lines();

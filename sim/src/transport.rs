@@ -122,6 +122,7 @@ impl SimTransport {
 impl Transport for SimTransport {
     fn send(&self, to: NodeId, frame: Vec<u8>) -> Result<(), TransportError> {
         self.recorder.datagram(frame.len());
+        self.recorder.outgoing(self.id, &frame);
         let planned = match &self.engine {
             Some(engine) if engine.frames_armed() => match Packet::decode(self.id, &frame) {
                 Ok(Packet::Frame { civ, .. }) => engine.take_frame_fault(&FrameKey::of(&civ)),

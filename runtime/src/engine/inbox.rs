@@ -71,7 +71,10 @@ impl Session {
         {
             return Ok(Arrival::Duplicate);
         }
-        if civ.lane == Lane::Data && abandoned(&st.blocks, civ.epoch) {
+        if civ.lane == Lane::Data
+            && abandoned(&st.blocks, civ.epoch)
+            && crate::planted::planted() != Some(crate::planted::Bug::AdmitAbandonedFrames)
+        {
             // Acknowledged (so the sender stops) but neither stored nor delivered; counted as
             // consumed too, or the sender's channel would keep a gap there forever (and with
             // it, no divergence could be told on that channel again).

@@ -140,12 +140,44 @@ const ACKED: u8 = 0xFF;
 /// The tag of an ended session's placement record (see [`Journal::finish`]).
 const PLACEMENT: &[u8] = b"P";
 
+/// The key prefix of `me`'s journal in `session`.
+fn prefix(session: SessionId, me: ParticipantId) -> [u8; 10] {
+    let mut prefix = [0u8; 10];
+    prefix[..8].copy_from_slice(&session.0.to_be_bytes());
+    prefix[8..].copy_from_slice(&me.0.to_be_bytes());
+    prefix
+}
+
+/// The key of a frame's record in `prefix`'s journal: the peer, the lane, the number.
+fn frame_record(prefix: &[u8], peer: ParticipantId, lane: Lane, seq: u64) -> Vec<u8> {
+    let mut k = prefix.to_vec();
+    k.extend_from_slice(&peer.0.to_be_bytes());
+    k.push(lane_byte(lane));
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// Where the receiver's journal keeps the frame `key` names once it stored it: its key in
+/// [`Table::Inbox`]. For harnesses that read a store's disk model rather than the runtime's
+/// own bookkeeping (the simulator's per-layer oracles); the layout is the journal's.
+pub fn inbox_record_key(key: &FrameKey) -> Vec<u8> {
+    frame_record(&prefix(key.session, key.to), key.from, key.lane, key.seq)
+}
+
+/// Where the sender's journal marks the frame `key` names as acknowledged: the mark's key
+/// in [`Table::Outbox`] (see [`inbox_record_key`]).
+pub fn ack_mark_key(key: &FrameKey) -> Vec<u8> {
+    let mut k = frame_record(&prefix(key.session, key.from), key.to, key.lane, key.seq);
+    k.push(ACKED);
+    k
+}
+
 impl Journal {
     pub fn new(store: Arc<dyn Store>, session: SessionId, me: ParticipantId) -> Journal {
-        let mut prefix = [0u8; 10];
-        prefix[..8].copy_from_slice(&session.0.to_be_bytes());
-        prefix[8..].copy_from_slice(&me.0.to_be_bytes());
-        Journal { store, prefix }
+        Journal {
+            store,
+            prefix: prefix(session, me),
+        }
     }
 
     fn key(&self, rest: &[u8]) -> Vec<u8> {
@@ -155,10 +187,7 @@ impl Journal {
     }
 
     fn frame_key(&self, peer: ParticipantId, lane: Lane, seq: u64) -> Vec<u8> {
-        let mut rest = peer.0.to_be_bytes().to_vec();
-        rest.push(lane_byte(lane));
-        rest.extend_from_slice(&seq.to_be_bytes());
-        self.key(&rest)
+        frame_record(&self.prefix, peer, lane, seq)
     }
 
     fn write(&self, batch: &Batch, sync: bool) -> Result<(), StoreError> {
@@ -267,17 +296,21 @@ impl Journal {
             self.frame_key(civ.from, civ.lane, civ.seq),
             encode(&(civ, payload)),
         );
-        self.write(&b, true)
+        let planted = crate::planted::planted() == Some(crate::planted::Bug::AckBeforeDurable);
+        self.write(&b, !planted)
     }
 
-    /// Stores a frame about to be sent durably (before it leaves).
-    pub fn sending(&self, civ: &Civ, payload: &[u8]) -> Result<(), StoreError> {
+    /// Stores frames about to be sent durably (before they leave), in one batch: a failed
+    /// write leaves none of them stored.
+    pub fn sending(&self, frames: &[(NodeId, Civ, Vec<u8>)]) -> Result<(), StoreError> {
         let mut b = Batch::new();
-        b.put(
-            Table::Outbox,
-            self.frame_key(civ.to, civ.lane, civ.seq),
-            encode(&(civ, payload)),
-        );
+        for (_, civ, payload) in frames {
+            b.put(
+                Table::Outbox,
+                self.frame_key(civ.to, civ.lane, civ.seq),
+                encode(&(civ, payload.as_slice())),
+            );
+        }
         self.write(&b, true)
     }
 

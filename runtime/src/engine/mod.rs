@@ -16,3 +16,5 @@ pub(crate) mod replay;
 pub mod saga;
 pub(crate) mod session;
 mod state;
+
+pub use journal::{ack_mark_key, inbox_record_key};

@@ -336,12 +336,8 @@ fn announce(
     control: &Control,
 ) -> bool {
     let bytes = postcard::to_stdvec(control).unwrap_or_default();
-    let mut halted = false;
-    for &m in members.iter().filter(|&&m| m != session.me) {
-        halted |=
-            node.send(session, m, Lane::Control, site.clone(), bytes.clone(), 0) == Verdict::Halt;
-    }
-    halted
+    let others = members.iter().copied().filter(|&m| m != session.me);
+    node.send_each(session, others, Lane::Control, site, &bytes, 0) == Verdict::Halt
 }
 
 /// One block instance at one participant, once entered.

@@ -80,6 +80,14 @@ pub(crate) async fn participate<Ch: Choreography + Clone>(
 ) -> Result<Ended<Ch::Output>, ChoreoError> {
     let participant = session.participant();
     let id = session.id;
+    let reopen = (nested && crate::planted::planted() == Some(crate::planted::Bug::ReopenEnded))
+        .then(|| {
+            (
+                session.me,
+                session.census.clone(),
+                session.placement.clone(),
+            )
+        });
     let recorded = match &session.finished {
         Some(SessionState::Done(json)) => Some(Ok((json.clone(), None))),
         Some(SessionState::Returned { json, value }) => {
@@ -126,6 +134,11 @@ pub(crate) async fn participate<Ch: Choreography + Clone>(
             Err(e) => Err(e),
         },
     });
+    if let (Some((me, census, placement)), Ok(Ended::Ran(..))) = (reopen, &ended) {
+        // Planted: the ended session is opened again under its id, and closed at once.
+        let again = node.open_session(id, me, census, placement);
+        node.close_session(&again);
+    }
     ended
 }
 
@@ -200,11 +213,8 @@ async fn agree_on_end<C: RoleSet>(
     }
     let site = Site::session_end();
     let bytes = postcard::to_stdvec(&Control::Done { block: 0, chain: 0 }).unwrap_or_default();
-    let mut halted = false;
-    for &m in members.iter().filter(|&&m| m != session.me) {
-        halted |=
-            node.send(session, m, Lane::Control, site.clone(), bytes.clone(), 0) == Verdict::Halt;
-    }
+    let others = members.iter().copied().filter(|&m| m != session.me);
+    let halted = node.send_each(session, others, Lane::Control, &site, &bytes, 0) == Verdict::Halt;
     ch.halt_if(halted).await;
     session.wait_exit(0, members, 0).await.map(|_| ())
 }

@@ -35,7 +35,9 @@ pub struct NodeConfig {
     /// Sees every event of the node; `None` costs nothing.
     pub observer: Option<Arc<dyn Observer>>,
     /// Where the node journals its participants' sessions, so a restarted participant
-    /// replays instead of starting over. `None`: nothing is journaled (no recovery).
+    /// replays instead of starting over. `None`: nothing is journaled (no recovery). A
+    /// write or sync the store fails makes the node fail-stop
+    /// ([`Node::fail_stopped`](super::Node::fail_stopped)): its host restarts it.
     pub store: Option<Arc<dyn Store>>,
 }
 
@@ -112,17 +114,25 @@ pub(super) struct NodeInner {
     /// a transport that delivers every frame from a node that journals nothing (where a lost
     /// acknowledgement or a replay cannot happen).
     pub(super) acks: bool,
+    /// Trips on the first store failure: the node fail-stops (see `fail_stop`).
+    pub(super) halted: Arc<super::fail_stop::Tripwire>,
 }
 
 impl NodeInner {
     /// Observes an event on which no verdict can act (the link layer's own events).
     pub(super) fn observe(&self, event: Event<'_>) {
+        if self.halted.tripped() {
+            return;
+        }
         if let Some(o) = &self.config.observer {
             let _ = o.on_event(self.id, &event);
         }
     }
 
     pub(super) fn transmit(&self, node: NodeId, bytes: Vec<u8>) {
+        if self.halted.tripped() {
+            return;
+        }
         if self.transport.send(node, bytes).is_err() {
             lock(&self.stats).send_errors += 1;
         }

@@ -23,8 +23,10 @@ use crate::net::transport::{NodeId, Transport, lock};
 use crate::observer::{Event, FrameEvent, Observer, Verdict};
 use crate::store::Store;
 
+mod fail_stop;
 mod inner;
 
+use fail_stop::{FailStopStore, Tripwire};
 pub use inner::{NodeConfig, NodeStats};
 use inner::{NodeInner, Sessions, dispatch, retransmit};
 
@@ -37,13 +39,20 @@ pub struct Node {
 impl Node {
     /// Starts a node on `transport`: spawns its dispatcher and retransmitter on the current
     /// runtime (in simulation: on the current simulated node).
-    pub fn start(id: NodeId, transport: Arc<dyn Transport>, config: NodeConfig) -> Node {
+    ///
+    /// A failed store write or sync makes the node fail-stop (see [`Node::fail_stopped`]).
+    pub fn start(id: NodeId, transport: Arc<dyn Transport>, mut config: NodeConfig) -> Node {
         let acks = !transport.guarantees().reliable || config.store.is_some();
+        let halted = Arc::new(Tripwire::default());
+        config.store = config
+            .store
+            .map(|s| Arc::new(FailStopStore::new(s, halted.clone())) as Arc<dyn Store>);
         let inner = Arc::new(NodeInner {
             id,
             transport,
             config,
             acks,
+            halted,
             sessions: Mutex::new(Sessions::default()),
             link: Mutex::new(LinkTx::default()),
             link_wake: Notify::new(),
@@ -60,6 +69,48 @@ impl Node {
             lock(&inner.tasks).push(retransmitter);
         }
         Node { inner }
+    }
+
+    /// Resolves when the node has fail-stopped, with the store failure that stopped it.
+    ///
+    /// A store that fails a write or a sync leaves the node unsure of what is durable, so the
+    /// node stops at that point as if its process had died there: from then on it sends
+    /// nothing, acknowledges nothing, writes nothing, reports nothing to its observer, and
+    /// every participant halts at its next operator (its session's outcome is never
+    /// reported). Its host must then restart it on the same store: the restarted node
+    /// recovers from what the store made durable, and its participants replay. This is how
+    /// Rehearsal answers a failed `fsync`: a retry that succeeds would prove nothing.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use rehearsal::net::transport::{InProcessNetwork, NodeId};
+    /// use rehearsal::store::{CrashableStore, Store};
+    /// use rehearsal::{Node, NodeConfig};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let disk = CrashableStore::new();
+    /// let config = NodeConfig {
+    ///     store: Some(Arc::new(disk.clone()) as Arc<dyn Store>),
+    ///     ..NodeConfig::default()
+    /// };
+    /// let net = InProcessNetwork::new();
+    /// let node = Node::start(NodeId(0), Arc::new(net.endpoint(NodeId(0))), config);
+    /// // A host restarts the node when this resolves.
+    /// let host = tokio::spawn({
+    ///     let node = node.clone();
+    ///     async move { node.fail_stopped().await }
+    /// });
+    /// assert!(!node.is_fail_stopped());
+    /// # drop(host);
+    /// # }
+    /// ```
+    pub async fn fail_stopped(&self) -> crate::store::StoreError {
+        self.inner.halted.tripped_by().await
+    }
+
+    /// Whether the node has fail-stopped (see [`Node::fail_stopped`]).
+    pub fn is_fail_stopped(&self) -> bool {
+        self.inner.halted.tripped()
     }
 
     /// This node's address.
@@ -115,6 +166,10 @@ impl Node {
     }
 
     pub(crate) fn observe(&self, event: Event<'_>) -> Verdict {
+        if self.inner.halted.tripped() {
+            // Fail-stopped: the participant goes no further, and nothing is reported.
+            return Verdict::Halt;
+        }
         match &self.inner.config.observer {
             Some(o) => o.on_event(self.inner.id, &event),
             None => Verdict::Continue,
@@ -142,7 +197,11 @@ impl Node {
                 let unacked: Vec<(Civ, Vec<u8>)> = recovered
                     .outbox
                     .values()
-                    .filter(|(_, _, acked)| !acked)
+                    .filter(|(_, _, acked)| {
+                        !acked
+                            || crate::planted::planted()
+                                == Some(crate::planted::Bug::ResendAcknowledged)
+                    })
                     .map(|(civ, payload, _)| (civ.clone(), payload.clone()))
                     .collect();
                 let failure = failure.or_else(|| {
@@ -236,6 +295,44 @@ impl Node {
         payload: Vec<u8>,
         epoch: u64,
     ) -> Verdict {
+        match self.prepare(session, to, lane, site, payload, epoch) {
+            Some(frame) => self.send_prepared(session, vec![frame]),
+            None => Verdict::Continue,
+        }
+    }
+
+    /// Sends `payload` to each of `to` (a notice to every other member of a block), journaled
+    /// as one batch before any of them leaves: a store failure leaves all of them logged or
+    /// none, so a replay that finds the notice logged owes it to every member (it resends
+    /// those not acknowledged), and one that does not runs the step again. Returns the
+    /// verdicts, combined.
+    pub(crate) fn send_each(
+        &self,
+        session: &Session,
+        to: impl IntoIterator<Item = ParticipantId>,
+        lane: Lane,
+        site: &Site,
+        payload: &[u8],
+        epoch: u64,
+    ) -> Verdict {
+        let frames = to
+            .into_iter()
+            .filter_map(|m| self.prepare(session, m, lane, site.clone(), payload.to_vec(), epoch))
+            .collect();
+        self.send_prepared(session, frames)
+    }
+
+    /// Numbers a frame to `to` and decides whether it goes out: `None` when a replay finds it
+    /// sent before (or the session cannot send it).
+    fn prepare(
+        &self,
+        session: &Session,
+        to: ParticipantId,
+        lane: Lane,
+        site: Site,
+        payload: Vec<u8>,
+        epoch: u64,
+    ) -> Option<(NodeId, Civ, Vec<u8>)> {
         let seq = session.next_send_seq(to, lane);
         let occurrence = match lane {
             Lane::Data => session.next_occurrence(to, &site, epoch),
@@ -258,18 +355,16 @@ impl Node {
             session.fail(ChoreoError::Census {
                 detail: format!("no node hosts participant {to} of session {}", session.id),
             });
-            return Verdict::Continue;
+            return None;
         };
         match session.logged_send(to, lane, seq, &payload) {
             // No new data frame goes out of a session that failed before the restart.
-            LoggedSend::New if lane == Lane::Data && session.past_the_log() => {
-                return Verdict::Continue;
-            }
-            LoggedSend::New => {}
+            LoggedSend::New if lane == Lane::Data && session.past_the_log() => None,
+            LoggedSend::New => Some((node, civ, payload)),
             LoggedSend::Acknowledged | LoggedSend::InFlight => {
                 // Replaying: the previous incarnation sent exactly this frame.
                 lock(&self.inner.stats).replayed_sends += 1;
-                return Verdict::Continue;
+                None
             }
             LoggedSend::Differs => {
                 let error = ChoreoError::Nondeterminism {
@@ -283,11 +378,18 @@ impl Node {
                 };
                 let site = civ.site.clone();
                 self.fail_session(session, error, site);
-                return Verdict::Continue;
+                None
             }
         }
+    }
+
+    /// Journals `frames` (one batch) and sends each.
+    fn send_prepared(&self, session: &Session, frames: Vec<(NodeId, Civ, Vec<u8>)>) -> Verdict {
+        if frames.is_empty() {
+            return Verdict::Continue;
+        }
         if let Some(journal) = session.journal() {
-            if let Err(e) = journal.sending(&civ, &payload) {
+            if let Err(e) = journal.sending(&frames) {
                 lock(&self.inner.stats).store_errors += 1;
                 let error = ChoreoError::Store {
                     role: session.participant().to_string(),
@@ -304,31 +406,35 @@ impl Node {
                 return Verdict::Continue;
             }
         }
-        let packet = Packet::Frame {
-            civ,
-            payload,
-            ack: self.inner.acks,
-        };
-        let bytes = packet.encode();
-        let Packet::Frame { civ, payload, .. } = packet else {
-            return Verdict::Continue;
-        };
-        {
-            let mut st = lock(&self.inner.stats);
-            st.frames_sent += 1;
-            st.bytes_sent += bytes.len() as u64;
-        }
-        let verdict = self.observe(Event::Frame {
-            kind: FrameEvent::Send,
-            civ: &civ,
-            census: Some(&session.census),
-            bytes: bytes.len(),
-            payload: Some(&payload),
-        });
-        if self.inner.acks {
-            self.track_and_send(node, civ, bytes);
-        } else {
-            self.inner.transmit(node, bytes);
+        let mut verdict = Verdict::Continue;
+        for (node, civ, payload) in frames {
+            let packet = Packet::Frame {
+                civ,
+                payload,
+                ack: self.inner.acks,
+            };
+            let bytes = packet.encode();
+            let Packet::Frame { civ, payload, .. } = packet else {
+                continue;
+            };
+            {
+                let mut st = lock(&self.inner.stats);
+                st.frames_sent += 1;
+                st.bytes_sent += bytes.len() as u64;
+            }
+            let seen = self.observe(Event::Frame {
+                kind: FrameEvent::Send,
+                civ: &civ,
+                census: Some(&session.census),
+                bytes: bytes.len(),
+                payload: Some(&payload),
+            });
+            if self.inner.acks {
+                self.track_and_send(node, civ, bytes);
+            } else {
+                self.inner.transmit(node, bytes);
+            }
+            verdict = verdict.and(seen);
         }
         verdict
     }
@@ -346,12 +452,10 @@ impl Node {
             remote: false,
         });
         let notice = postcard::to_stdvec(&Control::Abort(error)).unwrap_or_default();
-        for i in 0..session.census.len() {
-            let to = ParticipantId(i as u16);
-            if to != session.me {
-                // A failure notice goes out whatever an observer says.
-                let _ = self.send(session, to, Lane::Control, site.clone(), notice.clone(), 0);
-            }
-        }
+        let others = (0..session.census.len() as u16)
+            .map(ParticipantId)
+            .filter(|&to| to != session.me);
+        // A failure notice goes out whatever an observer says.
+        let _ = self.send_each(session, others, Lane::Control, &site, &notice, 0);
     }
 }

@@ -31,19 +31,38 @@ struct State {
     visible: Tables,
     /// How many of the next commits or syncs fail.
     failures: u32,
+    /// How many of the next commits fail (besides `failures`).
+    commit_failures: u32,
+    /// How many of the next syncs fail (besides `failures`).
+    sync_failures: u32,
     /// Non-empty batches committed and still here (a crash takes back the unsynced ones).
     committed: u64,
 }
 
 impl State {
-    /// Consumes one injected failure, if any is pending: `Err` names `op`.
-    fn inject(&mut self, op: impl FnOnce() -> String) -> Result<(), StoreError> {
-        if self.failures == 0 {
+    /// Consumes one injected failure of a commit (`sync` false) or a sync, if one is
+    /// pending: `Err` names `op`.
+    fn inject(&mut self, sync: bool, op: impl FnOnce() -> String) -> Result<(), StoreError> {
+        let own = if sync {
+            &mut self.sync_failures
+        } else {
+            &mut self.commit_failures
+        };
+        let (counter, name) = if *own > 0 {
+            let name = if sync {
+                "fail_next_syncs"
+            } else {
+                "fail_next_commits"
+            };
+            (own, name)
+        } else if self.failures > 0 {
+            (&mut self.failures, "fail_next_writes")
+        } else {
             return Ok(());
-        }
-        self.failures -= 1;
+        };
+        *counter -= 1;
         Err(StoreError::Injected {
-            detail: format!("{} failed (fail_next_writes)", op()),
+            detail: format!("{} failed ({name})", op()),
         })
     }
 }
@@ -70,12 +89,33 @@ impl CrashableStore {
         lock(&self.state).failures = n;
     }
 
+    /// Makes the next `n` [`Store::commit`] calls fail (the batch is not applied), as a disk
+    /// that refuses a write. Adds to any failures pending.
+    pub fn fail_next_commits(&self, n: u32) {
+        let mut state = lock(&self.state);
+        state.commit_failures = state.commit_failures.saturating_add(n);
+    }
+
+    /// Makes the next `n` [`Store::sync`] calls fail, leaving what they would have synced
+    /// unsynced (a crash then loses it), as a disk whose `fsync` reports an error. Adds to
+    /// any failures pending.
+    pub fn fail_next_syncs(&self, n: u32) {
+        let mut state = lock(&self.state);
+        state.sync_failures = state.sync_failures.saturating_add(n);
+    }
+
     /// How many non-empty batches were committed and are still here: the number of the last
     /// one (a crash takes back those it loses, so numbers go on from the durable ones). For
     /// a harness telling which writes a crash took: a write in batch `k` survives a crash
     /// that lost `n` batches if `k <= committed() - n`.
     pub fn committed(&self) -> u64 {
         lock(&self.state).committed
+    }
+
+    /// The value of `key` in `table` that a [`crash`](CrashableStore::crash) now would leave:
+    /// the durable state only (for a harness checking what a node treated as durable).
+    pub fn durable_get(&self, table: Table, key: &[u8]) -> Option<Vec<u8>> {
+        lock(&self.state).durable.get(table, key)
     }
 
     /// How many committed batches a [`crash`](CrashableStore::crash) now would lose: the
@@ -88,7 +128,9 @@ impl CrashableStore {
 impl Store for CrashableStore {
     fn commit(&self, batch: &Batch) -> Result<(), StoreError> {
         let mut state = lock(&self.state);
-        state.inject(|| format!("commit of a batch of {} writes", batch.ops().len()))?;
+        state.inject(false, || {
+            format!("commit of a batch of {} writes", batch.ops().len())
+        })?;
         if !batch.is_empty() {
             state.visible.apply(batch);
             state.unsynced.push(batch.clone());
@@ -100,7 +142,7 @@ impl Store for CrashableStore {
     fn sync(&self) -> Result<(), StoreError> {
         let mut state = lock(&self.state);
         let unsynced = state.unsynced.len();
-        state.inject(|| format!("sync of {unsynced} unsynced batches"))?;
+        state.inject(true, || format!("sync of {unsynced} unsynced batches"))?;
         let State {
             durable, unsynced, ..
         } = &mut *state;

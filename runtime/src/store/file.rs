@@ -6,7 +6,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use redb::{Builder, Database, Durability, TableDefinition, TableError};
+use redb::{Builder, Database, Durability, StorageBackend, TableDefinition, TableError};
 
 use super::{Batch, Entry, Store, StoreError, Table};
 
@@ -96,11 +96,42 @@ impl FileStore {
     /// directory, permissions, already open).
     pub fn open(path: impl AsRef<Path>) -> Result<FileStore, StoreError> {
         let path = path.as_ref().to_path_buf();
+        let create = |path: &Path| Builder::new().set_cache_size(CACHE_BYTES).create(path);
+        FileStore::opened(path.clone(), || create(&path))
+    }
+
+    /// Opens the store on `backend` instead of a file: the same database code over storage
+    /// of the caller's (the simulator's disk, which loses unsynced writes on a crash, is
+    /// one). `name` stands for the file in error messages. As with [`FileStore::open`],
+    /// empty storage opens as a new store and damaged storage is [`StoreError::Corrupt`].
+    ///
+    /// ```
+    /// use rehearsal::store::{Batch, FileStore, Store, Table};
+    ///
+    /// let memory = redb::backends::InMemoryBackend::new();
+    /// let store = FileStore::with_backend("n1.redb", memory).unwrap();
+    /// store.commit(Batch::new().put(Table::App, b"k".to_vec(), b"v".to_vec())).unwrap();
+    /// store.sync().unwrap();
+    /// assert_eq!(store.get(Table::App, b"k").unwrap(), Some(b"v".to_vec()));
+    /// ```
+    pub fn with_backend(
+        name: impl Into<PathBuf>,
+        backend: impl StorageBackend,
+    ) -> Result<FileStore, StoreError> {
+        FileStore::opened(name.into(), || {
+            Builder::new()
+                .set_cache_size(CACHE_BYTES)
+                .create_with_backend(backend)
+        })
+    }
+
+    fn opened(
+        path: PathBuf,
+        create: impl FnOnce() -> Result<Database, redb::DatabaseError>,
+    ) -> Result<FileStore, StoreError> {
         // redb checks some invariants of an existing file with assertions (e.g. a file shorter
         // than its header says panics): a damaged file must be an error, not a crash.
-        let opened = panic::catch_unwind(AssertUnwindSafe(|| {
-            Builder::new().set_cache_size(CACHE_BYTES).create(&path)
-        }));
+        let opened = panic::catch_unwind(AssertUnwindSafe(create));
         let db = match opened {
             Ok(Ok(db)) => db,
             Ok(Err(error)) => return Err(open_error(&path, error.into())),

@@ -21,6 +21,8 @@ pub use counting::{CountingStore, StoreCounts};
 pub use crashable::CrashableStore;
 pub use file::FileStore;
 pub use memory::MemoryStore;
+/// The storage under a [`FileStore`] ([`FileStore::with_backend`]): redb's pluggable backend.
+pub use redb::StorageBackend;
 
 /// The tables of a store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -22,19 +22,33 @@ pub type SocketError = String;
 /// (drawn by the Listener, see the module doc of [`super`]), so one implementation can serve
 /// several runs of the choreography (the reference run and the projected run, say) without
 /// mixing their connections.
+///
+/// Accepts, reads and writes are numbered, and idempotent by number: asking again for the
+/// `k`-th accept or the `i`-th line returns what the first call got, and writing the `i`-th
+/// line again writes nothing. A replayed participant calls an effect again when the log entry
+/// of its result was lost (its node's disk failed the write, so the node fail-stopped after
+/// the effect had happened): the numbers keep the outside world from being taken twice.
 pub trait Connections: Send + Sync + 'static {
     /// Where the server listens, in words (`127.0.0.1:7878`).
     fn listen(&self, run: u64) -> BoxFuture<'_, String>;
-    /// Waits for the next client and returns its connection's id.
-    fn accept(&self, run: u64) -> BoxFuture<'_, Result<u64, SocketError>>;
-    /// Reads the next line of connection `conn`, without its line ending; `None` when the
-    /// client closed the connection.
-    fn read_line(&self, run: u64, conn: u64) -> BoxFuture<'_, Result<Option<String>, SocketError>>;
-    /// Writes `line` and a newline to connection `conn`.
+    /// The `k`-th accept (from 0): waits for the next client and returns its connection's
+    /// id; again for a `k` accepted before, that connection's id.
+    fn accept(&self, run: u64, k: u64) -> BoxFuture<'_, Result<u64, SocketError>>;
+    /// Reads line `i` (from 0) of connection `conn`, without its line ending; `None` when
+    /// the client closed the connection. A line read before is returned again.
+    fn read_line(
+        &self,
+        run: u64,
+        conn: u64,
+        i: u64,
+    ) -> BoxFuture<'_, Result<Option<String>, SocketError>>;
+    /// Writes `line` and a newline to connection `conn` as its reply number `i` (from 0),
+    /// unless reply `i` was written before.
     fn write_line(
         &self,
         run: u64,
         conn: u64,
+        i: u64,
         line: String,
     ) -> BoxFuture<'_, Result<(), SocketError>>;
     /// Closes connection `conn` and returns its transcript.
@@ -183,11 +197,14 @@ impl Connections for SimulatedClients {
         Box::pin(async { "simulated clients".to_string() })
     }
 
-    fn accept(&self, run: u64) -> BoxFuture<'_, Result<u64, SocketError>> {
+    fn accept(&self, run: u64, k: u64) -> BoxFuture<'_, Result<u64, SocketError>> {
         Box::pin(async move {
             // The client appears when the accept completes: a crash while waiting for it
             // (nothing logged yet) leaves it for the replay's accept.
             Ok(self.with(run, |c| {
+                if k < c.accepted {
+                    return k;
+                }
                 let id = c.accepted;
                 c.accepted += 1;
                 c.by_id.insert(id, Transcript::default());
@@ -196,13 +213,27 @@ impl Connections for SimulatedClients {
         })
     }
 
-    fn read_line(&self, run: u64, conn: u64) -> BoxFuture<'_, Result<Option<String>, SocketError>> {
+    fn read_line(
+        &self,
+        run: u64,
+        conn: u64,
+        i: u64,
+    ) -> BoxFuture<'_, Result<Option<String>, SocketError>> {
         Box::pin(async move {
+            let before = self.with_client(run, conn, |t| {
+                t.sent.get(i as usize).cloned().map(Some).or_else(|| {
+                    // Read before and found closed: closed again.
+                    (i < t.reads && i > self.script.lines).then_some(None)
+                })
+            })?;
+            if let Some(line) = before {
+                return Ok(line);
+            }
             let next = self.with_client(run, conn, |t| t.sent.len() as u64)?;
             tokio::time::sleep(self.script.pause(conn, next)).await;
             // The line is taken only now, when the read completes (see above).
             self.with_client(run, conn, |t| {
-                t.reads += 1;
+                t.reads = t.reads.max(i + 1);
                 let i = t.sent.len() as u64;
                 (i <= self.script.lines).then(|| {
                     let line = self.script.line(conn, i);
@@ -217,9 +248,16 @@ impl Connections for SimulatedClients {
         &self,
         run: u64,
         conn: u64,
+        i: u64,
         line: String,
     ) -> BoxFuture<'_, Result<(), SocketError>> {
-        Box::pin(async move { self.with_client(run, conn, |t| t.received.push(line)) })
+        Box::pin(async move {
+            self.with_client(run, conn, |t| {
+                if i >= t.received.len() as u64 {
+                    t.received.push(line);
+                }
+            })
+        })
     }
 
     fn close(&self, run: u64, conn: u64) -> BoxFuture<'_, Result<Transcript, SocketError>> {
@@ -294,9 +332,13 @@ mod real {
             Box::pin(async move { self.address.to_string() })
         }
 
-        fn accept(&self, _run: u64) -> BoxFuture<'_, Result<u64, SocketError>> {
+        fn accept(&self, _run: u64, k: u64) -> BoxFuture<'_, Result<u64, SocketError>> {
             Box::pin(async move {
                 let mut listener = self.listener.lock().await;
+                // Connection ids are the accepts' numbers.
+                if k < self.next.load(Ordering::Relaxed) {
+                    return Ok(k);
+                }
                 if listener.is_none() {
                     let bound = self
                         .bound
@@ -335,10 +377,17 @@ mod real {
             &self,
             _run: u64,
             conn: u64,
+            i: u64,
         ) -> BoxFuture<'_, Result<Option<String>, SocketError>> {
             Box::pin(async move {
                 let socket = self.socket(conn)?;
                 let mut s = socket.lock().await;
+                if let Some(line) = s.transcript.sent.get(i as usize) {
+                    return Ok(Some(line.clone()));
+                }
+                if i < s.transcript.reads {
+                    return Ok(None);
+                }
                 let mut bytes = Vec::new();
                 let n = (&mut s.reader)
                     .take(MAX_REAL_LINE + 1)
@@ -370,11 +419,15 @@ mod real {
             &self,
             _run: u64,
             conn: u64,
+            i: u64,
             line: String,
         ) -> BoxFuture<'_, Result<(), SocketError>> {
             Box::pin(async move {
                 let socket = self.socket(conn)?;
                 let mut s = socket.lock().await;
+                if i < s.transcript.received.len() as u64 {
+                    return Ok(());
+                }
                 let mut bytes = line.clone().into_bytes();
                 bytes.push(b'\n');
                 s.writer

@@ -157,11 +157,14 @@ impl Choreography for TcpServer {
             .await?;
         let (run, address) = ch.at("listening").broadcast(Listener, listening).await?;
         let mut open = Vec::new();
-        for _ in 0..self.connections {
+        for k in 0..self.connections {
             let sockets = self.sockets.clone();
             let accepted = ch
                 .at("accept")
-                .side_effect_async(AcceptorPool, |_| async move { sockets.accept(run).await })
+                .side_effect_async(
+                    AcceptorPool,
+                    |_| async move { sockets.accept(run, k).await },
+                )
                 .await?;
             let accepted = ch.at("accepted").broadcast(AcceptorPool, accepted).await?;
             open.push(match accepted {
@@ -201,11 +204,13 @@ impl Choreography for Conversation {
 
     async fn run(self, ch: &Choreo<Self::Census>) -> Result<Ended, ChoreoError> {
         let Conversation { sockets, run, conn } = self;
-        let start = ch.locally(Handler, |_| Tally::default()).await?;
-        let handler = ch
-            .repeat(start, |ch, tally| {
+        let tally = ch.locally(Handler, |_| Tally::default()).await?;
+        // TcpClient numbers the lines, so that its socket effects are idempotent.
+        let line = ch.locally(TcpClient, |_| 0u64).await?;
+        let (handler, _) = ch
+            .repeat((tally, line), |ch, (tally, line)| {
                 let sockets = sockets.clone();
-                async move { turn(&ch, sockets, run, conn, tally).await }
+                async move { turn(&ch, sockets, run, conn, tally, line).await }
             })
             .await?;
         let client = ch
@@ -223,14 +228,15 @@ async fn turn(
     run: u64,
     conn: u64,
     tally: At<Tally, Handler>,
-) -> Result<Loop<At<Tally, Handler>>, ChoreoError> {
+    index: At<u64, TcpClient>,
+) -> Result<Loop<(At<Tally, Handler>, At<u64, TcpClient>)>, ChoreoError> {
     let reader = sockets.clone();
     let line = ch
         .at("read")
-        .side_effect_async(
-            TcpClient,
-            |_| async move { reader.read_line(run, conn).await },
-        )
+        .side_effect_async(TcpClient, |c| {
+            let i = *c.get(&index);
+            async move { reader.read_line(run, conn, i).await }
+        })
         .await?;
     let line = ch.at("line").comm(TcpClient, Handler, &line).await?;
     let answer = ch
@@ -246,15 +252,16 @@ async fn turn(
     // finds the connection closed and ends the conversation.
     ch.at("write")
         .side_effect_async(TcpClient, |c| {
-            let reply = c.take(reply);
-            async move { sockets.write_line(run, conn, reply).await }
+            let (i, reply) = (*c.get(&index), c.take(reply));
+            async move { sockets.write_line(run, conn, i, reply).await }
         })
         .await?;
     let tally = ch.locally(Handler, |h| h.take(answer).0).await?;
+    let index = ch.locally(TcpClient, |c| c.take(index) + 1).await?;
     Ok(if more {
-        Loop::Next(tally)
+        Loop::Next((tally, index))
     } else {
-        Loop::Done(tally)
+        Loop::Done((tally, index))
     })
 }
 

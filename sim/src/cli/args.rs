@@ -26,13 +26,14 @@ pub(super) struct ExploreArgs {
     /// Swarm testing: each seed enables a random subset of the fault kinds.
     #[arg(long)]
     pub(super) swarm: bool,
-    /// Fault kinds: `network` (all but crash and panic), `all`, or a list like drop,delay.
+    /// Fault kinds: `network` (delay, drop, duplicate, partition, pause), `all` (also crash,
+    /// panic, disk), or a list like drop,delay.
     #[arg(long, default_value = "network")]
     pub(super) faults: String,
     /// Most faults per run (at least 1).
     #[arg(long, default_value = "4", value_parser = count_usize, allow_negative_numbers = true)]
     pub(super) max_faults: usize,
-    /// Most faults that take a node down (crash, pause) per run.
+    /// Most faults that take a node down (crash, pause, disk) per run.
     #[arg(long, default_value = "1", value_parser = whole_usize, allow_negative_numbers = true)]
     pub(super) max_down: usize,
     /// Worker threads; 0 or none: one per core.
@@ -41,6 +42,10 @@ pub(super) struct ExploreArgs {
     /// Run only shard I of N of the seed range (a CI matrix), like 2/4.
     #[arg(long, value_name = "I/N")]
     pub(super) shard: Option<String>,
+    /// The store each node journals to: `model` (the in-memory model of a disk) or `file`
+    /// (the real redb `FileStore` on a simulated disk that loses unsynced writes on a crash).
+    #[arg(long, default_value = "model", value_parser = store_kind)]
+    pub(super) store: crate::StoreKind,
     /// Keep exploring after a violation.
     #[arg(long)]
     pub(super) keep_going: bool,
@@ -140,6 +145,10 @@ pub(super) struct RunArgs {
     /// Also write the run's sequence diagram to this HTML file.
     #[arg(long, value_name = "FILE.html")]
     pub(super) diagram: Option<PathBuf>,
+    /// The store each node journals to: `model` (the in-memory model of a disk) or `file`
+    /// (the real redb `FileStore` on a simulated disk that loses unsynced writes on a crash).
+    #[arg(long, default_value = "model", value_parser = store_kind)]
+    pub(super) store: crate::StoreKind,
     /// Inject the faults of this plan (TOML; see fault-plans/README.md).
     #[arg(long, value_name = "FILE")]
     pub(super) plan: Option<PathBuf>,
@@ -214,6 +223,13 @@ pub(super) fn parse_kinds(s: &str) -> Result<Vec<crate::FaultKind>, String> {
             })
             .collect(),
     }
+}
+
+/// A store kind: `model` or `file`.
+fn store_kind(s: &str) -> Result<crate::StoreKind, String> {
+    crate::StoreKind::from_name(s.trim()).ok_or_else(|| {
+        format!("`{s}`: expected `model` (the in-memory model of a disk) or `file` (redb on a simulated disk)")
+    })
 }
 
 /// A whole number from 0 to `max`; the error says which rule `s` broke.
@@ -347,5 +363,7 @@ mod tests {
         assert!(seconds("0").unwrap_err().contains("more than 0"));
         assert!(seconds("-2").unwrap_err().contains("negative"));
         assert_eq!(wall_seconds("0"), Ok(Duration::ZERO));
+        assert_eq!(store_kind("file"), Ok(crate::StoreKind::File));
+        assert!(store_kind("tape").unwrap_err().contains("expected `model`"));
     }
 }

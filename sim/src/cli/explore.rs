@@ -80,7 +80,7 @@ fn vacuous(
             shard.index, shard.count, args.seeds, args.seeds
         ));
     }
-    let downs = |k: &FaultKind| matches!(k, FaultKind::Crash | FaultKind::Pause);
+    let downs = |k: &FaultKind| k.takes_down();
     if args.max_down == 0 && kinds.iter().all(downs) {
         let names: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
         return Err(format!(
@@ -226,6 +226,7 @@ pub(super) fn explore(args: ExploreArgs, registry: &crate::scenario::Registry) -
         check_determinism: args.check_determinism,
         time_limit: args.time_limit,
         vary: args.generated.then_some(SHAPE),
+        store: args.store,
     };
 
     // SIGINT and SIGTERM set the flag; a second one (the flag already set) exits at once.

@@ -149,15 +149,7 @@ pub(super) fn shrink(args: ShrinkArgs, registry: &Registry) -> i32 {
         return usage_error(e);
     }
     let before = sim.fault_plan().faults.len();
-    let shrunk = match crate::explore::shrink_run(
-        &scenario,
-        &params,
-        sim.seed(),
-        sim.net_config(),
-        sim.fault_plan().clone(),
-        sim.limit(),
-        args.budget,
-    ) {
+    let shrunk = match crate::explore::shrink_run(&scenario, &params, &sim, args.budget) {
         Ok(Some(s)) => s,
         Ok(None) => {
             eprintln!(

@@ -33,6 +33,9 @@ fn repro(args: &RunArgs, command: &str) -> String {
     if args.time_limit != std::time::Duration::from_secs(600) {
         cmd.push_str(&format!(" --time-limit {}", args.time_limit.as_secs_f64()));
     }
+    if args.store != crate::StoreKind::Model {
+        cmd.push_str(&format!(" --store {}", args.store.name()));
+    }
     if let Some(p) = &args.plan {
         cmd.push_str(&format!(" --plan {}", p.display()));
     }
@@ -112,7 +115,10 @@ pub(super) fn run(args: RunArgs, registry: &crate::scenario::Registry) -> i32 {
     if let Err(e) = scenario.program(&params) {
         return usage_error(e);
     }
-    let mut sim = Sim::new(args.seed).net(net).time_limit(args.time_limit);
+    let mut sim = Sim::new(args.seed)
+        .net(net)
+        .time_limit(args.time_limit)
+        .store(args.store);
     let mut plan_toml = String::new();
     if let Some(path) = &args.plan {
         let program = match scenario.program(&params) {

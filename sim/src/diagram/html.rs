@@ -533,6 +533,7 @@ mod tests {
             bytes: None,
             detail: Some("ok 1 </script>".into()),
             payload: None,
+            epoch: None,
         }
     }
 

@@ -87,6 +87,7 @@ mod tests {
             bytes: None,
             detail: None,
             payload: None,
+            epoch: None,
         }
     }
 

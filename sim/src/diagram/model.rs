@@ -405,6 +405,7 @@ mod tests {
             bytes: None,
             detail: None,
             payload: None,
+            epoch: None,
         }
     }
 

@@ -123,11 +123,13 @@ pub enum FaultKind {
     Partition,
     /// A node stops running but keeps receiving.
     Pause,
+    /// The role's disk fails a write or a sync: its node fail-stops and restarts.
+    Disk,
 }
 
 impl FaultKind {
     /// Every kind.
-    pub const ALL: [FaultKind; 7] = [
+    pub const ALL: [FaultKind; 8] = [
         FaultKind::Crash,
         FaultKind::Panic,
         FaultKind::Delay,
@@ -135,6 +137,7 @@ impl FaultKind {
         FaultKind::Duplicate,
         FaultKind::Partition,
         FaultKind::Pause,
+        FaultKind::Disk,
     ];
 
     /// The kinds that hit the network only (no recovery needed to survive them).
@@ -156,12 +159,19 @@ impl FaultKind {
             FaultKind::Duplicate => "duplicate",
             FaultKind::Partition => "partition",
             FaultKind::Pause => "pause",
+            FaultKind::Disk => "disk",
         }
     }
 
     /// The kind called `name`.
     pub fn from_name(name: &str) -> Option<FaultKind> {
         FaultKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// Whether it takes a node down for a while (a crash, a pause, or a disk failure's
+    /// fail-stop and restart): what `--max-down` bounds.
+    pub fn takes_down(self) -> bool {
+        matches!(self, FaultKind::Crash | FaultKind::Pause | FaultKind::Disk)
     }
 
     /// Whether it acts on one frame (and so needs a site trigger).
@@ -176,6 +186,26 @@ impl FaultKind {
 impl fmt::Display for FaultKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// Which disk operation a [`Action::Disk`] fault fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DiskOp {
+    /// A write: the batch being committed is not applied.
+    Write,
+    /// A sync (`fsync`): what it would have made durable stays unsynced, and the fail-stop
+    /// that follows loses it.
+    Sync,
+}
+
+impl DiskOp {
+    /// Its name in plans.
+    pub fn name(self) -> &'static str {
+        match self {
+            DiskOp::Write => "write",
+            DiskOp::Sync => "sync",
+        }
     }
 }
 
@@ -216,6 +246,15 @@ pub enum Action {
         /// How long.
         duration: Duration,
     },
+    /// The next `count` operations `op` of the role's disk fail. The node fail-stops at the
+    /// first ([`Node::fail_stopped`](rehearsal::Node::fail_stopped)) and its supervisor
+    /// restarts it on what the disk made durable. Without a store, nothing happens.
+    Disk {
+        /// Which operation fails.
+        op: DiskOp,
+        /// How many in a row (the restarted node meets the rest).
+        count: u32,
+    },
 }
 
 impl Action {
@@ -229,6 +268,7 @@ impl Action {
             Action::Duplicate => FaultKind::Duplicate,
             Action::Partition { .. } => FaultKind::Partition,
             Action::Pause { .. } => FaultKind::Pause,
+            Action::Disk { .. } => FaultKind::Disk,
         }
     }
 }

@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use toml_edit::{ImDocument, Item, TableLike, Value};
 
-use super::{Action, Fault, FaultKind, PlanError, SiteRef, Trigger};
+use super::{Action, DiskOp, Fault, FaultKind, PlanError, SiteRef, Trigger};
+
+/// The most failures in a row one `disk` fault may ask for.
+const MAX_DISK_FAILURES: i64 = 16;
 
 /// A plan's text and what its roles may be.
 pub(super) struct Parser<'a> {
@@ -249,6 +252,7 @@ impl Parser<'_> {
             FaultKind::Drop | FaultKind::Duplicate => &[],
             FaultKind::Partition => &["groups", "direction", "duration"],
             FaultKind::Pause => &["duration"],
+            FaultKind::Disk => &["fail", "count"],
         };
         let mut allowed = vec!["action", "at"];
         allowed.extend_from_slice(extra);
@@ -261,8 +265,10 @@ impl Parser<'_> {
                 format!("a `{kind}` fault acts on a frame, so it needs a site trigger (the frame sent there), not a time"),
             ));
         }
-        if matches!(kind, FaultKind::Crash | FaultKind::Panic | FaultKind::Pause)
-            && matches!(trigger, Trigger::Time { role: None, .. })
+        if matches!(
+            kind,
+            FaultKind::Crash | FaultKind::Panic | FaultKind::Pause | FaultKind::Disk
+        ) && matches!(trigger, Trigger::Time { role: None, .. })
         {
             return Err(self.error(
                 at.span(),
@@ -321,6 +327,34 @@ impl Parser<'_> {
                     self.required(t, "duration", "a `pause` fault", span.clone())?,
                     &what("duration"),
                 )?,
+            },
+            FaultKind::Disk => Action::Disk {
+                op: match self.value(t, "fail") {
+                    None => DiskOp::Sync,
+                    Some(v) => match v.as_str() {
+                        Some("write") => DiskOp::Write,
+                        Some("sync") => DiskOp::Sync,
+                        _ => {
+                            return Err(
+                                self.error(v.span(), "fail: expected \"write\" or \"sync\"")
+                            );
+                        }
+                    },
+                },
+                count: match self.value(t, "count") {
+                    None => 1,
+                    Some(v) => match v.as_integer() {
+                        Some(n @ 1..=MAX_DISK_FAILURES) => n as u32,
+                        _ => {
+                            return Err(self.error(
+                                v.span(),
+                                format!(
+                                    "count: expected a whole number of failures from 1 to {MAX_DISK_FAILURES}"
+                                ),
+                            ));
+                        }
+                    },
+                },
             },
         };
         Ok(Parsed {

@@ -70,6 +70,10 @@ impl FaultPlan {
                 Action::Pause { duration } => {
                     let _ = writeln!(s, "duration = \"{}\"", show_duration(*duration));
                 }
+                Action::Disk { op, count } => {
+                    let _ = writeln!(s, "fail = \"{}\"", op.name());
+                    let _ = writeln!(s, "count = {count}");
+                }
             }
             s.push('\n');
         }

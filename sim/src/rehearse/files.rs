@@ -43,6 +43,7 @@ pub fn load_repro(
     let plan = FaultPlan::parse(&text, &file, &ctx).map_err(|e| e.to_string())?;
     let sim = Sim::new(header.seed)
         .net(header.net)
+        .store(header.store)
         .plan(plan)
         .time_limit(header.time_limit);
     Ok((params, sim, header.trace_hash))

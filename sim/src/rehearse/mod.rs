@@ -115,6 +115,7 @@ pub struct Rehearse {
     jobs: usize,
     determinism: bool,
     vary: Option<&'static str>,
+    store: crate::StoreKind,
     out_dir: Option<PathBuf>,
     test_command: String,
     exhaustive: Option<Exhaustive>,
@@ -166,6 +167,7 @@ impl Rehearse {
             jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
             determinism: false,
             vary: None,
+            store: crate::StoreKind::Model,
             out_dir: None,
             test_command: "cargo sim-test".to_string(),
             exhaustive: None,
@@ -268,6 +270,14 @@ impl Rehearse {
         self
     }
 
+    /// The store the nodes journal to (default: the model of a disk;
+    /// [`StoreKind::File`](crate::StoreKind::File): the real `FileStore` on a simulated disk,
+    /// so its durability is rehearsed too).
+    pub fn store(mut self, kind: crate::StoreKind) -> Rehearse {
+        self.store = kind;
+        self
+    }
+
     /// Writes repro files into `dir` (default: `rehearsal/` in the target directory of the
     /// test binary, like `target/sim/rehearsal/`).
     pub fn out_dir(mut self, dir: impl Into<PathBuf>) -> Rehearse {
@@ -324,6 +334,7 @@ impl Rehearse {
             time_limit: self.time_limit,
             check_determinism: self.determinism,
             vary: self.vary,
+            store: self.store,
         }
     }
 
