@@ -51,7 +51,9 @@ pub fn registry() -> Registry {
         ))
         .with(expecting(crate::tcp_server::scenario(), &["held"]))
         .with(expecting(crate::srp::scenario(), &[]))
-        .with(expecting(crate::generated::scenario(), rescues))
+        // Which rescues a generated program walks depends on the program drawn (`shape`): at
+        // the default shape, none; over varied shapes (`--generated`), `rescue` and `stale`.
+        .with(expecting(crate::generated::scenario(), &[]))
         .with_hidden(crate::planted::impatience())
         .with_hidden(crate::srp::planted_leak())
 }

@@ -245,7 +245,64 @@ impl StorageBackend for DiskBackend {
 #[derive(Clone, Debug)]
 pub(crate) enum NodeDisk {
     Model(CrashableStore),
-    File(SimDisk),
+    File(SimDisk, Arc<Life>),
+}
+
+/// The database a node's current life has open on its [`SimDisk`]: a crash closes it, so
+/// the dead life's database (its page cache with it) is gone even where a task of the dead
+/// node still holds the store.
+#[cfg(madsim)]
+#[derive(Debug, Default)]
+pub(crate) struct Life {
+    db: Mutex<Option<FileStore>>,
+}
+
+#[cfg(madsim)]
+impl Life {
+    fn with<T>(
+        &self,
+        op: impl FnOnce(&FileStore) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        match &*lock(&self.db) {
+            Some(db) => op(db),
+            None => Err(StoreError::Io {
+                path: "simulated disk".into(),
+                detail: "the node's process died: its database is closed".into(),
+            }),
+        }
+    }
+
+    fn close(&self) {
+        let db = lock(&self.db).take();
+        drop(db);
+    }
+}
+
+#[cfg(madsim)]
+impl Store for Life {
+    fn commit(&self, batch: &rehearsal::store::Batch) -> Result<(), StoreError> {
+        self.with(|db| db.commit(batch))
+    }
+
+    fn sync(&self) -> Result<(), StoreError> {
+        self.with(|db| db.sync())
+    }
+
+    fn get(
+        &self,
+        table: rehearsal::store::Table,
+        key: &[u8],
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        self.with(|db| db.get(table, key))
+    }
+
+    fn scan(
+        &self,
+        table: rehearsal::store::Table,
+        prefix: &[u8],
+    ) -> Result<Vec<rehearsal::store::Entry>, StoreError> {
+        self.with(|db| db.scan(table, prefix))
+    }
 }
 
 #[cfg(madsim)]
@@ -253,7 +310,7 @@ impl NodeDisk {
     pub(crate) fn new(kind: StoreKind) -> NodeDisk {
         match kind {
             StoreKind::Model => NodeDisk::Model(CrashableStore::new()),
-            StoreKind::File => NodeDisk::File(SimDisk::new()),
+            StoreKind::File => NodeDisk::File(SimDisk::new(), Arc::default()),
         }
     }
 
@@ -261,7 +318,7 @@ impl NodeDisk {
     pub(crate) fn model(&self) -> Option<CrashableStore> {
         match self {
             NodeDisk::Model(s) => Some(s.clone()),
-            NodeDisk::File(_) => None,
+            NodeDisk::File(..) => None,
         }
     }
 
@@ -276,8 +333,9 @@ impl NodeDisk {
                 store.crash();
                 (format!(", {lost} unsynced store batch(es) lost"), kept)
             }
-            NodeDisk::File(disk) => {
+            NodeDisk::File(disk, life) => {
                 let lost = disk.crash();
+                life.close();
                 (
                     format!(", {lost} unsynced disk write(s) lost"),
                     (lost > 0).then_some(0),
@@ -293,7 +351,7 @@ impl NodeDisk {
                 DiskOp::Write => store.fail_next_commits(n),
                 DiskOp::Sync => store.fail_next_syncs(n),
             },
-            NodeDisk::File(disk) => disk.fail_next(op, n),
+            NodeDisk::File(disk, _) => disk.fail_next(op, n),
         }
     }
 }
@@ -327,10 +385,11 @@ impl NodeStore {
                 }
                 Arc::new(store.clone())
             }
-            NodeDisk::File(disk) => Arc::new(FileStore::with_backend(
-                format!("{}.redb", self.name),
-                disk.backend(),
-            )?),
+            NodeDisk::File(disk, life) => {
+                let db = FileStore::with_backend(format!("{}.redb", self.name), disk.backend())?;
+                *lock(&life.db) = Some(db);
+                life.clone()
+            }
         };
         let counted = Arc::new(CountingStore::new(store));
         opened.push(counted.clone());
@@ -352,6 +411,9 @@ impl NodeStore {
     /// Drops the stores it opened (at the end of a run: a file store holds its database).
     pub(crate) fn close(&self) {
         lock(&self.opened).clear();
+        if let NodeDisk::File(_, life) = &self.disk {
+            life.close();
+        }
     }
 }
 

@@ -49,11 +49,11 @@ pub struct Exhaustive {
 }
 
 impl Default for Exhaustive {
-    /// Depth 1, at most 100,000 cases.
+    /// Depth 1, at most 300,000 cases.
     fn default() -> Self {
         Exhaustive {
             depth: 1,
-            max_cases: 100_000,
+            max_cases: 300_000,
         }
     }
 }

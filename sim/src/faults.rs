@@ -372,13 +372,16 @@ pub(crate) async fn control(
     stores: Vec<Option<NodeDisk>>,
     recorder: Arc<Recorder>,
 ) {
+    // The tasks it starts end with it: one still sleeping when the run ends (a timed fault
+    // after the end, a restart) would otherwise outlive the run with what it holds.
+    let children = Children::default();
     for (i, f) in engine.plan().faults.iter().enumerate() {
         if let Trigger::Time { at, .. } = f.trigger {
             let engine = engine.clone();
-            tokio::spawn(async move {
+            children.push(tokio::spawn(async move {
                 tokio::time::sleep(at).await;
                 engine.fire_timed(i);
-            });
+            }));
         }
     }
     let handle = madsim::runtime::Handle::current();
@@ -390,7 +393,7 @@ pub(crate) async fn control(
         let stores = stores.clone();
         let recorder = recorder.clone();
         let generations = generations.clone();
-        tokio::spawn(async move {
+        children.push(tokio::spawn(async move {
             let note = |node: usize, kind: &'static str, detail: String| {
                 recorder.note(NodeId(node as u32), kind, None, detail);
             };
@@ -460,6 +463,26 @@ pub(crate) async fn control(
                     );
                 }
             }
-        });
+        }));
+    }
+}
+
+/// Tasks aborted when it is dropped (with the task that owns it).
+#[derive(Default)]
+struct Children(Mutex<Vec<tokio::task::JoinHandle<()>>>);
+
+impl Children {
+    fn push(&self, task: tokio::task::JoinHandle<()>) {
+        let mut tasks = lock(&self.0);
+        tasks.retain(|t| !t.is_finished());
+        tasks.push(task);
+    }
+}
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        for task in lock(&self.0).drain(..) {
+            task.abort();
+        }
     }
 }

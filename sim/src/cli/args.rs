@@ -87,7 +87,7 @@ pub(super) struct ExploreArgs {
     pub(super) depth: u8,
     /// With --exhaustive: the most cases to run; more is an error before they run, never a
     /// sample.
-    #[arg(long, default_value = "100000", value_parser = count_u64, allow_negative_numbers = true, requires = "exhaustive")]
+    #[arg(long, default_value = "300000", value_parser = count_u64, allow_negative_numbers = true, requires = "exhaustive")]
     pub(super) max_cases: u64,
 }
 

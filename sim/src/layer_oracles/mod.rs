@@ -187,12 +187,14 @@ pub fn violations<'t>(trace: &'t Trace) -> Vec<String> {
                     abandoned.insert((e.node, life, run, session, who, block));
                 }
             }
-            "deliver" | "receive" if e.lane == Some("data") => {
+            "deliver" | "receive" => {
                 let (ch, Some(seq)) = (channel(e), e.seq) else {
                     continue;
                 };
+                let data = e.lane == Some("data");
                 let run = *runs.get(&(e.node, ch.0, ch.2)).unwrap_or(&0);
                 if let Some(epoch) = e.epoch
+                    && data
                     && abandoned.contains(&(e.node, life, run, ch.0, ch.2, epoch))
                 {
                     let how = if e.kind == "deliver" {
@@ -219,7 +221,7 @@ pub fn violations<'t>(trace: &'t Trace) -> Vec<String> {
                             format!("the link handed frame #{seq} to its session a second time"),
                         );
                     }
-                } else {
+                } else if data {
                     let seen = consumed.entry((e.node, life, run, ch)).or_default();
                     if !seen.insert(seq) {
                         report(
@@ -228,19 +230,6 @@ pub fn violations<'t>(trace: &'t Trace) -> Vec<String> {
                             format!("frame #{seq} consumed a second time"),
                         );
                     }
-                }
-            }
-            "deliver" => {
-                let (ch, Some(seq)) = (channel(e), e.seq) else {
-                    continue;
-                };
-                let seen = delivered.entry((e.node, life, ch)).or_default();
-                if !seen.insert(seq) {
-                    report(
-                        "link-once",
-                        ch,
-                        format!("the link handed frame #{seq} to its session a second time"),
-                    );
                 }
             }
             _ => {}
